@@ -1,0 +1,79 @@
+// swift-tools-version: 6.0
+// node-dist: per-sample adaptive neural ODE training with adjoint gradients,
+// on one process or many MPI ranks.
+import PackageDescription
+
+/// Release builds of the numeric modules: bounds checks off in the hot loops
+/// is done with unsafe pointers explicitly, so only ordinary optimisation is
+/// requested here.
+let numericSettings: [SwiftSetting] = []
+
+let package = Package(
+  name: "node-dist",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "node-dist", targets: ["node-dist"]),
+    .library(name: "NodeCore", targets: ["NodeCore"]),
+    .library(name: "NodeSolvers", targets: ["NodeSolvers"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+  ],
+  targets: [
+    // C libraries from Debian, through pkg-config.
+    .systemLibrary(
+      name: "CBLAS",
+      pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev"])]
+    ),
+    .systemLibrary(
+      name: "CMPI",
+      pkgConfig: "ompi-c",
+      providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+    ),
+
+    // Hand-vectorised float kernels (AVX2 + FMA, chosen at run time).
+    .target(name: "CNodeKernels"),
+
+    // Tensors, BLAS, kernels, counter-based randomness, safetensors.
+    .target(
+      name: "NodeCore",
+      dependencies: [
+        "CBLAS", "CNodeKernels",
+        .product(name: "RealModule", package: "swift-numerics"),
+      ],
+      swiftSettings: numericSettings
+    ),
+    // Butcher tableaus, step-size control, the per-sample adaptive integrator.
+    .target(
+      name: "NodeSolvers",
+      dependencies: ["NodeCore"],
+      swiftSettings: numericSettings
+    ),
+    // The MPI runtime (the communicator comes with the distributed trainer).
+    .target(
+      name: "NodeDistributed",
+      dependencies: ["CMPI"]
+    ),
+    // Reference workloads, timing and the solver demo.
+    .target(
+      name: "NodeBench",
+      dependencies: ["NodeCore", "NodeSolvers"],
+      resources: [.copy("Resources/w3-problem.safetensors")],
+      swiftSettings: numericSettings
+    ),
+    .executableTarget(
+      name: "node-dist",
+      dependencies: [
+        "NodeCore", "NodeSolvers", "NodeBench", "NodeDistributed",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+
+    .testTarget(name: "NodeCoreTests", dependencies: ["NodeCore"]),
+    .testTarget(name: "NodeSolversTests", dependencies: ["NodeCore", "NodeSolvers"]),
+    .testTarget(name: "NodeDistributedTests", dependencies: ["NodeDistributed"]),
+    .testTarget(name: "NodeBenchTests", dependencies: ["NodeCore", "NodeSolvers", "NodeBench"]),
+  ]
+)

@@ -1,0 +1,60 @@
+/// A read-only view of a row-major matrix in memory owned by someone else.
+///
+/// Vector fields and kernels receive batches as matrix views: row `i` is
+/// sample `i`, its `columns` elements contiguous, rows `rowStride` apart.
+public struct MatrixView<Scalar>: @unchecked Sendable {
+  /// The first element of row 0.
+  public let base: UnsafePointer<Scalar>
+  /// The number of rows (samples).
+  public let rows: Int
+  /// The number of columns (elements per sample).
+  public let columns: Int
+  /// The distance between the starts of consecutive rows, in elements.
+  public let rowStride: Int
+
+  /// Creates a view; `rowStride` defaults to `columns` (contiguous rows).
+  @inlinable
+  public init(base: UnsafePointer<Scalar>, rows: Int, columns: Int, rowStride: Int? = nil) {
+    self.base = base
+    self.rows = rows
+    self.columns = columns
+    self.rowStride = rowStride ?? columns
+  }
+
+  /// The first element of row `i`.
+  @inlinable
+  public func row(_ i: Int) -> UnsafePointer<Scalar> { base + i * rowStride }
+}
+
+/// A mutable view of a row-major matrix in memory owned by someone else.
+public struct MutableMatrixView<Scalar>: @unchecked Sendable {
+  /// The first element of row 0.
+  public let base: UnsafeMutablePointer<Scalar>
+  /// The number of rows (samples).
+  public let rows: Int
+  /// The number of columns (elements per sample).
+  public let columns: Int
+  /// The distance between the starts of consecutive rows, in elements.
+  public let rowStride: Int
+
+  /// Creates a view; `rowStride` defaults to `columns` (contiguous rows).
+  @inlinable
+  public init(
+    base: UnsafeMutablePointer<Scalar>, rows: Int, columns: Int, rowStride: Int? = nil
+  ) {
+    self.base = base
+    self.rows = rows
+    self.columns = columns
+    self.rowStride = rowStride ?? columns
+  }
+
+  /// The first element of row `i`.
+  @inlinable
+  public func row(_ i: Int) -> UnsafeMutablePointer<Scalar> { base + i * rowStride }
+
+  /// The same memory, read-only.
+  @inlinable
+  public var readOnly: MatrixView<Scalar> {
+    MatrixView(base: UnsafePointer(base), rows: rows, columns: columns, rowStride: rowStride)
+  }
+}

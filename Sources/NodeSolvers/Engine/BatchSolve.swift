@@ -1,0 +1,515 @@
+import NodeCore
+import RealModule
+
+/// One batched solve in progress: the per-sample adaptive stepping loop.
+///
+/// Active samples occupy rows `0 ..< active` of the workspace. Each step:
+/// every active row attempts one step of its own size from its own time (one
+/// vector-field call per stage for all rows), gets its own error ratio and
+/// accept/reject decision, emits the output times its accepted step covered
+/// from the dense output, and rows that finished (successfully or not) are
+/// compacted out, so they cost nothing afterwards.
+struct BatchSolve<Scalar: TensorScalar> {
+  let field: any VectorField<Scalar>
+  let buffers: WorkspacePointers<Scalar>
+  let dimension: Int
+  let batchSize: Int
+  let maxSteps: Int
+  let controller: StepSizeController<Scalar>
+  let method: ButcherTableau
+  // time grid: sample s, index j at gridBase[s * gridStride + j]
+  let grid: UnsafePointer<Scalar>
+  let gridStride: Int
+  let gridCount: Int
+  // the method in working precision
+  let nodes: [Scalar]
+  let stageInputTerms: [[StageTerm<Scalar>]]
+  let solutionTerms: [StageTerm<Scalar>]
+  let errorTerms: [StageTerm<Scalar>]
+  let interpolant: [[Scalar]]
+  /// Rows currently integrating.
+  private(set) var active: Int
+  /// Whether stage 0 of every active row holds `f(t, y)` (always true for FSAL methods).
+  private var firstStageIsCurrent = false
+
+  init(
+    field: any VectorField<Scalar>, initialStates: Tensor<Scalar>, grid: UnsafePointer<Scalar>,
+    gridStride: Int, gridCount: Int, method: ButcherTableau,
+    controller: StepSizeController<Scalar>, maxSteps: Int, workspace: IntegratorWorkspace<Scalar>
+  ) {
+    self.field = field
+    self.dimension = initialStates.shape[1]
+    self.batchSize = initialStates.shape[0]
+    self.maxSteps = maxSteps
+    self.controller = controller
+    self.method = method
+    self.grid = grid
+    self.gridStride = gridStride
+    self.gridCount = gridCount
+    self.active = batchSize
+    workspace.reserve(
+      rows: batchSize, dimension: dimension, stageCount: method.stageCount, outputTimes: gridCount)
+    buffers = WorkspacePointers(workspace)
+    let stages = buffers.stages
+    func terms(_ weights: [Double]) -> [StageTerm<Scalar>] {
+      weights.enumerated().filter { $0.element != 0 }.map {
+        StageTerm(weight: Scalar($0.element), stage: stages[$0.offset])
+      }
+    }
+    nodes = method.nodes.map { Scalar($0) }
+    stageInputTerms = method.coupling.map(terms)
+    solutionTerms = terms(method.weights)
+    errorTerms = method.errorWeights.map(terms) ?? []
+    interpolant = method.interpolant.map { $0.map { Scalar($0) } }
+    initialStates.withUnsafeBufferPointer {
+      buffers.states.update(from: $0.baseAddress!, count: batchSize * dimension)
+    }
+  }
+
+  // MARK: - Driving the solve
+
+  /// Integrates every sample to its final time or its failure.
+  mutating func run() {
+    start()
+    while active > 0 { step() }
+  }
+
+  /// Sets every sample at its initial time, emits the outputs at that time,
+  /// evaluates the first stage and chooses the first step sizes.
+  private mutating func start() {
+    let ws = buffers
+    let nan = Scalar.nan
+    ws.outputStates.update(repeating: nan, count: batchSize * gridCount * dimension)
+    for s in 0..<batchSize {
+      let t0 = gridTime(s, 0)
+      ws.rowSample[s] = s
+      ws.rowTime[s] = t0
+      ws.sampleEndTime[s] = gridTime(s, gridCount - 1)
+      ws.samplePreviousRatio[s] = 1
+      ws.sampleLastRejected[s] = false
+      ws.sampleLastRejectionNonFinite[s] = false
+      ws.sampleNonFiniteStreak[s] = 0
+      ws.evaluations[s] = 0
+      ws.acceptedSteps[s] = 0
+      ws.rejectedSteps[s] = 0
+      ws.status[s] = .success
+      var j = 0
+      while j < gridCount && gridTime(s, j) == t0 {
+        outputRow(s, j).update(from: ws.states + s * dimension, count: dimension)
+        j += 1
+      }
+      ws.sampleNextOutput[s] = j
+      ws.rowFinished[s] = j == gridCount
+      if j == gridCount { finish(row: s, with: .success) }
+    }
+    // Samples whose grid is a single instant are done before any evaluation.
+    retireFinishedRows()
+    guard active > 0 else { return }
+
+    evaluateStage(0, input: ws.states, times: ws.rowTime)
+    firstStageIsCurrent = true
+    // A sample that starts non-finite cannot be integrated.
+    for r in 0..<active {
+      let finite =
+        rowIsFinite(ws.states, row: r, dimension: dimension)
+        && rowIsFinite(ws.stages[0], row: r, dimension: dimension)
+      if !finite { finish(row: r, with: .nonFiniteState) }
+      ws.rowFinished[r] = !finite
+    }
+    retireFinishedRows()
+    guard active > 0 else { return }
+
+    switch controller {
+    case .constant(let stepSize):
+      for r in 0..<active { ws.rowStep[r] = direction(row: r) * stepSize }
+    case .adaptive(let pi):
+      if let h = pi.initialStepSize {
+        for r in 0..<active { ws.rowStep[r] = direction(row: r) * Swift.min(h, pi.maxStepSize) }
+      } else {
+        selectInitialSteps(pi)
+      }
+    }
+  }
+
+  /// One step attempt of every active row, then its consequences.
+  private mutating func step() {
+    let ws = buffers
+    let n = active
+    let stageCount = method.stageCount
+    let fsal = method.isFirstSameAsLast
+    // Land exactly on the final time when the step reaches it, or comes within
+    // 1 % (adaptive; Hairer's rule) or 0.1 % (constant steps) of a step of it,
+    // so that no sliver of a step is left over by rounding.
+    let stretch: Scalar
+    if case .constant = controller { stretch = 1.001 } else { stretch = 1.01 }
+    for r in 0..<n {
+      let t = ws.rowTime[r]
+      let end = ws.sampleEndTime[ws.rowSample[r]]
+      let h = ws.rowStep[r]
+      let isLast = (t + h * stretch - end) * direction(row: r) >= 0
+      ws.rowIsLast[r] = isLast
+      if isLast { ws.rowStep[r] = end - t }
+    }
+    if !firstStageIsCurrent {
+      evaluateStage(0, input: ws.states, times: ws.rowTime)
+    }
+    for s in 1..<Swift.max(stageCount, 1) {
+      let input = (fsal && s == stageCount - 1) ? ws.trialStates : ws.stageInput
+      stageInputTerms[s].withUnsafeBufferPointer {
+        combineStages(
+          rows: n, dimension: dimension, states: ws.states, steps: ws.rowStep,
+          terms: $0, into: input)
+      }
+      let c = nodes[s]
+      for r in 0..<n {
+        let t = ws.rowTime[r]
+        ws.rowStageTime[r] =
+          c == 1 && ws.rowIsLast[r]
+          ? ws.sampleEndTime[ws.rowSample[r]] : t + c * ws.rowStep[r]
+      }
+      evaluateStage(s, input: input, times: ws.rowStageTime)
+    }
+    if !fsal {
+      solutionTerms.withUnsafeBufferPointer {
+        combineStages(
+          rows: n, dimension: dimension, states: ws.states, steps: ws.rowStep,
+          terms: $0, into: ws.trialStates)
+      }
+    }
+    measureErrors()
+    for r in 0..<n { decide(row: r) }
+    for r in 0..<n where ws.rowAccepted[r] { emitOutputs(row: r) }
+    advance()
+    firstStageIsCurrent = fsal
+    retireFinishedRows()
+  }
+
+  // MARK: - Pieces of a step
+
+  /// Evaluates the field on rows `0 ..< active` into stage `s`, counting one
+  /// evaluation per row.
+  private func evaluateStage(
+    _ s: Int, input: UnsafeMutablePointer<Scalar>, times: UnsafeMutablePointer<Scalar>
+  ) {
+    let ws = buffers
+    let n = active
+    field.evaluate(
+      FieldBatch(
+        count: n, times: times,
+        states: MatrixView(base: input, rows: n, columns: dimension),
+        sampleIndices: ws.rowSample),
+      into: MutableMatrixView(base: ws.stages[s], rows: n, columns: dimension))
+    for r in 0..<n { ws.evaluations[ws.rowSample[r]] += 1 }
+  }
+
+  /// Fills `rowErrorSquares` with each row's error ratio (adaptive) or a
+  /// finiteness marker (0 or NaN, constant steps).
+  private func measureErrors() {
+    let ws = buffers
+    let n = active
+    guard case .adaptive(let pi) = controller else {
+      for r in 0..<n {
+        ws.rowErrorSquares[r] =
+          rowIsFinite(ws.trialStates, row: r, dimension: dimension) ? 0 : .nan
+      }
+      return
+    }
+    errorTerms.withUnsafeBufferPointer {
+      weightedSum($0, count: n * dimension, into: ws.stageInput)
+    }
+    scaledErrorSquares(
+      rows: n, dimension: dimension, errorSum: ws.stageInput, steps: ws.rowStep,
+      start: ws.states, end: ws.trialStates,
+      relativeTolerance: pi.relativeTolerance, absoluteTolerance: pi.absoluteTolerance,
+      into: ws.rowErrorSquares)
+    let d = Scalar(dimension)
+    switch pi.scope {
+    case .perSample:
+      for r in 0..<n { ws.rowErrorSquares[r] = (ws.rowErrorSquares[r] / d).squareRoot() }
+    case .sharedAcrossBatch:
+      var total: Scalar = 0
+      for r in 0..<n { total += ws.rowErrorSquares[r] }
+      let ratio = (total / (d * Scalar(n))).squareRoot()
+      for r in 0..<n { ws.rowErrorSquares[r] = ratio }
+    }
+  }
+
+  /// Accepts or rejects row `r`'s step and proposes its next step size
+  /// (``PIController``), updating the sample's controller state and counts.
+  private func decide(row r: Int) {
+    let ws = buffers
+    let s = ws.rowSample[r]
+    let h = ws.rowStep[r]
+    let ratio = ws.rowErrorSquares[r]
+    switch controller {
+    case .constant:
+      let accepted = ratio == 0
+      ws.rowAccepted[r] = accepted
+      ws.rowNextStep[r] = h
+      if accepted { ws.acceptedSteps[s] += 1 } else { ws.rejectedSteps[s] += 1 }
+    case .adaptive(let pi):
+      var factor: Scalar
+      let accepted = ratio.isFinite && ratio <= 1
+      if !ratio.isFinite {
+        factor = pi.minFactor
+        ws.sampleNonFiniteStreak[s] += 1
+        ws.sampleLastRejectionNonFinite[s] = true
+      } else {
+        if !accepted { ws.sampleLastRejectionNonFinite[s] = false }
+        ws.sampleNonFiniteStreak[s] = 0
+        let k = Scalar(method.controllerOrder)
+        if ratio == 0 {
+          factor = pi.maxFactor
+        } else {
+          factor = pi.safety * Scalar.pow(ratio, -(pi.integralGain + pi.proportionalGain) / k)
+          if accepted && pi.proportionalGain != 0 {
+            factor *= Scalar.pow(ws.samplePreviousRatio[s], pi.proportionalGain / k)
+          }
+        }
+        let upper = accepted && !ws.sampleLastRejected[s] ? pi.maxFactor : 1
+        factor = Swift.min(Swift.max(factor, pi.minFactor), upper)
+      }
+      if accepted {
+        // Hairer's floor keeps a zero error from zeroing the proportional term.
+        ws.samplePreviousRatio[s] = Swift.max(ratio, Scalar(1e-4))
+        ws.acceptedSteps[s] += 1
+      } else {
+        ws.rejectedSteps[s] += 1
+      }
+      ws.sampleLastRejected[s] = !accepted
+      ws.rowAccepted[r] = accepted
+      var next = h * factor
+      if Swift.abs(next) > pi.maxStepSize { next = direction(row: r) * pi.maxStepSize }
+      ws.rowNextStep[r] = next
+    }
+  }
+
+  /// Writes the output times that row `r`'s accepted step covers, from the
+  /// dense output `y(t + θh) = y + h Σ_i b_i(θ) k_i`; the step's end point is
+  /// copied exactly.
+  private func emitOutputs(row r: Int) {
+    let ws = buffers
+    let s = ws.rowSample[r]
+    let t = ws.rowTime[r]
+    let h = ws.rowStep[r]
+    let end = timeAfterStep(row: r)
+    let forward = direction(row: r) > 0
+    var j = ws.sampleNextOutput[s]
+    let y0 = ws.states + r * dimension
+    let y1 = ws.trialStates + r * dimension
+    while j < gridCount {
+      let tau = gridTime(s, j)
+      if forward ? tau > end : tau < end { break }
+      let out = outputRow(s, j)
+      if tau == end {
+        out.update(from: y1, count: dimension)
+      } else {
+        let theta = (tau - t) / h
+        for d in 0..<dimension { out[d] = 0 }
+        for (i, polynomial) in interpolant.enumerated() {
+          // b_i(θ) = θ (p₁ + θ (p₂ + …)) by Horner's rule.
+          var b: Scalar = 0
+          for coefficient in polynomial.reversed() { b = b * theta + coefficient }
+          b *= theta
+          if b == 0 { continue }
+          let k = ws.stages[i] + r * dimension
+          for d in 0..<dimension { out[d] = out[d] + b * k[d] }
+        }
+        for d in 0..<dimension { out[d] = y0[d] + h * out[d] }
+      }
+      j += 1
+    }
+    ws.sampleNextOutput[s] = j
+  }
+
+  /// Moves accepted rows to their new state and time, carries the last stage
+  /// over as the next first stage (FSAL), and marks rows that finished.
+  private func advance() {
+    let ws = buffers
+    let n = active
+    let lastStage = ws.stages[method.stageCount - 1]
+    let firstStage = ws.stages[0]
+    let carry = method.isFirstSameAsLast
+    for r in 0..<n {
+      let offset = r * dimension
+      var finished = false
+      if ws.rowAccepted[r] {
+        (ws.states + offset).update(from: ws.trialStates + offset, count: dimension)
+        if carry { (firstStage + offset).update(from: lastStage + offset, count: dimension) }
+        ws.rowTime[r] = timeAfterStep(row: r)
+        if ws.rowIsLast[r] {
+          finish(row: r, with: .success)
+          finished = true
+        }
+      }
+      ws.rowStep[r] = ws.rowNextStep[r]
+      if !finished, let failure = failure(row: r) {
+        finish(row: r, with: failure)
+        finished = true
+      }
+      ws.rowFinished[r] = finished
+    }
+  }
+
+  /// Why row `r` cannot go on, if it cannot.
+  private func failure(row r: Int) -> SolveStatus? {
+    let ws = buffers
+    let s = ws.rowSample[r]
+    switch controller {
+    case .constant:
+      if !ws.rowAccepted[r] { return .nonFiniteState }
+      if ws.acceptedSteps[s] >= maxSteps { return .maxStepsReached }
+      return nil
+    case .adaptive(let pi):
+      if ws.sampleNonFiniteStreak[s] >= pi.maxNonFiniteRetries { return .nonFiniteState }
+      if ws.acceptedSteps[s] + ws.rejectedSteps[s] >= maxSteps { return .maxStepsReached }
+      // The smallest step the times can resolve: a few ulps of the larger endpoint.
+      let t = ws.rowTime[r]
+      let resolution = 8 * Scalar.ulpOfOne * Swift.max(Swift.abs(t), Swift.abs(ws.sampleEndTime[s]))
+      let h = Swift.abs(ws.rowStep[r])
+      if h < Swift.max(pi.minStepSize, resolution) {
+        // Steps that shrank because the field turned non-finite ahead.
+        return ws.sampleLastRejectionNonFinite[s] ? .nonFiniteState : .stepSizeTooSmall
+      }
+      return nil
+    }
+  }
+
+  /// Records row `r`'s sample as finished: status, stop time and last state.
+  private func finish(row r: Int, with status: SolveStatus) {
+    let ws = buffers
+    let s = ws.rowSample[r]
+    ws.status[s] = status
+    ws.stopTimes[s] = ws.rowTime[r]
+    (ws.finalStates + s * dimension).update(
+      from: ws.states + r * dimension, count: dimension)
+  }
+
+  /// Removes the rows marked finished, keeping the others in order.
+  private mutating func retireFinishedRows() {
+    let ws = buffers
+    var kept = 0
+    let firstStage = ws.stages[0]
+    for r in 0..<active {
+      if ws.rowFinished[r] { continue }
+      if kept != r {
+        (ws.states + kept * dimension).update(from: ws.states + r * dimension, count: dimension)
+        (firstStage + kept * dimension).update(from: firstStage + r * dimension, count: dimension)
+        ws.rowTime[kept] = ws.rowTime[r]
+        ws.rowStep[kept] = ws.rowStep[r]
+        ws.rowSample[kept] = ws.rowSample[r]
+      }
+      kept += 1
+    }
+    active = kept
+  }
+
+  // MARK: - Initial step size
+
+  /// Hairer's initial step (Hairer, Nørsett, Wanner I, II.4), per sample or
+  /// for the whole batch: `h₀ = 0.01 d₀/d₁` from the sizes of `y₀` and
+  /// `f(t₀, y₀)`, then one explicit Euler trial to estimate the second
+  /// derivative `d₂`, and `h = min(100 h₀, (0.01 / max(d₁, d₂))^(1/p))`.
+  private func selectInitialSteps(_ pi: PIController<Scalar>) {
+    let ws = buffers
+    let n = active
+    let rtol = pi.relativeTolerance
+    let atol = pi.absoluteTolerance
+    let shared = pi.scope == .sharedAcrossBatch
+    let y = ws.states
+    let f0 = ws.stages[0]
+    let f1 = ws.stages[1]
+    let d = Scalar(dimension)
+    // d0, d1 per row in rowErrorSquares / rowNextStep as scratch.
+    let d0 = ws.rowErrorSquares
+    let d1 = ws.rowNextStep
+    for r in 0..<n {
+      let row = r * dimension
+      d0[r] = sumOfScaledSquares(
+        y + row, minus: nil, reference: y + row, dimension: dimension,
+        relativeTolerance: rtol, absoluteTolerance: atol)
+      d1[r] = sumOfScaledSquares(
+        f0 + row, minus: nil, reference: y + row, dimension: dimension,
+        relativeTolerance: rtol, absoluteTolerance: atol)
+    }
+    normalise(d0, rows: n, elementsPerRow: d, shared: shared)
+    normalise(d1, rows: n, elementsPerRow: d, shared: shared)
+    for r in 0..<n {
+      var h0 = d0[r] < 1e-5 || d1[r] < 1e-5 ? Scalar(1e-6) : Scalar(0.01) * d0[r] / d1[r]
+      let span = Swift.abs(ws.sampleEndTime[ws.rowSample[r]] - ws.rowTime[r])
+      h0 = Swift.min(h0, span, pi.maxStepSize)
+      let signed = direction(row: r) * h0
+      ws.rowStep[r] = signed
+      ws.rowStageTime[r] = ws.rowTime[r] + signed
+      let row = r * dimension
+      for i in row..<(row + dimension) { ws.stageInput[i] = y[i] + signed * f0[i] }
+    }
+    evaluateStage(1, input: ws.stageInput, times: ws.rowStageTime)
+    // d2 = ‖f(t₀ + h₀, y₀ + h₀ f₀) − f₀‖ / h₀, in the stage-time scratch.
+    let d2 = ws.rowStageTime
+    for r in 0..<n {
+      let row = r * dimension
+      d2[r] = sumOfScaledSquares(
+        f1 + row, minus: f0 + row, reference: y + row, dimension: dimension,
+        relativeTolerance: rtol, absoluteTolerance: atol)
+    }
+    normalise(d2, rows: n, elementsPerRow: d, shared: shared)
+    let exponent = 1 / Scalar(method.order)
+    for r in 0..<n {
+      let h0 = Swift.abs(ws.rowStep[r])
+      let derivative = Swift.max(d1[r], d2[r] / h0)
+      var h1 =
+        derivative <= 1e-15
+        ? Swift.max(Scalar(1e-6), h0 * Scalar(1e-3))
+        : Scalar.pow(Scalar(0.01) / derivative, exponent)
+      if !h1.isFinite { h1 = h0 }
+      ws.rowStep[r] = direction(row: r) * Swift.min(100 * h0, h1, pi.maxStepSize)
+    }
+  }
+
+  /// Turns per-row sums of squares into RMS norms, per row or over the batch.
+  private func normalise(
+    _ sums: UnsafeMutablePointer<Scalar>, rows n: Int, elementsPerRow d: Scalar, shared: Bool
+  ) {
+    if shared {
+      var total: Scalar = 0
+      for r in 0..<n { total += sums[r] }
+      let norm = (total / (d * Scalar(n))).squareRoot()
+      for r in 0..<n { sums[r] = norm }
+    } else {
+      for r in 0..<n { sums[r] = (sums[r] / d).squareRoot() }
+    }
+  }
+
+  // MARK: - Helpers
+
+  /// The time row `r` reaches if its current step is accepted: the final time
+  /// for a last step; `t₀ + n h` for constant steps (no accumulated rounding);
+  /// `t + h` otherwise. Call after ``decide(row:)`` counted the step.
+  private func timeAfterStep(row r: Int) -> Scalar {
+    let ws = buffers
+    let s = ws.rowSample[r]
+    if ws.rowIsLast[r] { return ws.sampleEndTime[s] }
+    if case .constant(let stepSize) = controller {
+      return gridTime(s, 0) + Scalar(ws.acceptedSteps[s]) * direction(row: r) * stepSize
+    }
+    return ws.rowTime[r] + ws.rowStep[r]
+  }
+
+  @inline(__always)
+  private func gridTime(_ sample: Int, _ index: Int) -> Scalar {
+    grid[sample * gridStride + index]
+  }
+
+  @inline(__always)
+  private func outputRow(_ sample: Int, _ index: Int) -> UnsafeMutablePointer<Scalar> {
+    buffers.outputStates + (sample * gridCount + index) * dimension
+  }
+
+  /// +1 for a row integrating forward in time, −1 backward.
+  @inline(__always)
+  private func direction(row r: Int) -> Scalar {
+    let s = buffers.rowSample[r]
+    return buffers.sampleEndTime[s] >= gridTime(s, 0) ? 1 : -1
+  }
+}

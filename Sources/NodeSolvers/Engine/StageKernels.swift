@@ -1,0 +1,108 @@
+import NodeCore
+
+// The arithmetic of a Runge–Kutta step over a block of rows. Every function
+// treats each row (sample) on its own, in a fixed order of operations, so a
+// row's result never depends on the other rows or on their number.
+
+/// One weighted stage in a linear combination `Σ_j w_j k_j`.
+struct StageTerm<Scalar> {
+  let weight: Scalar
+  let stage: UnsafeMutablePointer<Scalar>
+}
+
+/// Writes `Σ_j w_j k_j` over `count` contiguous elements into `out`
+/// (terms in stage order; `terms` is non-empty).
+@inline(__always)
+func weightedSum<Scalar: TensorScalar>(
+  _ terms: UnsafeBufferPointer<StageTerm<Scalar>>, count: Int,
+  into out: UnsafeMutablePointer<Scalar>
+) {
+  let first = terms[0]
+  for i in 0..<count { out[i] = first.weight * first.stage[i] }
+  for term in terms.dropFirst() {
+    let w = term.weight
+    let k = term.stage
+    for i in 0..<count { out[i] = out[i] + w * k[i] }
+  }
+}
+
+/// `out_r = y_r + h_r · Σ_j w_j k_j,r` for `rows` rows of `dimension` elements:
+/// a stage input (weights `a_sj`) or the step's solution (weights `b_j`).
+func combineStages<Scalar: TensorScalar>(
+  rows: Int, dimension: Int, states y: UnsafePointer<Scalar>, steps h: UnsafePointer<Scalar>,
+  terms: UnsafeBufferPointer<StageTerm<Scalar>>, into out: UnsafeMutablePointer<Scalar>
+) {
+  if terms.isEmpty {
+    (out).update(from: y, count: rows * dimension)
+    return
+  }
+  weightedSum(terms, count: rows * dimension, into: out)
+  for r in 0..<rows {
+    let hr = h[r]
+    let base = r * dimension
+    for d in base..<(base + dimension) { out[d] = y[d] + hr * out[d] }
+  }
+}
+
+/// The squared-error sums `Σ_d (h e_d / (atol + rtol · max(|y₀|, |y₁|)))²` of
+/// each row, with `e = Σ_j e_j k_j` already in `errorSum`. A row whose new state
+/// is non-finite gets NaN.
+func scaledErrorSquares<Scalar: TensorScalar>(
+  rows: Int, dimension: Int, errorSum: UnsafePointer<Scalar>, steps h: UnsafePointer<Scalar>,
+  start y0: UnsafePointer<Scalar>, end y1: UnsafePointer<Scalar>,
+  relativeTolerance rtol: Scalar, absoluteTolerance atol: Scalar,
+  into squares: UnsafeMutablePointer<Scalar>
+) {
+  for r in 0..<rows {
+    let hr = h[r]
+    let base = r * dimension
+    var sum: Scalar = 0
+    var finite = true
+    for d in base..<(base + dimension) {
+      let end = y1[d]
+      finite = finite && end.isFinite
+      let scale = atol + rtol * Swift.max(Swift.abs(y0[d]), Swift.abs(end))
+      let error = hr * errorSum[d]
+      let scaled = error == 0 ? 0 : error / scale
+      sum = sum + scaled * scaled
+    }
+    squares[r] = finite ? sum : .nan
+  }
+}
+
+/// Whether every element of row `r` is finite.
+func rowIsFinite<Scalar: TensorScalar>(
+  _ values: UnsafePointer<Scalar>, row r: Int, dimension: Int
+) -> Bool {
+  let base = r * dimension
+  for d in base..<(base + dimension) where !values[d].isFinite { return false }
+  return true
+}
+
+/// The root-mean-square of `values[d] / scale[d]` over one row, with
+/// `scale = atol + rtol · |reference|` (Hairer's norm for the initial step).
+func scaledRMS<Scalar: TensorScalar>(
+  _ values: UnsafePointer<Scalar>, minus subtrahend: UnsafePointer<Scalar>?,
+  reference: UnsafePointer<Scalar>, dimension: Int,
+  relativeTolerance rtol: Scalar, absoluteTolerance atol: Scalar
+) -> Scalar {
+  sumOfScaledSquares(
+    values, minus: subtrahend, reference: reference, dimension: dimension,
+    relativeTolerance: rtol, absoluteTolerance: atol
+  ).squareRoot() / Scalar(dimension).squareRoot()
+}
+
+/// `Σ_d ((values − subtrahend) / (atol + rtol · |reference|))²` over one row.
+func sumOfScaledSquares<Scalar: TensorScalar>(
+  _ values: UnsafePointer<Scalar>, minus subtrahend: UnsafePointer<Scalar>?,
+  reference: UnsafePointer<Scalar>, dimension: Int,
+  relativeTolerance rtol: Scalar, absoluteTolerance atol: Scalar
+) -> Scalar {
+  var sum: Scalar = 0
+  for d in 0..<dimension {
+    let value = subtrahend.map { values[d] - $0[d] } ?? values[d]
+    let scaled = value == 0 ? 0 : value / (atol + rtol * Swift.abs(reference[d]))
+    sum = sum + scaled * scaled
+  }
+  return sum
+}

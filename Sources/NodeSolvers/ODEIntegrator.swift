@@ -1,0 +1,122 @@
+import NodeCore
+
+/// Integrates a batch of initial states through a vector field, every sample
+/// with its own adaptive step sequence.
+///
+/// ```swift
+/// let integrator = try ODEIntegrator<Float>(
+///   method: .dormandPrince,
+///   controller: .adaptive(PIController(relativeTolerance: 1e-6, absoluteTolerance: 1e-6)))
+/// let solution = try integrator.solve(field, initialStates: y0, times: .shared([0, 1]))
+/// ```
+///
+/// The integrator keeps its scratch memory between solves (it is a reference
+/// type and not thread-safe: use one per thread). Each sample has its own
+/// time, step size, error ratio, accept/reject decision, controller state and
+/// statistics; one vector-field call per stage evaluates all active samples at
+/// their own times, and finished samples leave the active set. A sample's
+/// trajectory is therefore bitwise the same whether it is solved alone or in
+/// any batch, as long as the vector field is itself per-sample.
+public final class ODEIntegrator<Scalar: TensorScalar> {
+  /// The Runge–Kutta method.
+  public let method: ButcherTableau
+  /// How step sizes are chosen.
+  public let controller: StepSizeController<Scalar>
+  /// The step budget per sample (accepted plus rejected steps).
+  public let maxSteps: Int
+  private let workspace = IntegratorWorkspace<Scalar>()
+
+  /// Creates an integrator.
+  ///
+  /// - Throws: ``SolverError`` when the controller's settings are out of range,
+  ///   `maxSteps` is not positive, or adaptive stepping is asked of a method
+  ///   without an error estimate.
+  public init(
+    method: ButcherTableau, controller: StepSizeController<Scalar>, maxSteps: Int = 10_000
+  ) throws {
+    switch controller {
+    case .constant(let stepSize):
+      guard stepSize.isFinite && stepSize > 0 else {
+        throw SolverError.invalidOption(
+          name: "step size", value: "\(stepSize)", allowed: "a finite value > 0")
+      }
+    case .adaptive(let pi):
+      guard method.isAdaptive else { throw SolverError.methodNotAdaptive(method: method.name) }
+      try pi.validate()
+    }
+    guard maxSteps > 0 else {
+      throw SolverError.invalidOption(name: "max steps", value: "\(maxSteps)", allowed: "≥ 1")
+    }
+    self.method = method
+    self.controller = controller
+    self.maxSteps = maxSteps
+  }
+
+  /// Integrates `initialStates` (`[B, D]`) over `times` and returns the states
+  /// at every output time with per-sample statistics.
+  ///
+  /// - Throws: ``SolverError`` for a state tensor that is not `[B, field.dimension]`,
+  ///   an unusable time grid, or a per-sample grid with shared-step control.
+  ///   A sample that cannot be integrated is not an error: see
+  ///   ``SolveStatistics/status``.
+  @_specialize(exported:true,where Scalar == Float)
+  @_specialize(exported:true,where Scalar == Double)
+  public func solve(
+    _ field: any VectorField<Scalar>, initialStates: Tensor<Scalar>, times: TimeGrid<Scalar>
+  ) throws -> ODESolution<Scalar> {
+    guard initialStates.rank == 2, initialStates.shape[1] == field.dimension else {
+      throw SolverError.shapeMismatch(
+        what: "the initial states", expected: "[B, \(field.dimension)]",
+        found: initialStates.shape)
+    }
+    let batchSize = initialStates.shape[0]
+    let dimension = field.dimension
+    try times.validate(batchSize: batchSize)
+    if case .adaptive(let pi) = controller, pi.scope == .sharedAcrossBatch,
+      case .perSample = times
+    {
+      throw SolverError.sharedStepNeedsSharedGrid
+    }
+    let gridCount = times.count
+    let gridScalars: [Scalar]
+    let gridStride: Int
+    switch times {
+    case .shared(let shared):
+      gridScalars = shared
+      gridStride = 0
+    case .perSample(let grid):
+      gridScalars = grid.scalars
+      gridStride = gridCount
+    }
+    var statistics = SolveStatistics<Scalar>(batchSize: batchSize)
+    guard batchSize > 0 else {
+      return ODESolution(
+        times: times, states: Tensor(shape: [0, gridCount, dimension]),
+        finalStates: initialStates, statistics: statistics)
+    }
+    gridScalars.withUnsafeBufferPointer { grid in
+      var run = BatchSolve(
+        field: field, initialStates: initialStates, grid: grid.baseAddress!,
+        gridStride: gridStride, gridCount: gridCount, method: method, controller: controller,
+        maxSteps: maxSteps, workspace: workspace)
+      run.run()
+    }
+    let ws = workspace
+    func copy<T>(_ buffer: ScratchBuffer<T>, _ count: Int) -> [T] {
+      Array(UnsafeBufferPointer(start: buffer.base, count: count))
+    }
+    statistics.functionEvaluations = copy(ws.evaluations, batchSize)
+    statistics.acceptedSteps = copy(ws.acceptedSteps, batchSize)
+    statistics.rejectedSteps = copy(ws.rejectedSteps, batchSize)
+    statistics.status = copy(ws.status, batchSize)
+    statistics.stopTimes = copy(ws.stopTimes, batchSize)
+    return ODESolution(
+      times: times,
+      states: Tensor(
+        shape: [batchSize, gridCount, dimension],
+        scalars: copy(ws.outputStates, batchSize * gridCount * dimension)),
+      finalStates: Tensor(
+        shape: [batchSize, dimension], scalars: copy(ws.finalStates, batchSize * dimension)),
+      statistics: statistics)
+  }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import NodeBench
+import NodeCore
+import NodeSolvers
+
+/// `node-dist bench <workload>`: times a reference workload of WORKLOADS.md and
+/// prints one JSON object on its last line.
+struct BenchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bench",
+    abstract: "Time a reference workload and print its figures as a JSON line.",
+    discussion: """
+      Workloads: w3 (forward solve of 4096 states through a 2-64-64-2 tanh MLP, dopri5, \
+      rtol = atol = 1e-6). Pin to one core for single-thread figures: \
+      taskset -c 0 node-dist bench w3 --threads 1
+      """)
+
+  enum Workload: String, ExpressibleByArgument, CaseIterable {
+    case w3
+  }
+
+  @Argument(help: "The workload: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
+  var workload: Workload
+
+  @Option(help: "BLAS threads.")
+  var threads: Int = 1
+
+  @Option(help: "Timed iterations (after the warm-up); the median is reported.")
+  var iters: Int = 20
+
+  @Option(help: "Untimed warm-up iterations.")
+  var warmup: Int = 5
+
+  @Option(help: "Problem file (safetensors); defaults to the bundled copy of the workload's file.")
+  var weights: String?
+
+  @Flag(
+    help: "One step size for the whole batch (torchdiffeq's behaviour) instead of per-sample steps."
+  )
+  var sharedStep = false
+
+  func validate() throws {
+    guard threads >= 1 else {
+      throw ValidationError("--threads must be at least 1, got \(threads)")
+    }
+    guard iters >= 1 else { throw ValidationError("--iters must be at least 1, got \(iters)") }
+    guard warmup >= 0 else { throw ValidationError("--warmup must be at least 0, got \(warmup)") }
+  }
+
+  func run() throws {
+    BLASRuntime.setThreadCount(threads)
+    switch workload {
+    case .w3: try runW3()
+    }
+  }
+
+  private func runW3() throws {
+    guard let url = weights.map({ URL(fileURLWithPath: $0) }) ?? W3Workload.bundledProblemURL else {
+      throw ValidationError("the bundled w3-problem.safetensors is missing; pass --weights FILE")
+    }
+    let w3 = try W3Workload(problem: url, scope: sharedStep ? .sharedAcrossBatch : .perSample)
+    var last: ODESolution<Float>?
+    let timing = try TimingSummary.measure(iterations: iters, warmup: warmup) {
+      last = try w3.solve()
+    }
+    let stats = last!.statistics
+    let failed = stats.count - (stats.statusCounts[.success] ?? 0)
+    print(
+      "W3: \(stats.count) states, dopri5, rtol = atol = 1e-6, \(sharedStep ? "shared" : "per-sample") steps, \(threads) thread(s)"
+    )
+    print(
+      "time per solve: median \(fmt(timing.medianMilliseconds)) ms, min \(fmt(timing.minMilliseconds)) ms, max \(fmt(timing.maxMilliseconds)) ms over \(iters) runs"
+    )
+    print(
+      "NFE per sample: mean \(fmt(stats.meanFunctionEvaluations)), max \(stats.maxFunctionEvaluations); failed samples: \(failed)"
+    )
+    var line = JSONLine()
+    line.add("workload", "w3")
+    line.add("threads", threads)
+    line.add("median_ms", timing.medianMilliseconds)
+    line.add("min_ms", timing.minMilliseconds)
+    line.add("max_ms", timing.maxMilliseconds)
+    line.add("nfe_mean", stats.meanFunctionEvaluations, digits: 2)
+    line.add("nfe_max", stats.maxFunctionEvaluations)
+    line.add("peak_rss_mb", ProcessMemory.peakResidentMegabytes ?? .nan, digits: 1)
+    print(line)
+  }
+
+  private func fmt(_ value: Double) -> String { String(format: "%.2f", value) }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `node-dist` command-line tool.
+@main
+struct NodeDist: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "node-dist",
+    abstract:
+      "Neural ODEs with per-sample adaptive solves and adjoint gradients, on one process or many MPI ranks.",
+    subcommands: [DemoCommand.self, BenchCommand.self, InfoCommand.self],
+    defaultSubcommand: DemoCommand.self)
+}
