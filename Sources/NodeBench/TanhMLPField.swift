@@ -6,28 +6,27 @@ import NodeSolvers
 ///
 /// Weights are in PyTorch's layout (`[out, in]`). This is the W3 workload's
 /// field (2 → 64 → 64 → 2); the layer library will absorb it. Each layer is a
-/// fused ``DenseLayer``, so a row's output is bitwise independent of the batch.
+/// ``DenseChain``, so a row's output is bitwise independent of the batch.
 public final class TanhMLPField<Scalar: TensorScalar>: VectorField {
-  /// The layers, first to last.
-  public let layers: [DenseLayer<Scalar>]
-  private let activations: [ScratchBuffer<Scalar>]
+  /// The network.
+  public let network: DenseChain<Scalar>
 
-  public var dimension: Int { layers[0].inputWidth }
+  /// The layers, first to last.
+  public var layers: [DenseLayer<Scalar>] { network.layers }
+
+  public var dimension: Int { network.inputWidth }
 
   /// Creates the field from per-layer weights (`[out, in]`) and biases (`[out]`).
   ///
   /// - Precondition: consecutive layers chain and the last maps back to the input dimension.
   public init(weights: [Tensor<Scalar>], biases: [Tensor<Scalar>]) {
     precondition(!weights.isEmpty && weights.count == biases.count)
-    layers = zip(weights, biases).enumerated().map { i, layer in
-      DenseLayer(
-        weight: layer.0, bias: layer.1, activation: i < weights.count - 1 ? .tanh : .identity)
-    }
-    for (previous, next) in zip(layers, layers.dropFirst()) {
-      precondition(previous.outputWidth == next.inputWidth, "layers do not chain")
-    }
-    precondition(layers.last!.outputWidth == layers[0].inputWidth, "the field must map R^D to R^D")
-    activations = layers.dropLast().map { _ in ScratchBuffer<Scalar>() }
+    network = DenseChain(
+      zip(weights, biases).enumerated().map { i, layer in
+        DenseLayer(
+          weight: layer.0, bias: layer.1, activation: i < weights.count - 1 ? .tanh : .identity)
+      })
+    precondition(network.outputWidth == network.inputWidth, "the field must map R^D to R^D")
   }
 
   /// Loads `layers.{i}.weight` and `layers.{i}.bias` for `i = 0 ..< layerCount`
@@ -43,16 +42,8 @@ public final class TanhMLPField<Scalar: TensorScalar>: VectorField {
   }
 
   public func evaluate(_ batch: FieldBatch<Scalar>, into derivatives: MutableMatrixView<Scalar>) {
-    let n = batch.count
-    var input = batch.states.base
-    var inputStride = batch.states.rowStride
-    for (i, layer) in layers.enumerated() {
-      let isLast = i == layers.count - 1
-      let output = isLast ? derivatives.base : activations[i].reserve(n * layer.outputWidth)
-      let outputStride = isLast ? derivatives.rowStride : layer.outputWidth
-      layer.forward(input, rows: n, ldx: inputStride, into: output, ldy: outputStride)
-      input = UnsafePointer(output)
-      inputStride = outputStride
-    }
+    network.forward(
+      batch.states.base, rows: batch.count, ldx: batch.states.rowStride,
+      into: derivatives.base, ldy: derivatives.rowStride)
   }
 }

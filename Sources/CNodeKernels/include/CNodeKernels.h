@@ -33,9 +33,26 @@ void nd_dense_wide_f32(const float *x, long rows, long k, long ldx, const float 
 
 /// The same layer for a narrow output (n small, e.g. 2): weights in PyTorch's
 /// layout, row-major [n, k]. Each output is a dot product over k computed in
-/// eight interleaved partial sums (k mod 8), added pairwise, then the bias.
+/// eight interleaved partial sums (k mod 8), added in a fixed order, then the bias.
 void nd_dense_narrow_f32(const float *x, long rows, long k, long ldx, const float *w, long n,
                          const float *bias, float *y, long ldy, nd_activation activation);
+
+/// One dense layer of a chain run by nd_mlp_f32: `out = act(W in + bias)`.
+typedef struct {
+  long in;                  ///< input width
+  long out;                 ///< output width
+  const float *wt;          ///< W transposed, row-major [in, out]; read when out >= 8
+  const float *w;           ///< W, row-major [out, in]; read when out < 8
+  const float *bias;        ///< [out]
+  nd_activation activation; ///< applied to the output
+} nd_dense_layer_f32;
+
+/// y = L_{count-1}(... L_0(x)) for `rows` rows, six rows at a time so that the
+/// intermediate activations stay in the L1 cache. Each layer runs the wide
+/// kernel (out >= 8) or the narrow one, with their per-row arithmetic.
+/// `scratch` holds 2 * 6 * (largest output width) floats.
+void nd_mlp_f32(const float *x, long rows, long ldx, const nd_dense_layer_f32 *layers, long count,
+                float *y, long ldy, float *scratch);
 
 /// y[i] = tanh(x[i]) for i < count (x and y may alias), by the vectorised
 /// rational approximation of the kernels (a few ulp from the exact value).

@@ -25,7 +25,7 @@ public struct DenseLayer<Scalar: TensorScalar>: Sendable {
   /// The activation after the affine map.
   public let activation: Activation
   /// `Wᵀ`, `[in, out]`, the layout the wide kernel streams.
-  private let transposedWeight: [Scalar]
+  let transposedWeight: [Scalar]
 
   /// Whether this CPU runs the vectorised float kernels.
   public static var isVectorized: Bool { DenseKernelSupport.available }
@@ -64,24 +64,33 @@ public struct DenseLayer<Scalar: TensorScalar>: Sendable {
   private func forwardVectorized(
     _ x: UnsafePointer<Scalar>, rows: Int, ldx: Int, into y: UnsafeMutablePointer<Scalar>, ldy: Int
   ) {
-    let act = activation == .tanh ? ND_ACTIVATION_TANH : ND_ACTIVATION_IDENTITY
     let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self)
     let yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
-    bias.withUnsafeBufferPointer { b in
-      let bf = UnsafeRawPointer(b.baseAddress!).assumingMemoryBound(to: Float.self)
-      if outputWidth >= 8 {
-        transposedWeight.withUnsafeBufferPointer { w in
-          nd_dense_wide_f32(
-            xf, rows, inputWidth, ldx,
-            UnsafeRawPointer(w.baseAddress!).assumingMemoryBound(to: Float.self),
-            outputWidth, bf, yf, ldy, act)
-        }
+    withKernelDescription { layer in
+      if layer.out >= 8 {
+        nd_dense_wide_f32(
+          xf, rows, layer.in, ldx, layer.wt, layer.out, layer.bias, yf, ldy, layer.activation)
       } else {
-        weight.withUnsafeBufferPointer { w in
-          nd_dense_narrow_f32(
-            xf, rows, inputWidth, ldx,
-            UnsafeRawPointer(w.baseAddress!).assumingMemoryBound(to: Float.self),
-            outputWidth, bf, yf, ldy, act)
+        nd_dense_narrow_f32(
+          xf, rows, layer.in, ldx, layer.w, layer.out, layer.bias, yf, ldy, layer.activation)
+      }
+    }
+  }
+
+  /// Calls `body` with the C kernels' description of this `Float` layer, its
+  /// pointers valid for the duration of the call.
+  func withKernelDescription<R>(_ body: (nd_dense_layer_f32) -> R) -> R {
+    precondition(Scalar.self == Float.self, "the C kernels are float32")
+    return weight.withUnsafeBufferPointer { w in
+      transposedWeight.withUnsafeBufferPointer { wt in
+        bias.withUnsafeBufferPointer { b in
+          func float(_ p: UnsafeBufferPointer<Scalar>) -> UnsafePointer<Float> {
+            UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: Float.self)
+          }
+          return body(
+            nd_dense_layer_f32(
+              in: inputWidth, out: outputWidth, wt: float(wt), w: float(w), bias: float(b),
+              activation: activation == .tanh ? ND_ACTIVATION_TANH : ND_ACTIVATION_IDENTITY))
         }
       }
     }
