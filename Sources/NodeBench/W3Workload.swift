@@ -13,6 +13,8 @@ public struct W3Workload {
   public let initialStates: Tensor<Float>
   /// The solver settings of the workload.
   public let integrator: ODEIntegrator<Float>
+  /// The solver that spreads the batch over threads (one thread: the integrator itself).
+  public let solver: ParallelBatchSolver<Float>
 
   /// The copy of `w3-problem.safetensors` bundled with node-dist.
   public static var bundledProblemURL: URL? {
@@ -20,21 +22,32 @@ public struct W3Workload {
   }
 
   /// Loads the problem from a safetensors file with `layers.{0,1,2}.{weight,bias}` and `y0`.
-  public init(problem url: URL, scope: ErrorControlScope = .perSample) throws {
+  public init(problem url: URL, scope: ErrorControlScope = .perSample, threads: Int = 1) throws {
     let file = try SafetensorsFile(contentsOf: url)
     field = try TanhMLPField(safetensors: file, layerCount: 3)
     initialStates = try file.tensor("y0")
     guard initialStates.rank == 2, initialStates.shape[1] == field.dimension else {
       throw SafetensorsError.shapeMismatch(
-        source: url.path, tensor: "y0", expected: [-1, field.dimension], found: initialStates.shape)
+        source: url.path, tensor: "y0", expected: [-1, field.dimension],
+        found: initialStates.shape)
     }
     var controller = PIController<Float>(relativeTolerance: 1e-6, absoluteTolerance: 1e-6)
     controller.scope = scope
-    integrator = try ODEIntegrator(method: .dormandPrince, controller: .adaptive(controller))
+    let makeIntegrator = {
+      try ODEIntegrator<Float>(method: .dormandPrince, controller: .adaptive(controller))
+    }
+    integrator = try makeIntegrator()
+    let weights = field.layers
+    // Shared steps couple the whole batch: it cannot be cut into chunks.
+    solver = try ParallelBatchSolver(
+      threads: scope == .perSample ? threads : 1, chunkSize: 256, makeIntegrator: makeIntegrator,
+      makeField: {
+        TanhMLPField(weights: weights.map(\.weight), biases: weights.map(\.bias))
+      })
   }
 
   /// One solve from t = 0 to t = 1.
   public func solve() throws -> ODESolution<Float> {
-    try integrator.solve(field, initialStates: initialStates, times: .shared([0, 1]))
+    try solver.solve(initialStates: initialStates, times: .shared([0, 1]))
   }
 }

@@ -55,14 +55,20 @@ public final class ODEIntegrator<Scalar: TensorScalar> {
   /// Integrates `initialStates` (`[B, D]`) over `times` and returns the states
   /// at every output time with per-sample statistics.
   ///
+  /// - Parameter sampleIdentifiers: what the field sees in
+  ///   ``FieldBatch/sampleIndices`` for each sample, e.g. the samples' global
+  ///   indices in a data set when this batch is a shard; by default a sample's
+  ///   position in this batch.
+  ///
   /// - Throws: ``SolverError`` for a state tensor that is not `[B, field.dimension]`,
   ///   an unusable time grid, or a per-sample grid with shared-step control.
   ///   A sample that cannot be integrated is not an error: see
   ///   ``SolveStatistics/status``.
-  @_specialize(exported:true,where Scalar == Float)
-  @_specialize(exported:true,where Scalar == Double)
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func solve(
-    _ field: any VectorField<Scalar>, initialStates: Tensor<Scalar>, times: TimeGrid<Scalar>
+    _ field: any VectorField<Scalar>, initialStates: Tensor<Scalar>, times: TimeGrid<Scalar>,
+    sampleIdentifiers: [Int]? = nil
   ) throws -> ODESolution<Scalar> {
     guard initialStates.rank == 2, initialStates.shape[1] == field.dimension else {
       throw SolverError.shapeMismatch(
@@ -72,6 +78,11 @@ public final class ODEIntegrator<Scalar: TensorScalar> {
     let batchSize = initialStates.shape[0]
     let dimension = field.dimension
     try times.validate(batchSize: batchSize)
+    if let sampleIdentifiers, sampleIdentifiers.count != batchSize {
+      throw SolverError.shapeMismatch(
+        what: "the sample identifiers", expected: "[\(batchSize)]", found: [sampleIdentifiers.count]
+      )
+    }
     if case .adaptive(let pi) = controller, pi.scope == .sharedAcrossBatch,
       case .perSample = times
     {
@@ -98,7 +109,7 @@ public final class ODEIntegrator<Scalar: TensorScalar> {
       var run = BatchSolve(
         field: field, initialStates: initialStates, grid: grid.baseAddress!,
         gridStride: gridStride, gridCount: gridCount, method: method, controller: controller,
-        maxSteps: maxSteps, workspace: workspace)
+        maxSteps: maxSteps, sampleIdentifiers: sampleIdentifiers, workspace: workspace)
       run.run()
     }
     let ws = workspace

@@ -6,7 +6,9 @@ import NodeCore
 /// Row `i` of `states` is the state of sample `sampleIndices[i]` at time
 /// `times[i]`. Rows are the integrator's *active* samples in its own order;
 /// `sampleIndices` lets a field find per-sample data (e.g. the fixed
-/// Hutchinson noise of a CNF) by the sample's index in the caller's batch.
+/// Hutchinson noise of a CNF) by the identifier the caller gave the sample —
+/// its index in the caller's batch unless the caller passed others (such as
+/// global data-set indices of a shard).
 public struct FieldBatch<Scalar>: @unchecked Sendable {
   /// The number of samples (rows).
   public let count: Int
@@ -14,7 +16,7 @@ public struct FieldBatch<Scalar>: @unchecked Sendable {
   public let times: UnsafePointer<Scalar>
   /// The states, `[count, dimension]`.
   public let states: MatrixView<Scalar>
-  /// The index of each row's sample in the caller's batch, `count` values.
+  /// The identifier of each row's sample, `count` values.
   public let sampleIndices: UnsafePointer<Int>
 
   /// Creates a batch description over memory owned by the caller.

@@ -23,7 +23,10 @@ struct BenchCommand: ParsableCommand {
   @Argument(help: "The workload: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
   var workload: Workload
 
-  @Option(help: "BLAS threads.")
+  @Option(
+    help:
+      "Threads: the batch is split into chunks that the threads solve in turn (BLAS runs single-threaded)."
+  )
   var threads: Int = 1
 
   @Option(help: "Timed iterations (after the warm-up); the median is reported.")
@@ -49,7 +52,7 @@ struct BenchCommand: ParsableCommand {
   }
 
   func run() throws {
-    BLASRuntime.setThreadCount(threads)
+    BLASRuntime.setThreadCount(1)
     switch workload {
     case .w3: try runW3()
     }
@@ -59,7 +62,12 @@ struct BenchCommand: ParsableCommand {
     guard let url = weights.map({ URL(fileURLWithPath: $0) }) ?? W3Workload.bundledProblemURL else {
       throw ValidationError("the bundled w3-problem.safetensors is missing; pass --weights FILE")
     }
-    let w3 = try W3Workload(problem: url, scope: sharedStep ? .sharedAcrossBatch : .perSample)
+    guard !(sharedStep && threads > 1) else {
+      throw ValidationError(
+        "--shared-step couples the whole batch and runs on one thread; drop --threads")
+    }
+    let w3 = try W3Workload(
+      problem: url, scope: sharedStep ? .sharedAcrossBatch : .perSample, threads: threads)
     var last: ODESolution<Float>?
     let timing = try TimingSummary.measure(iterations: iters, warmup: warmup) {
       last = try w3.solve()

@@ -86,3 +86,21 @@ import Testing
     #expect(c == [3.25, 4.5, 6.75, 9])
   }
 }
+
+@Suite struct ElementwiseTests {
+  @Test func kernels() {
+    var out = [Double](repeating: 0, count: 4)
+    let x: [Double] = [1, 2, 3, 4]
+    Elementwise.scale(x, by: 0.5, into: &out, count: 4)
+    #expect(out == [0.5, 1, 1.5, 2])
+    Elementwise.axpy(2, x, &out, count: 3)
+    #expect(out == [2.5, 5, 7.5, 2])
+    let base: [Double] = [10, 20, 30, 40]
+    let scales: [Double] = [1, -1]
+    Elementwise.addRowScaled(base: base, rowScales: scales, x, into: &out, rows: 2, width: 2)
+    #expect(out == [11, 22, 27, 36])
+    #expect(Elementwise.allFinite(x, count: 4))
+    #expect(!Elementwise.allFinite([1, .nan], count: 2))
+    #expect(Elementwise.allFinite([1, .nan], count: 1))
+  }
+}

@@ -97,4 +97,25 @@ import Testing
     }.max()!
     #expect(difference < 1e-12)
   }
+
+  /// A shard of the batch, solved with the samples' identifiers in the full
+  /// batch, gives those samples' bits: the field finds per-sample data by identifier.
+  @Test func shardWithIdentifiersEqualsTheFullBatch() throws {
+    let (field, initial) = Self.batch()
+    let integrator = try adaptiveIntegrator(tolerance: 1e-6)
+    let full = try integrator.solve(field, initialStates: initial, times: .shared([0, 1]))
+    let picked = [300, 7, 511, 42]
+    let shard = try integrator.solve(
+      field,
+      initialStates: Tensor(shape: [4, 2], scalars: picked.flatMap { Array(initial.row($0)) }),
+      times: .shared([0, 1]), sampleIdentifiers: picked)
+    for (i, s) in picked.enumerated() {
+      #expect(
+        shard.finalStates.row(i).map(\.bitPattern) == full.finalStates.row(s).map(\.bitPattern))
+    }
+    #expect(throws: SolverError.self) {
+      try integrator.solve(
+        field, initialStates: initial, times: .shared([0, 1]), sampleIdentifiers: [1])
+    }
+  }
 }

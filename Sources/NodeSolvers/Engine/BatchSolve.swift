@@ -27,6 +27,9 @@ struct BatchSolve<Scalar: TensorScalar> {
   let solutionTerms: [StageTerm<Scalar>]
   let errorTerms: [StageTerm<Scalar>]
   let interpolant: [[Scalar]]
+  /// The identifier the field sees for each sample (its index in the caller's
+  /// batch by default), or nil for the position in this batch.
+  let sampleIdentifiers: [Int]?
   /// Rows currently integrating.
   private(set) var active: Int
   /// Whether stage 0 of every active row holds `f(t, y)` (always true for FSAL methods).
@@ -35,8 +38,10 @@ struct BatchSolve<Scalar: TensorScalar> {
   init(
     field: any VectorField<Scalar>, initialStates: Tensor<Scalar>, grid: UnsafePointer<Scalar>,
     gridStride: Int, gridCount: Int, method: ButcherTableau,
-    controller: StepSizeController<Scalar>, maxSteps: Int, workspace: IntegratorWorkspace<Scalar>
+    controller: StepSizeController<Scalar>, maxSteps: Int, sampleIdentifiers: [Int]?,
+    workspace: IntegratorWorkspace<Scalar>
   ) {
+    self.sampleIdentifiers = sampleIdentifiers
     self.field = field
     self.dimension = initialStates.shape[1]
     self.batchSize = initialStates.shape[0]
@@ -83,6 +88,7 @@ struct BatchSolve<Scalar: TensorScalar> {
     for s in 0..<batchSize {
       let t0 = gridTime(s, 0)
       ws.rowSample[s] = s
+      ws.rowSampleIdentifier[s] = sampleIdentifiers?[s] ?? s
       ws.rowTime[s] = t0
       ws.sampleEndTime[s] = gridTime(s, gridCount - 1)
       ws.samplePreviousRatio[s] = 1
@@ -197,7 +203,7 @@ struct BatchSolve<Scalar: TensorScalar> {
       FieldBatch(
         count: n, times: times,
         states: MatrixView(base: input, rows: n, columns: dimension),
-        sampleIndices: ws.rowSample),
+        sampleIndices: ws.rowSampleIdentifier),
       into: MutableMatrixView(base: ws.stages[s], rows: n, columns: dimension))
     for r in 0..<n { ws.evaluations[ws.rowSample[r]] += 1 }
   }
@@ -398,6 +404,7 @@ struct BatchSolve<Scalar: TensorScalar> {
         ws.rowTime[kept] = ws.rowTime[r]
         ws.rowStep[kept] = ws.rowStep[r]
         ws.rowSample[kept] = ws.rowSample[r]
+        ws.rowSampleIdentifier[kept] = ws.rowSampleIdentifier[r]
       }
       kept += 1
     }

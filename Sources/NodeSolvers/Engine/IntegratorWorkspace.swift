@@ -18,6 +18,7 @@ final class IntegratorWorkspace<Scalar: TensorScalar> {
   let rowStageTime = ScratchBuffer<Scalar>()
   let rowErrorSquares = ScratchBuffer<Scalar>()
   let rowSample = ScratchBuffer<Int>()
+  let rowSampleIdentifier = ScratchBuffer<Int>()
   let rowIsLast = ScratchBuffer<Bool>()
   let rowAccepted = ScratchBuffer<Bool>()
   let rowFinished = ScratchBuffer<Bool>()
@@ -54,7 +55,9 @@ final class IntegratorWorkspace<Scalar: TensorScalar> {
     ] {
       buffer.reserve(rows)
     }
-    for buffer in [rowSample, sampleNonFiniteStreak, sampleNextOutput] { buffer.reserve(rows) }
+    for buffer in [rowSample, rowSampleIdentifier, sampleNonFiniteStreak, sampleNextOutput] {
+      buffer.reserve(rows)
+    }
     for buffer in [
       rowIsLast, rowAccepted, rowFinished, sampleLastRejected, sampleLastRejectionNonFinite,
     ] {
@@ -77,6 +80,7 @@ struct WorkspacePointers<Scalar: TensorScalar> {
   let rowStageTime: UnsafeMutablePointer<Scalar>
   let rowErrorSquares: UnsafeMutablePointer<Scalar>
   let rowSample: UnsafeMutablePointer<Int>
+  let rowSampleIdentifier: UnsafeMutablePointer<Int>
   let rowIsLast: UnsafeMutablePointer<Bool>
   let rowAccepted: UnsafeMutablePointer<Bool>
   let rowFinished: UnsafeMutablePointer<Bool>
@@ -105,6 +109,7 @@ struct WorkspacePointers<Scalar: TensorScalar> {
     rowStageTime = workspace.rowStageTime.base
     rowErrorSquares = workspace.rowErrorSquares.base
     rowSample = workspace.rowSample.base
+    rowSampleIdentifier = workspace.rowSampleIdentifier.base
     rowIsLast = workspace.rowIsLast.base
     rowAccepted = workspace.rowAccepted.base
     rowFinished = workspace.rowFinished.base

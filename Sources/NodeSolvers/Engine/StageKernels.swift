@@ -17,13 +17,8 @@ func weightedSum<Scalar: TensorScalar>(
   _ terms: UnsafeBufferPointer<StageTerm<Scalar>>, count: Int,
   into out: UnsafeMutablePointer<Scalar>
 ) {
-  let first = terms[0]
-  for i in 0..<count { out[i] = first.weight * first.stage[i] }
-  for term in terms.dropFirst() {
-    let w = term.weight
-    let k = term.stage
-    for i in 0..<count { out[i] = out[i] + w * k[i] }
-  }
+  Elementwise.scale(terms[0].stage, by: terms[0].weight, into: out, count: count)
+  for term in terms.dropFirst() { Elementwise.axpy(term.weight, term.stage, out, count: count) }
 }
 
 /// `out_r = y_r + h_r · Σ_j w_j k_j,r` for `rows` rows of `dimension` elements:
@@ -33,15 +28,11 @@ func combineStages<Scalar: TensorScalar>(
   terms: UnsafeBufferPointer<StageTerm<Scalar>>, into out: UnsafeMutablePointer<Scalar>
 ) {
   if terms.isEmpty {
-    (out).update(from: y, count: rows * dimension)
+    out.update(from: y, count: rows * dimension)
     return
   }
   weightedSum(terms, count: rows * dimension, into: out)
-  for r in 0..<rows {
-    let hr = h[r]
-    let base = r * dimension
-    for d in base..<(base + dimension) { out[d] = y[d] + hr * out[d] }
-  }
+  Elementwise.addRowScaled(base: y, rowScales: h, out, into: out, rows: rows, width: dimension)
 }
 
 /// The squared-error sums `Σ_d (h e_d / (atol + rtol · max(|y₀|, |y₁|)))²` of
@@ -74,22 +65,7 @@ func scaledErrorSquares<Scalar: TensorScalar>(
 func rowIsFinite<Scalar: TensorScalar>(
   _ values: UnsafePointer<Scalar>, row r: Int, dimension: Int
 ) -> Bool {
-  let base = r * dimension
-  for d in base..<(base + dimension) where !values[d].isFinite { return false }
-  return true
-}
-
-/// The root-mean-square of `values[d] / scale[d]` over one row, with
-/// `scale = atol + rtol · |reference|` (Hairer's norm for the initial step).
-func scaledRMS<Scalar: TensorScalar>(
-  _ values: UnsafePointer<Scalar>, minus subtrahend: UnsafePointer<Scalar>?,
-  reference: UnsafePointer<Scalar>, dimension: Int,
-  relativeTolerance rtol: Scalar, absoluteTolerance atol: Scalar
-) -> Scalar {
-  sumOfScaledSquares(
-    values, minus: subtrahend, reference: reference, dimension: dimension,
-    relativeTolerance: rtol, absoluteTolerance: atol
-  ).squareRoot() / Scalar(dimension).squareRoot()
+  Elementwise.allFinite(values + r * dimension, count: dimension)
 }
 
 /// `Σ_d ((values − subtrahend) / (atol + rtol · |reference|))²` over one row.

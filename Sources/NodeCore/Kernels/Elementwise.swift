@@ -1,0 +1,42 @@
+/// Elementwise kernels over contiguous memory. They allocate nothing and keep
+/// a fixed order of operations per element, so an element's result never
+/// depends on the length of the block it is computed in.
+public enum Elementwise {
+  /// `out[i] = a · x[i]` for `i < count`.
+  @inlinable
+  public static func scale<Scalar: TensorScalar>(
+    _ x: UnsafePointer<Scalar>, by a: Scalar, into out: UnsafeMutablePointer<Scalar>, count: Int
+  ) {
+    for i in 0..<count { out[i] = a * x[i] }
+  }
+
+  /// `y[i] = y[i] + a · x[i]` for `i < count` (BLAS's axpy).
+  @inlinable
+  public static func axpy<Scalar: TensorScalar>(
+    _ a: Scalar, _ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, count: Int
+  ) {
+    for i in 0..<count { y[i] = y[i] + a * x[i] }
+  }
+
+  /// `out_r = base_r + s_r · x_r` for `rows` rows of `width` elements, one scale
+  /// per row (`out` may alias `x` or `base`).
+  @inlinable
+  public static func addRowScaled<Scalar: TensorScalar>(
+    base: UnsafePointer<Scalar>, rowScales s: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>,
+    into out: UnsafeMutablePointer<Scalar>, rows: Int, width: Int
+  ) {
+    for r in 0..<rows {
+      let scale = s[r]
+      let start = r * width
+      for i in start..<(start + width) { out[i] = base[i] + scale * x[i] }
+    }
+  }
+
+  /// Whether every one of `count` values is finite.
+  @inlinable
+  public static func allFinite<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, count: Int) -> Bool
+  {
+    for i in 0..<count where !x[i].isFinite { return false }
+    return true
+  }
+}
