@@ -11,26 +11,27 @@ int nd_kernels_available(void) {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-// tanh(x) = x P(x^2) / Q(x^2), the degree 13/6 rational minimax
-// approximation of Eigen's and XLA's float tanh, with its linear numerator
-// coefficient set equal to the denominator's constant so that tanh(x) = x
-// exactly for small x without a separate branch; clamped where tanh rounds to
-// +-1 in float. Measured: at most 6 ulp from the correctly rounded tanh for
-// 1e-20 <= |x|, absolute error below 3e-7 everywhere.
+// tanh(x) = x P(x^2) / Q(x^2) with P of degree 5 and Q of degree 3 in x^2,
+// P(0) = Q(0) = 1 (so tanh(x) = x for small x). The coefficients are a
+// minimax fit of tanh(x)/x for relative error on [0, 7.905] (linear
+// programming on 8000 points, iterated; 2.3e-8 before rounding to float);
+// beyond 7.905 tanh rounds to +-1 in float, so the input is clamped there.
+// Measured in float: at most 5 ulp from the correctly rounded tanh for
+// 1e-20 <= |x|, 88 % of inputs exact, absolute error below 3e-7 everywhere.
+// 10 multiply-adds and one division per 8 lanes.
 ND_TARGET ND_INLINE __m256 nd_tanh8(__m256 x) {
   const __m256 limit = _mm256_set1_ps(7.90531110763549805f);
   __m256 c = _mm256_max_ps(_mm256_set1_ps(-7.90531110763549805f), _mm256_min_ps(limit, x));
-  __m256 x2 = _mm256_mul_ps(c, c);
-  __m256 p = _mm256_fmadd_ps(x2, _mm256_set1_ps(-2.76076847742355e-16f), _mm256_set1_ps(2.00018790482477e-13f));
-  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-8.60467152213735e-11f));
-  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(5.12229709037114e-08f));
-  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(1.48572235717979e-05f));
-  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(6.37261928875436e-04f));
-  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(4.89352518554385e-03f));
+  __m256 s = _mm256_mul_ps(c, c);
+  __m256 p = _mm256_fmadd_ps(s, _mm256_set1_ps(2.352760727279222e-11f), _mm256_set1_ps(-1.470216998694386e-08f));
+  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(9.876332541585641e-06f));
+  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(0.002985552822138171f));
+  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(0.1297893719784878f));
+  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(1.0f));
   p = _mm256_mul_ps(c, p);
-  __m256 q = _mm256_fmadd_ps(x2, _mm256_set1_ps(1.19825839466702e-06f), _mm256_set1_ps(1.18534705686654e-04f));
-  q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(2.26843463243900e-03f));
-  q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(4.89352518554385e-03f));
+  __m256 q = _mm256_fmadd_ps(s, _mm256_set1_ps(0.00023716260895037723f), _mm256_set1_ps(0.024026652432444458f));
+  q = _mm256_fmadd_ps(s, q, _mm256_set1_ps(0.46312255648257716f));
+  q = _mm256_fmadd_ps(s, q, _mm256_set1_ps(1.0f));
   return _mm256_div_ps(p, q);
 }
 

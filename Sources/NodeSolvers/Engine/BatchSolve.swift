@@ -152,12 +152,13 @@ struct BatchSolve<Scalar: TensorScalar> {
       let t = ws.rowTime[r]
       let end = ws.sampleEndTime[ws.rowSample[r]]
       let h = ws.rowStep[r]
-      let isLast = (t + h * stretch - end) * direction(row: r) >= 0
+      let reach = t + h * stretch
+      let isLast = h > 0 ? reach >= end : reach <= end
       ws.rowIsLast[r] = isLast
       if isLast { ws.rowStep[r] = end - t }
     }
     if !firstStageIsCurrent {
-      evaluateStage(0, input: ws.states, times: ws.rowTime)
+      evaluateStage(0, input: ws.states, times: ws.rowTime, count: false)
     }
     for s in 1..<Swift.max(stageCount, 1) {
       let input = (fsal && s == stageCount - 1) ? ws.trialStates : ws.stageInput
@@ -173,8 +174,10 @@ struct BatchSolve<Scalar: TensorScalar> {
           c == 1 && ws.rowIsLast[r]
           ? ws.sampleEndTime[ws.rowSample[r]] : t + c * ws.rowStep[r]
       }
-      evaluateStage(s, input: input, times: ws.rowStageTime)
+      evaluateStage(s, input: input, times: ws.rowStageTime, count: false)
     }
+    let evaluations = stageCount - (firstStageIsCurrent ? 1 : 0)
+    for r in 0..<n { ws.evaluations[ws.rowSample[r]] += evaluations }
     if !fsal {
       solutionTerms.withUnsafeBufferPointer {
         combineStages(
@@ -192,10 +195,12 @@ struct BatchSolve<Scalar: TensorScalar> {
 
   // MARK: - Pieces of a step
 
-  /// Evaluates the field on rows `0 ..< active` into stage `s`, counting one
-  /// evaluation per row.
+  /// Evaluates the field on rows `0 ..< active` into stage `s`; `count` adds
+  /// one evaluation to each row's statistics (a step counts its evaluations at
+  /// its end, all at once).
   private func evaluateStage(
-    _ s: Int, input: UnsafeMutablePointer<Scalar>, times: UnsafeMutablePointer<Scalar>
+    _ s: Int, input: UnsafeMutablePointer<Scalar>, times: UnsafeMutablePointer<Scalar>,
+    count: Bool = true
   ) {
     let ws = buffers
     let n = active
@@ -205,7 +210,7 @@ struct BatchSolve<Scalar: TensorScalar> {
         states: MatrixView(base: input, rows: n, columns: dimension),
         sampleIndices: ws.rowSampleIdentifier),
       into: MutableMatrixView(base: ws.stages[s], rows: n, columns: dimension))
-    for r in 0..<n { ws.evaluations[ws.rowSample[r]] += 1 }
+    if count { for r in 0..<n { ws.evaluations[ws.rowSample[r]] += 1 } }
   }
 
   /// Fills `rowErrorSquares` with each row's error ratio (adaptive) or a
@@ -285,7 +290,7 @@ struct BatchSolve<Scalar: TensorScalar> {
       ws.sampleLastRejected[s] = !accepted
       ws.rowAccepted[r] = accepted
       var next = h * factor
-      if Swift.abs(next) > pi.maxStepSize { next = direction(row: r) * pi.maxStepSize }
+      if Swift.abs(next) > pi.maxStepSize { next = h > 0 ? pi.maxStepSize : -pi.maxStepSize }
       ws.rowNextStep[r] = next
     }
   }
@@ -299,7 +304,7 @@ struct BatchSolve<Scalar: TensorScalar> {
     let t = ws.rowTime[r]
     let h = ws.rowStep[r]
     let end = timeAfterStep(row: r)
-    let forward = direction(row: r) > 0
+    let forward = h > 0
     var j = ws.sampleNextOutput[s]
     let y0 = ws.states + r * dimension
     let y1 = ws.trialStates + r * dimension
