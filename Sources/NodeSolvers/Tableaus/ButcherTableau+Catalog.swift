@@ -54,8 +54,8 @@ extension ButcherTableau {
     interpolantOrder: 3)
 
   /// Dormand–Prince 5(4) (FSAL), the default of torchdiffeq ("dopri5"),
-  /// Diffrax and MATLAB's ode45, with Shampine's error weights and fourth-order
-  /// dense output.
+  /// Diffrax and MATLAB's ode45, with Shampine's error weights (Shampine,
+  /// "Some practical Runge–Kutta formulas", 1986) and fourth-order dense output.
   public static let dormandPrince = ButcherTableau(
     name: "dopri5", nodes: [0, 0.2, 0.3, 0.8, 8.0 / 9, 1, 1],
     coupling: [
@@ -68,9 +68,11 @@ extension ButcherTableau {
       [35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84],
     ],
     weights: [35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84, 0],
-    // b − b̂ with b̂ = (5179/57600, 0, 7571/16695, 393/640, −92097/339200, 187/2100, 1/40)
+    // Shampine's error weights (as torchdiffeq, Diffrax and MATLAB's ode45 use):
+    // b − b̂ with b̂ = (1951/21600, 0, 22642/50085, 451/720, −12231/42400, 649/6300, 1/60).
     errorWeights: [
-      71.0 / 57600, 0, -71.0 / 16695, 71.0 / 1920, -17253.0 / 339200, 22.0 / 525, -1.0 / 40,
+      35.0 / 384 - 1951.0 / 21600, 0, 500.0 / 1113 - 22642.0 / 50085, 125.0 / 192 - 451.0 / 720,
+      -2187.0 / 6784 + 12231.0 / 42400, 11.0 / 84 - 649.0 / 6300, -1.0 / 60,
     ],
     order: 5, embeddedOrder: 4,
     interpolant: [
