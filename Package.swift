@@ -3,11 +3,6 @@
 // on one process or many MPI ranks.
 import PackageDescription
 
-/// Release builds of the numeric modules: bounds checks off in the hot loops
-/// is done with unsafe pointers explicitly, so only ordinary optimisation is
-/// requested here.
-let numericSettings: [SwiftSetting] = []
-
 let package = Package(
   name: "node-dist",
   platforms: [.macOS(.v13)],
@@ -42,14 +37,12 @@ let package = Package(
       dependencies: [
         "CBLAS", "CNodeKernels",
         .product(name: "RealModule", package: "swift-numerics"),
-      ],
-      swiftSettings: numericSettings
+      ]
     ),
     // Butcher tableaus, step-size control, the per-sample adaptive integrator.
     .target(
       name: "NodeSolvers",
-      dependencies: ["NodeCore"],
-      swiftSettings: numericSettings
+      dependencies: ["NodeCore"]
     ),
     // The MPI runtime (the communicator comes with the distributed trainer).
     .target(
@@ -60,8 +53,7 @@ let package = Package(
     .target(
       name: "NodeBench",
       dependencies: ["NodeCore", "NodeSolvers"],
-      resources: [.copy("Resources/w3-problem.safetensors")],
-      swiftSettings: numericSettings
+      resources: [.copy("Resources/w3-problem.safetensors")]
     ),
     .executableTarget(
       name: "node-dist",

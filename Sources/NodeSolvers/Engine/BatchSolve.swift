@@ -187,7 +187,7 @@ struct BatchSolve<Scalar: TensorScalar> {
     }
     measureErrors()
     for r in 0..<n { decide(row: r) }
-    for r in 0..<n where ws.rowAccepted[r] { emitOutputs(row: r) }
+    for r in 0..<n where ws.rowAccepted[r] && coversNextOutput(row: r) { emitOutputs(row: r) }
     advance()
     firstStageIsCurrent = fsal
     retireFinishedRows()
@@ -345,8 +345,8 @@ struct BatchSolve<Scalar: TensorScalar> {
       let offset = r * dimension
       var finished = false
       if ws.rowAccepted[r] {
-        (ws.states + offset).update(from: ws.trialStates + offset, count: dimension)
-        if carry { (firstStage + offset).update(from: lastStage + offset, count: dimension) }
+        copyRow(from: ws.trialStates + offset, to: ws.states + offset)
+        if carry { copyRow(from: lastStage + offset, to: firstStage + offset) }
         ws.rowTime[r] = timeAfterStep(row: r)
         if ws.rowIsLast[r] {
           finish(row: r, with: .success)
@@ -404,8 +404,8 @@ struct BatchSolve<Scalar: TensorScalar> {
     for r in 0..<active {
       if ws.rowFinished[r] { continue }
       if kept != r {
-        (ws.states + kept * dimension).update(from: ws.states + r * dimension, count: dimension)
-        (firstStage + kept * dimension).update(from: firstStage + r * dimension, count: dimension)
+        copyRow(from: ws.states + r * dimension, to: ws.states + kept * dimension)
+        copyRow(from: firstStage + r * dimension, to: firstStage + kept * dimension)
         ws.rowTime[kept] = ws.rowTime[r]
         ws.rowStep[kept] = ws.rowStep[r]
         ws.rowSample[kept] = ws.rowSample[r]
@@ -494,6 +494,28 @@ struct BatchSolve<Scalar: TensorScalar> {
   }
 
   // MARK: - Helpers
+
+  /// Whether row `r`'s step reaches the sample's next output time.
+  @inline(__always)
+  private func coversNextOutput(row r: Int) -> Bool {
+    let ws = buffers
+    let s = ws.rowSample[r]
+    let j = ws.sampleNextOutput[s]
+    if j >= gridCount { return false }
+    if ws.rowIsLast[r] { return true }
+    let tau = gridTime(s, j)
+    let end = timeAfterStep(row: r)
+    return ws.rowStep[r] > 0 ? tau <= end : tau >= end
+  }
+
+  /// Copies one row of `dimension` elements (a loop: rows are short, and a
+  /// `memmove` call per row costs more than the copy).
+  @inline(__always)
+  private func copyRow(
+    from source: UnsafePointer<Scalar>, to destination: UnsafeMutablePointer<Scalar>
+  ) {
+    for d in 0..<dimension { destination[d] = source[d] }
+  }
 
   /// The time row `r` reaches if its current step is accepted: the final time
   /// for a last step; `t₀ + n h` for constant steps (no accumulated rounding);
