@@ -157,6 +157,7 @@ struct BatchSolve<Scalar: TensorScalar> {
       ws.rowIsLast[r] = isLast
       if isLast { ws.rowStep[r] = end - t }
     }
+    Elementwise.broadcastRows(ws.rowStep, into: ws.elementStep, rows: n, width: dimension)
     if !firstStageIsCurrent {
       evaluateStage(0, input: ws.states, times: ws.rowTime, count: false)
     }
@@ -164,15 +165,16 @@ struct BatchSolve<Scalar: TensorScalar> {
       let input = (fsal && s == stageCount - 1) ? ws.trialStates : ws.stageInput
       stageInputTerms[s].withUnsafeBufferPointer {
         combineStages(
-          rows: n, dimension: dimension, states: ws.states, steps: ws.rowStep,
-          terms: $0, into: input)
+          count: n * dimension, states: ws.states, elementSteps: ws.elementStep, terms: $0,
+          into: input)
       }
       let c = nodes[s]
-      for r in 0..<n {
-        let t = ws.rowTime[r]
-        ws.rowStageTime[r] =
-          c == 1 && ws.rowIsLast[r]
-          ? ws.sampleEndTime[ws.rowSample[r]] : t + c * ws.rowStep[r]
+      for r in 0..<n { ws.rowStageTime[r] = ws.rowTime[r] + c * ws.rowStep[r] }
+      if c == 1 {
+        // A last step's end is the final time itself, not t + h rounded.
+        for r in 0..<n where ws.rowIsLast[r] {
+          ws.rowStageTime[r] = ws.sampleEndTime[ws.rowSample[r]]
+        }
       }
       evaluateStage(s, input: input, times: ws.rowStageTime, count: false)
     }
@@ -181,8 +183,8 @@ struct BatchSolve<Scalar: TensorScalar> {
     if !fsal {
       solutionTerms.withUnsafeBufferPointer {
         combineStages(
-          rows: n, dimension: dimension, states: ws.states, steps: ws.rowStep,
-          terms: $0, into: ws.trialStates)
+          count: n * dimension, states: ws.states, elementSteps: ws.elementStep, terms: $0,
+          into: ws.trialStates)
       }
     }
     measureErrors()

@@ -10,6 +10,7 @@ final class IntegratorWorkspace<Scalar: TensorScalar> {
   let states = ScratchBuffer<Scalar>()
   let trialStates = ScratchBuffer<Scalar>()
   let stageInput = ScratchBuffer<Scalar>()
+  let elementStep = ScratchBuffer<Scalar>()
   private(set) var stages: [ScratchBuffer<Scalar>] = []
   // per row
   let rowTime = ScratchBuffer<Scalar>()
@@ -46,7 +47,7 @@ final class IntegratorWorkspace<Scalar: TensorScalar> {
     for buffer in [evaluations, acceptedSteps, rejectedSteps] { buffer.reserve(rows) }
     status.reserve(rows)
     stopTimes.reserve(rows)
-    for buffer in [states, trialStates, stageInput] { buffer.reserve(block) }
+    for buffer in [states, trialStates, stageInput, elementStep] { buffer.reserve(block) }
     while stages.count < stageCount { stages.append(ScratchBuffer<Scalar>()) }
     for buffer in stages { buffer.reserve(block) }
     for buffer in [
@@ -74,6 +75,7 @@ struct WorkspacePointers<Scalar: TensorScalar> {
   let states: UnsafeMutablePointer<Scalar>
   let trialStates: UnsafeMutablePointer<Scalar>
   let stageInput: UnsafeMutablePointer<Scalar>
+  let elementStep: UnsafeMutablePointer<Scalar>
   let rowTime: UnsafeMutablePointer<Scalar>
   let rowStep: UnsafeMutablePointer<Scalar>
   let rowNextStep: UnsafeMutablePointer<Scalar>
@@ -103,6 +105,7 @@ struct WorkspacePointers<Scalar: TensorScalar> {
     states = workspace.states.base
     trialStates = workspace.trialStates.base
     stageInput = workspace.stageInput.base
+    elementStep = workspace.elementStep.base
     rowTime = workspace.rowTime.base
     rowStep = workspace.rowStep.base
     rowNextStep = workspace.rowNextStep.base

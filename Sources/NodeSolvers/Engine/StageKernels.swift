@@ -21,18 +21,20 @@ func weightedSum<Scalar: TensorScalar>(
   for term in terms.dropFirst() { Elementwise.axpy(term.weight, term.stage, out, count: count) }
 }
 
-/// `out_r = y_r + h_r · Σ_j w_j k_j,r` for `rows` rows of `dimension` elements:
-/// a stage input (weights `a_sj`) or the step's solution (weights `b_j`).
+/// `out = y + h ⊙ Σ_j w_j k_j` over `count` elements, with the step size
+/// spread over each row's elements in `h`: a stage input (weights `a_sj`) or
+/// the step's solution (weights `b_j`). Element-wise passes, so they vectorise
+/// whatever the state's dimension.
 func combineStages<Scalar: TensorScalar>(
-  rows: Int, dimension: Int, states y: UnsafePointer<Scalar>, steps h: UnsafePointer<Scalar>,
+  count: Int, states y: UnsafePointer<Scalar>, elementSteps h: UnsafePointer<Scalar>,
   terms: UnsafeBufferPointer<StageTerm<Scalar>>, into out: UnsafeMutablePointer<Scalar>
 ) {
   if terms.isEmpty {
-    out.update(from: y, count: rows * dimension)
+    out.update(from: y, count: count)
     return
   }
-  weightedSum(terms, count: rows * dimension, into: out)
-  Elementwise.addRowScaled(base: y, rowScales: h, out, into: out, rows: rows, width: dimension)
+  weightedSum(terms, count: count, into: out)
+  Elementwise.addScaled(base: y, scales: h, out, into: out, count: count)
 }
 
 /// The squared-error sums `Σ_d (h e_d / (atol + rtol · max(|y₀|, |y₁|)))²` of
