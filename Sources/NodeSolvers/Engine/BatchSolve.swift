@@ -30,6 +30,10 @@ struct BatchSolve<Scalar: TensorScalar> {
   /// The identifier the field sees for each sample (its index in the caller's
   /// batch by default), or nil for the position in this batch.
   let sampleIdentifiers: [Int]?
+  /// The controller's exponents: `−(kI + kP)/k` on the error ratio and `kP/k`
+  /// on the previous one (``PIController``).
+  let errorExponent: Scalar
+  let previousErrorExponent: Scalar
   /// Rows currently integrating.
   private(set) var active: Int
   /// Whether stage 0 of every active row holds `f(t, y)` (always true for FSAL methods).
@@ -47,6 +51,14 @@ struct BatchSolve<Scalar: TensorScalar> {
     self.batchSize = initialStates.shape[0]
     self.maxSteps = maxSteps
     self.controller = controller
+    if case .adaptive(let pi) = controller {
+      let k = Scalar(method.controllerOrder)
+      errorExponent = -(pi.integralGain + pi.proportionalGain) / k
+      previousErrorExponent = pi.proportionalGain / k
+    } else {
+      errorExponent = 0
+      previousErrorExponent = 0
+    }
     self.method = method
     self.grid = grid
     self.gridStride = gridStride
@@ -270,13 +282,12 @@ struct BatchSolve<Scalar: TensorScalar> {
       } else {
         if !accepted { ws.sampleLastRejectionNonFinite[s] = false }
         ws.sampleNonFiniteStreak[s] = 0
-        let k = Scalar(method.controllerOrder)
         if ratio == 0 {
           factor = pi.maxFactor
         } else {
-          factor = pi.safety * Scalar.pow(ratio, -(pi.integralGain + pi.proportionalGain) / k)
-          if accepted && pi.proportionalGain != 0 {
-            factor *= Scalar.pow(ws.samplePreviousRatio[s], pi.proportionalGain / k)
+          factor = pi.safety * Scalar.pow(ratio, errorExponent)
+          if accepted && previousErrorExponent != 0 {
+            factor *= Scalar.pow(ws.samplePreviousRatio[s], previousErrorExponent)
           }
         }
         let upper = accepted && !ws.sampleLastRejected[s] ? pi.maxFactor : 1
