@@ -258,10 +258,3 @@ ND_TARGET void nd_mlp_f32(const float *x, long rows, long ldx, const nd_dense_la
   default: break;
   }
 }
-
-ND_TARGET void nd_tanh_f32(const float *x, float *y, long count) {
-  for (long i = 0; i < count; i += 8) {
-    long width = count - i < 8 ? count - i : 8;
-    nd_store(y + i, nd_tanh8(nd_load(x + i, width)), width);
-  }
-}

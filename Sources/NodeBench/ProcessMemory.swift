@@ -6,9 +6,6 @@ public enum ProcessMemory {
   /// or nil where `/proc` is unavailable.
   public static var peakResidentMegabytes: Double? { statusField("VmHWM") }
 
-  /// The current resident set size (`VmRSS`) in mebibytes.
-  public static var residentMegabytes: Double? { statusField("VmRSS") }
-
   private static func statusField(_ name: String) -> Double? {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
       return nil

@@ -96,8 +96,10 @@ import Testing
     Elementwise.axpy(2, x, &out, count: 3)
     #expect(out == [2.5, 5, 7.5, 2])
     let base: [Double] = [10, 20, 30, 40]
-    let scales: [Double] = [1, -1]
-    Elementwise.addRowScaled(base: base, rowScales: scales, x, into: &out, rows: 2, width: 2)
+    var spread = [Double](repeating: 0, count: 4)
+    Elementwise.broadcastRows([1, -1], into: &spread, rows: 2, width: 2)
+    #expect(spread == [1, 1, -1, -1])
+    Elementwise.addScaled(base: base, scales: spread, x, into: &out, count: 4)
     #expect(out == [11, 22, 27, 36])
     #expect(Elementwise.allFinite(x, count: 4))
     #expect(!Elementwise.allFinite([1, .nan], count: 2))

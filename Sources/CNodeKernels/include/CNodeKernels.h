@@ -54,9 +54,6 @@ typedef struct {
 void nd_mlp_f32(const float *x, long rows, long ldx, const nd_dense_layer_f32 *layers, long count,
                 float *y, long ldy, float *scratch);
 
-/// y[i] = tanh(x[i]) for i < count (x and y may alias), by the vectorised
-/// rational approximation of the kernels (a few ulp from the exact value).
-void nd_tanh_f32(const float *x, float *y, long count);
 
 #ifdef __cplusplus
 }

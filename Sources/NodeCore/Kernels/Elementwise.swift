@@ -18,20 +18,6 @@ public enum Elementwise {
     for i in 0..<count { y[i] = y[i] + a * x[i] }
   }
 
-  /// `out_r = base_r + s_r · x_r` for `rows` rows of `width` elements, one scale
-  /// per row (`out` may alias `x` or `base`).
-  @inlinable
-  public static func addRowScaled<Scalar: TensorScalar>(
-    base: UnsafePointer<Scalar>, rowScales s: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>,
-    into out: UnsafeMutablePointer<Scalar>, rows: Int, width: Int
-  ) {
-    for r in 0..<rows {
-      let scale = s[r]
-      let start = r * width
-      for i in start..<(start + width) { out[i] = base[i] + scale * x[i] }
-    }
-  }
-
   /// `out[i] = base[i] + s[i] · x[i]` for `i < count` (`out` may alias `x` or `base`).
   @inlinable
   public static func addScaled<Scalar: TensorScalar>(

@@ -52,9 +52,4 @@ public struct MutableMatrixView<Scalar>: @unchecked Sendable {
   @inlinable
   public func row(_ i: Int) -> UnsafeMutablePointer<Scalar> { base + i * rowStride }
 
-  /// The same memory, read-only.
-  @inlinable
-  public var readOnly: MatrixView<Scalar> {
-    MatrixView(base: UnsafePointer(base), rows: rows, columns: columns, rowStride: rowStride)
-  }
 }
