@@ -66,6 +66,10 @@ public struct ButcherTableau: Sendable, Hashable, CustomStringConvertible {
     self.embeddedOrder = embeddedOrder
     self.interpolant = interpolant
     self.interpolantOrder = interpolantOrder
+    let last = stages - 1
+    isFirstSameAsLast =
+      last > 0 && nodes[last] == 1 && weights[last] == 0
+      && coupling[last] == Array(weights[0..<last])
   }
 
   /// The number of stages.
@@ -76,11 +80,7 @@ public struct ButcherTableau: Sendable, Hashable, CustomStringConvertible {
 
   /// "First same as last": the last stage is evaluated at `(t + h, y₁)`, so
   /// it is the first stage of the next step and a step costs one evaluation less.
-  public var isFirstSameAsLast: Bool {
-    let last = stageCount - 1
-    return last > 0 && nodes[last] == 1 && weights[last] == 0
-      && coupling[last] == Array(weights[0..<last])
-  }
+  public let isFirstSameAsLast: Bool
 
   /// The exponent denominator of the step-size controller, `q + 1` with `q`
   /// the order of the error estimate (the lower of the two orders).
