@@ -136,3 +136,38 @@ import Testing
     }
   }
 }
+
+/// The controller's gains and limits act as configured.
+@Suite struct ControllerTests {
+  let field = DampedRotationField<Double>(frequencies: [2, 9], dampings: [0.1, 0.4])
+
+  @Test func proportionalIntegralGainsKeepAccuracyAndChangeTheSteps() throws {
+    let integral = try adaptiveIntegrator(tolerance: 1e-7).solve(
+      field, initialStates: circleStates(2), times: .shared([0, 3]))
+    let pi = try adaptiveIntegrator(tolerance: 1e-7) {
+      $0.integralGain = 0.3
+      $0.proportionalGain = 0.4
+    }.solve(field, initialStates: circleStates(2), times: .shared([0, 3]))
+    #expect(pi.statistics.allSucceeded)
+    #expect(pi.statistics.acceptedSteps != integral.statistics.acceptedSteps)
+    #expect(maxError(pi, field: field, initial: circleStates(2), times: [0, 3]) < 1e-5)
+  }
+
+  @Test func maximumStepSizeBoundsTheSteps() throws {
+    let limited = try adaptiveIntegrator(tolerance: 1e-3) { $0.maxStepSize = 0.01 }.solve(
+      field, initialStates: circleStates(2), times: .shared([0, 1]))
+    // At most 0.01 per step over a unit interval: at least 100 accepted steps.
+    #expect(limited.statistics.acceptedSteps.allSatisfy { $0 >= 100 })
+  }
+
+  @Test func givenInitialStepSkipsHairersProbe() throws {
+    let given = try adaptiveIntegrator(tolerance: 1e-6) { $0.initialStepSize = 1e-3 }.solve(
+      field, initialStates: circleStates(2), times: .shared([0, 1]))
+    let stats = given.statistics
+    for s in 0..<2 {
+      // f(t0, y0) once, then 6 per attempted dopri5 step: no probe evaluation.
+      #expect(
+        stats.functionEvaluations[s] == 1 + 6 * (stats.acceptedSteps[s] + stats.rejectedSteps[s]))
+    }
+  }
+}
