@@ -21,7 +21,7 @@ struct DemoCommand: ParsableCommand {
   @Option(help: "Integrate over [0, span].")
   var span: Double = 4
 
-  @Option(help: "Methods to compare (comma-separated): heun-euler, bosh3, dopri5, tsit5.")
+  @Option(help: "Methods to compare (comma-separated): heun-euler, bosh3, dopri5, tsit5, dop853.")
   var methods: String = "bosh3,dopri5,tsit5"
 
   @Option(help: "Tolerances rtol = atol to compare (comma-separated).")

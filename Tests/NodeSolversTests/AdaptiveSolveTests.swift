@@ -111,7 +111,7 @@ import Testing
 
   @Test func fsalSavesAnEvaluationPerStep() throws {
     let field = DampedRotationField<Double>(frequencies: [3])
-    for method in [ButcherTableau.dormandPrince, .tsitouras, .bogackiShampine] {
+    for method in [ButcherTableau.dormandPrince, .tsitouras, .bogackiShampine, .dormandPrince853] {
       #expect(method.isFirstSameAsLast)
       let stats = try adaptiveIntegrator(method, tolerance: 1e-6).solve(
         field, initialStates: circleStates(1), times: .shared([0, 2])
@@ -121,6 +121,22 @@ import Testing
       #expect(stats.functionEvaluations[0] == 2 + (method.stageCount - 1) * attempts)
     }
     #expect(!ButcherTableau.heunEuler.isFirstSameAsLast)
+  }
+
+  /// DOP853's dense stages cost three evaluations, only on steps that hold an
+  /// output time inside them, and change nothing about the steps.
+  @Test func denseStagesOnlyWhereOutputsFall() throws {
+    let field = DampedRotationField<Double>(frequencies: [3])
+    let integrator = try adaptiveIntegrator(.dormandPrince853, tolerance: 1e-8)
+    let plain = try integrator.solve(field, initialStates: circleStates(1), times: .shared([0, 2]))
+    let inside = try integrator.solve(
+      field, initialStates: circleStates(1), times: .shared([0, 0.123, 2]))
+    #expect(plain.statistics.acceptedSteps == inside.statistics.acceptedSteps)
+    #expect(inside.statistics.functionEvaluations[0] == plain.statistics.functionEvaluations[0] + 3)
+    #expect(plain.finalStates.isBitwiseIdentical(to: inside.finalStates))
+    let exact = field.exactState(
+      sample: 0, initial: Array(circleStates(1).row(0)), initialTime: 0, time: 0.123)
+    #expect(zip(inside.state(sample: 0, time: 1), exact).allSatisfy { abs($0 - $1) < 1e-8 })
   }
 
   @Test func floatSolveMatchesDoubleToFloatAccuracy() throws {

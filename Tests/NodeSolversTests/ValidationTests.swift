@@ -56,7 +56,7 @@ import Testing
       }
     }
     let message = SolverError.methodNotAdaptive(method: "rk4").description
-    #expect(message.contains("heun-euler, bosh3, dopri5, tsit5"))
+    #expect(message.contains("heun-euler, bosh3, dopri5, tsit5, dop853"))
   }
 
   @Test func sharedStepsNeedOneGrid() throws {

@@ -26,6 +26,11 @@ struct BatchSolve<Scalar: TensorScalar> {
   let stageInputTerms: [[StageTerm<Scalar>]]
   let solutionTerms: [StageTerm<Scalar>]
   let errorTerms: [StageTerm<Scalar>]
+  /// DOP853's third-order estimate, empty for the usual single estimate.
+  let thirdOrderErrorTerms: [StageTerm<Scalar>]
+  /// The dense stages' nodes and input combinations (DOP853).
+  let denseNodes: [Scalar]
+  let denseStageTerms: [[StageTerm<Scalar>]]
   let interpolant: [[Scalar]]
   /// The identifier the field sees for each sample (its index in the caller's
   /// batch by default), or nil for the position in this batch.
@@ -37,7 +42,7 @@ struct BatchSolve<Scalar: TensorScalar> {
   /// Rows currently integrating.
   private(set) var active: Int
   /// Whether stage 0 of every active row holds `f(t, y)` (always true for FSAL methods).
-  private var firstStageIsCurrent = false
+  var firstStageIsCurrent = false
 
   init(
     field: any VectorField<Scalar>, initialStates: Tensor<Scalar>, grid: UnsafePointer<Scalar>,
@@ -65,7 +70,8 @@ struct BatchSolve<Scalar: TensorScalar> {
     self.gridCount = gridCount
     self.active = batchSize
     workspace.reserve(
-      rows: batchSize, dimension: dimension, stageCount: method.stageCount, outputTimes: gridCount)
+      rows: batchSize, dimension: dimension, stageCount: method.totalStageCount,
+      outputTimes: gridCount)
     buffers = WorkspacePointers(workspace)
     let stages = buffers.stages
     func terms(_ weights: [Double]) -> [StageTerm<Scalar>] {
@@ -77,6 +83,9 @@ struct BatchSolve<Scalar: TensorScalar> {
     stageInputTerms = method.coupling.map(terms)
     solutionTerms = terms(method.weights)
     errorTerms = method.errorWeights.map(terms) ?? []
+    thirdOrderErrorTerms = method.thirdOrderErrorWeights.map(terms) ?? []
+    denseNodes = method.denseStageNodes.map { Scalar($0) }
+    denseStageTerms = method.denseStageCoupling.map(terms)
     interpolant = method.interpolant.map { $0.map { Scalar($0) } }
     initialStates.withUnsafeBufferPointer {
       buffers.states.update(from: $0.baseAddress!, count: batchSize * dimension)
@@ -93,7 +102,7 @@ struct BatchSolve<Scalar: TensorScalar> {
 
   /// Sets every sample at its initial time, emits the outputs at that time,
   /// evaluates the first stage and chooses the first step sizes.
-  private mutating func start() {
+  mutating func start() {
     let ws = buffers
     let nan = Scalar.nan
     ws.outputStates.update(repeating: nan, count: batchSize * gridCount * dimension)
@@ -150,7 +159,7 @@ struct BatchSolve<Scalar: TensorScalar> {
   }
 
   /// One step attempt of every active row, then its consequences.
-  private mutating func step() {
+  mutating func step() {
     let ws = buffers
     let n = active
     let stageCount = method.stageCount
@@ -201,6 +210,7 @@ struct BatchSolve<Scalar: TensorScalar> {
     }
     measureErrors()
     for r in 0..<n { decide(row: r) }
+    if !denseNodes.isEmpty { evaluateDenseStages() }
     for r in 0..<n where ws.rowAccepted[r] && coversNextOutput(row: r) { emitOutputs(row: r) }
     advance()
     firstStageIsCurrent = fsal
@@ -212,7 +222,7 @@ struct BatchSolve<Scalar: TensorScalar> {
   /// Evaluates the field on rows `0 ..< active` into stage `s`; `count` adds
   /// one evaluation to each row's statistics (a step counts its evaluations at
   /// its end, all at once).
-  private func evaluateStage(
+  func evaluateStage(
     _ s: Int, input: UnsafeMutablePointer<Scalar>, times: UnsafeMutablePointer<Scalar>,
     count: Bool = true
   ) {
@@ -229,7 +239,7 @@ struct BatchSolve<Scalar: TensorScalar> {
 
   /// Fills `rowErrorSquares` with each row's error ratio (adaptive) or a
   /// finiteness marker (0 or NaN, constant steps).
-  private func measureErrors() {
+  func measureErrors() {
     let ws = buffers
     let n = active
     guard case .adaptive(let pi) = controller else {
@@ -248,20 +258,52 @@ struct BatchSolve<Scalar: TensorScalar> {
       relativeTolerance: pi.relativeTolerance, absoluteTolerance: pi.absoluteTolerance,
       into: ws.rowErrorSquares)
     let d = Scalar(dimension)
+    if thirdOrderErrorTerms.isEmpty {
+      switch pi.scope {
+      case .perSample:
+        for r in 0..<n { ws.rowErrorSquares[r] = (ws.rowErrorSquares[r] / d).squareRoot() }
+      case .sharedAcrossBatch:
+        var total: Scalar = 0
+        for r in 0..<n { total += ws.rowErrorSquares[r] }
+        let ratio = (total / (d * Scalar(n))).squareRoot()
+        for r in 0..<n { ws.rowErrorSquares[r] = ratio }
+      }
+      return
+    }
+    // DOP853: ratio = S₅ / √(n (S₅ + 0.01 S₃)) from the two estimates' sums.
+    thirdOrderErrorTerms.withUnsafeBufferPointer {
+      weightedSum($0, count: n * dimension, into: ws.errorScratch)
+    }
+    scaledErrorSquares(
+      rows: n, dimension: dimension, errorSum: ws.errorScratch, steps: ws.rowStep,
+      start: ws.states, end: ws.trialStates,
+      relativeTolerance: pi.relativeTolerance, absoluteTolerance: pi.absoluteTolerance,
+      into: ws.rowThirdOrderErrorSquares)
+    func blended(_ fifth: Scalar, _ third: Scalar, elements: Scalar) -> Scalar {
+      if fifth == 0 && third == 0 { return 0 }
+      return fifth / (elements * (fifth + Scalar(0.01) * third)).squareRoot()
+    }
     switch pi.scope {
     case .perSample:
-      for r in 0..<n { ws.rowErrorSquares[r] = (ws.rowErrorSquares[r] / d).squareRoot() }
+      for r in 0..<n {
+        ws.rowErrorSquares[r] = blended(
+          ws.rowErrorSquares[r], ws.rowThirdOrderErrorSquares[r], elements: d)
+      }
     case .sharedAcrossBatch:
-      var total: Scalar = 0
-      for r in 0..<n { total += ws.rowErrorSquares[r] }
-      let ratio = (total / (d * Scalar(n))).squareRoot()
+      var fifth: Scalar = 0
+      var third: Scalar = 0
+      for r in 0..<n {
+        fifth += ws.rowErrorSquares[r]
+        third += ws.rowThirdOrderErrorSquares[r]
+      }
+      let ratio = blended(fifth, third, elements: d * Scalar(n))
       for r in 0..<n { ws.rowErrorSquares[r] = ratio }
     }
   }
 
   /// Accepts or rejects row `r`'s step and proposes its next step size
   /// (``PIController``), updating the sample's controller state and counts.
-  private func decide(row r: Int) {
+  func decide(row r: Int) {
     let ws = buffers
     let s = ws.rowSample[r]
     let h = ws.rowStep[r]
@@ -308,47 +350,9 @@ struct BatchSolve<Scalar: TensorScalar> {
     }
   }
 
-  /// Writes the output times that row `r`'s accepted step covers, from the
-  /// dense output `y(t + θh) = y + h Σ_i b_i(θ) k_i`; the step's end point is
-  /// copied exactly.
-  private func emitOutputs(row r: Int) {
-    let ws = buffers
-    let s = ws.rowSample[r]
-    let t = ws.rowTime[r]
-    let h = ws.rowStep[r]
-    let end = timeAfterStep(row: r)
-    let forward = h > 0
-    var j = ws.sampleNextOutput[s]
-    let y0 = ws.states + r * dimension
-    let y1 = ws.trialStates + r * dimension
-    while j < gridCount {
-      let tau = gridTime(s, j)
-      if forward ? tau > end : tau < end { break }
-      let out = outputRow(s, j)
-      if tau == end {
-        out.update(from: y1, count: dimension)
-      } else {
-        let theta = (tau - t) / h
-        for d in 0..<dimension { out[d] = 0 }
-        for (i, polynomial) in interpolant.enumerated() {
-          // b_i(θ) = θ (p₁ + θ (p₂ + …)) by Horner's rule.
-          var b: Scalar = 0
-          for coefficient in polynomial.reversed() { b = b * theta + coefficient }
-          b *= theta
-          if b == 0 { continue }
-          let k = ws.stages[i] + r * dimension
-          for d in 0..<dimension { out[d] = out[d] + b * k[d] }
-        }
-        for d in 0..<dimension { out[d] = y0[d] + h * out[d] }
-      }
-      j += 1
-    }
-    ws.sampleNextOutput[s] = j
-  }
-
   /// Moves accepted rows to their new state and time, carries the last stage
   /// over as the next first stage (FSAL), and marks rows that finished.
-  private func advance() {
+  func advance() {
     let ws = buffers
     let n = active
     let lastStage = ws.stages[method.stageCount - 1]
@@ -376,7 +380,7 @@ struct BatchSolve<Scalar: TensorScalar> {
   }
 
   /// Why row `r` cannot go on, if it cannot.
-  private func failure(row r: Int) -> SolveStatus? {
+  func failure(row r: Int) -> SolveStatus? {
     let ws = buffers
     let s = ws.rowSample[r]
     switch controller {
@@ -400,7 +404,7 @@ struct BatchSolve<Scalar: TensorScalar> {
   }
 
   /// Records row `r`'s sample as finished: status, stop time and last state.
-  private func finish(row r: Int, with status: SolveStatus) {
+  func finish(row r: Int, with status: SolveStatus) {
     let ws = buffers
     let s = ws.rowSample[r]
     ws.status[s] = status
@@ -410,7 +414,7 @@ struct BatchSolve<Scalar: TensorScalar> {
   }
 
   /// Removes the rows marked finished, keeping the others in order.
-  private mutating func retireFinishedRows() {
+  mutating func retireFinishedRows() {
     let ws = buffers
     var kept = 0
     let firstStage = ws.stages[0]
@@ -429,102 +433,12 @@ struct BatchSolve<Scalar: TensorScalar> {
     active = kept
   }
 
-  // MARK: - Initial step size
-
-  /// Hairer's initial step (Hairer, Nørsett, Wanner I, II.4), per sample or
-  /// for the whole batch: `h₀ = 0.01 d₀/d₁` from the sizes of `y₀` and
-  /// `f(t₀, y₀)`, then one explicit Euler trial to estimate the second
-  /// derivative `d₂`, and `h = min(100 h₀, (0.01 / max(d₁, d₂))^(1/p))`.
-  private func selectInitialSteps(_ pi: PIController<Scalar>) {
-    let ws = buffers
-    let n = active
-    let rtol = pi.relativeTolerance
-    let atol = pi.absoluteTolerance
-    let shared = pi.scope == .sharedAcrossBatch
-    let y = ws.states
-    let f0 = ws.stages[0]
-    let f1 = ws.stages[1]
-    let d = Scalar(dimension)
-    // d0, d1 per row in rowErrorSquares / rowNextStep as scratch.
-    let d0 = ws.rowErrorSquares
-    let d1 = ws.rowNextStep
-    for r in 0..<n {
-      let row = r * dimension
-      d0[r] = sumOfScaledSquares(
-        y + row, minus: nil, reference: y + row, dimension: dimension,
-        relativeTolerance: rtol, absoluteTolerance: atol)
-      d1[r] = sumOfScaledSquares(
-        f0 + row, minus: nil, reference: y + row, dimension: dimension,
-        relativeTolerance: rtol, absoluteTolerance: atol)
-    }
-    normalise(d0, rows: n, elementsPerRow: d, shared: shared)
-    normalise(d1, rows: n, elementsPerRow: d, shared: shared)
-    for r in 0..<n {
-      var h0 = d0[r] < 1e-5 || d1[r] < 1e-5 ? Scalar(1e-6) : Scalar(0.01) * d0[r] / d1[r]
-      let span = Swift.abs(ws.sampleEndTime[ws.rowSample[r]] - ws.rowTime[r])
-      h0 = Swift.min(h0, span, pi.maxStepSize)
-      let signed = direction(row: r) * h0
-      ws.rowStep[r] = signed
-      ws.rowStageTime[r] = ws.rowTime[r] + signed
-      let row = r * dimension
-      for i in row..<(row + dimension) { ws.stageInput[i] = y[i] + signed * f0[i] }
-    }
-    evaluateStage(1, input: ws.stageInput, times: ws.rowStageTime)
-    // d2 = ‖f(t₀ + h₀, y₀ + h₀ f₀) − f₀‖ / h₀, in the stage-time scratch.
-    let d2 = ws.rowStageTime
-    for r in 0..<n {
-      let row = r * dimension
-      d2[r] = sumOfScaledSquares(
-        f1 + row, minus: f0 + row, reference: y + row, dimension: dimension,
-        relativeTolerance: rtol, absoluteTolerance: atol)
-    }
-    normalise(d2, rows: n, elementsPerRow: d, shared: shared)
-    let exponent = 1 / Scalar(method.order)
-    for r in 0..<n {
-      let h0 = Swift.abs(ws.rowStep[r])
-      let derivative = Swift.max(d1[r], d2[r] / h0)
-      var h1 =
-        derivative <= 1e-15
-        ? Swift.max(Scalar(1e-6), h0 * Scalar(1e-3))
-        : Scalar.pow(Scalar(0.01) / derivative, exponent)
-      if !h1.isFinite { h1 = h0 }
-      ws.rowStep[r] = direction(row: r) * Swift.min(100 * h0, h1, pi.maxStepSize)
-    }
-  }
-
-  /// Turns per-row sums of squares into RMS norms, per row or over the batch.
-  private func normalise(
-    _ sums: UnsafeMutablePointer<Scalar>, rows n: Int, elementsPerRow d: Scalar, shared: Bool
-  ) {
-    if shared {
-      var total: Scalar = 0
-      for r in 0..<n { total += sums[r] }
-      let norm = (total / (d * Scalar(n))).squareRoot()
-      for r in 0..<n { sums[r] = norm }
-    } else {
-      for r in 0..<n { sums[r] = (sums[r] / d).squareRoot() }
-    }
-  }
-
   // MARK: - Helpers
-
-  /// Whether row `r`'s step reaches the sample's next output time.
-  @inline(__always)
-  private func coversNextOutput(row r: Int) -> Bool {
-    let ws = buffers
-    let s = ws.rowSample[r]
-    let j = ws.sampleNextOutput[s]
-    if j >= gridCount { return false }
-    if ws.rowIsLast[r] { return true }
-    let tau = gridTime(s, j)
-    let end = timeAfterStep(row: r)
-    return ws.rowStep[r] > 0 ? tau <= end : tau >= end
-  }
 
   /// Copies one row of `dimension` elements (a loop: rows are short, and a
   /// `memmove` call per row costs more than the copy).
   @inline(__always)
-  private func copyRow(
+  func copyRow(
     from source: UnsafePointer<Scalar>, to destination: UnsafeMutablePointer<Scalar>
   ) {
     for d in 0..<dimension { destination[d] = source[d] }
@@ -533,7 +447,7 @@ struct BatchSolve<Scalar: TensorScalar> {
   /// The time row `r` reaches if its current step is accepted: the final time
   /// for a last step; `t₀ + n h` for constant steps (no accumulated rounding);
   /// `t + h` otherwise. Call after ``decide(row:)`` counted the step.
-  private func timeAfterStep(row r: Int) -> Scalar {
+  func timeAfterStep(row r: Int) -> Scalar {
     let ws = buffers
     let s = ws.rowSample[r]
     if ws.rowIsLast[r] { return ws.sampleEndTime[s] }
@@ -544,18 +458,18 @@ struct BatchSolve<Scalar: TensorScalar> {
   }
 
   @inline(__always)
-  private func gridTime(_ sample: Int, _ index: Int) -> Scalar {
+  func gridTime(_ sample: Int, _ index: Int) -> Scalar {
     grid[sample * gridStride + index]
   }
 
   @inline(__always)
-  private func outputRow(_ sample: Int, _ index: Int) -> UnsafeMutablePointer<Scalar> {
+  func outputRow(_ sample: Int, _ index: Int) -> UnsafeMutablePointer<Scalar> {
     buffers.outputStates + (sample * gridCount + index) * dimension
   }
 
   /// +1 for a row integrating forward in time, −1 backward.
   @inline(__always)
-  private func direction(row r: Int) -> Scalar {
+  func direction(row r: Int) -> Scalar {
     let s = buffers.rowSample[r]
     return buffers.sampleEndTime[s] >= gridTime(s, 0) ? 1 : -1
   }

@@ -11,6 +11,7 @@ final class IntegratorWorkspace<Scalar: TensorScalar> {
   let trialStates = ScratchBuffer<Scalar>()
   let stageInput = ScratchBuffer<Scalar>()
   let elementStep = ScratchBuffer<Scalar>()
+  let errorScratch = ScratchBuffer<Scalar>()
   private(set) var stages: [ScratchBuffer<Scalar>] = []
   // per row
   let rowTime = ScratchBuffer<Scalar>()
@@ -18,8 +19,11 @@ final class IntegratorWorkspace<Scalar: TensorScalar> {
   let rowNextStep = ScratchBuffer<Scalar>()
   let rowStageTime = ScratchBuffer<Scalar>()
   let rowErrorSquares = ScratchBuffer<Scalar>()
+  let rowThirdOrderErrorSquares = ScratchBuffer<Scalar>()
   let rowSample = ScratchBuffer<Int>()
   let rowSampleIdentifier = ScratchBuffer<Int>()
+  let denseRows = ScratchBuffer<Int>()
+  let denseIdentifiers = ScratchBuffer<Int>()
   let rowIsLast = ScratchBuffer<Bool>()
   let rowAccepted = ScratchBuffer<Bool>()
   let rowFinished = ScratchBuffer<Bool>()
@@ -47,16 +51,22 @@ final class IntegratorWorkspace<Scalar: TensorScalar> {
     for buffer in [evaluations, acceptedSteps, rejectedSteps] { buffer.reserve(rows) }
     status.reserve(rows)
     stopTimes.reserve(rows)
-    for buffer in [states, trialStates, stageInput, elementStep] { buffer.reserve(block) }
+    for buffer in [states, trialStates, stageInput, elementStep, errorScratch] {
+      buffer.reserve(block)
+    }
     while stages.count < stageCount { stages.append(ScratchBuffer<Scalar>()) }
     for buffer in stages { buffer.reserve(block) }
     for buffer in [
-      rowTime, rowStep, rowNextStep, rowStageTime, rowErrorSquares, sampleEndTime,
+      rowTime, rowStep, rowNextStep, rowStageTime, rowErrorSquares, rowThirdOrderErrorSquares,
+      sampleEndTime,
       samplePreviousRatio,
     ] {
       buffer.reserve(rows)
     }
-    for buffer in [rowSample, rowSampleIdentifier, sampleNonFiniteStreak, sampleNextOutput] {
+    for buffer in [
+      rowSample, rowSampleIdentifier, denseRows, denseIdentifiers, sampleNonFiniteStreak,
+      sampleNextOutput,
+    ] {
       buffer.reserve(rows)
     }
     for buffer in [
@@ -76,13 +86,17 @@ struct WorkspacePointers<Scalar: TensorScalar> {
   let trialStates: UnsafeMutablePointer<Scalar>
   let stageInput: UnsafeMutablePointer<Scalar>
   let elementStep: UnsafeMutablePointer<Scalar>
+  let errorScratch: UnsafeMutablePointer<Scalar>
   let rowTime: UnsafeMutablePointer<Scalar>
   let rowStep: UnsafeMutablePointer<Scalar>
   let rowNextStep: UnsafeMutablePointer<Scalar>
   let rowStageTime: UnsafeMutablePointer<Scalar>
   let rowErrorSquares: UnsafeMutablePointer<Scalar>
+  let rowThirdOrderErrorSquares: UnsafeMutablePointer<Scalar>
   let rowSample: UnsafeMutablePointer<Int>
   let rowSampleIdentifier: UnsafeMutablePointer<Int>
+  let denseRows: UnsafeMutablePointer<Int>
+  let denseIdentifiers: UnsafeMutablePointer<Int>
   let rowIsLast: UnsafeMutablePointer<Bool>
   let rowAccepted: UnsafeMutablePointer<Bool>
   let rowFinished: UnsafeMutablePointer<Bool>
@@ -106,13 +120,17 @@ struct WorkspacePointers<Scalar: TensorScalar> {
     trialStates = workspace.trialStates.base
     stageInput = workspace.stageInput.base
     elementStep = workspace.elementStep.base
+    errorScratch = workspace.errorScratch.base
     rowTime = workspace.rowTime.base
     rowStep = workspace.rowStep.base
     rowNextStep = workspace.rowNextStep.base
     rowStageTime = workspace.rowStageTime.base
     rowErrorSquares = workspace.rowErrorSquares.base
+    rowThirdOrderErrorSquares = workspace.rowThirdOrderErrorSquares.base
     rowSample = workspace.rowSample.base
     rowSampleIdentifier = workspace.rowSampleIdentifier.base
+    denseRows = workspace.denseRows.base
+    denseIdentifiers = workspace.denseIdentifiers.base
     rowIsLast = workspace.rowIsLast.base
     rowAccepted = workspace.rowAccepted.base
     rowFinished = workspace.rowFinished.base

@@ -6,8 +6,11 @@
 /// - the step is `y₁ = y + h Σ b_i k_i`;
 /// - the local error estimate is `h Σ e_i k_i` with `e = b − b̂`, the
 ///   difference to the embedded lower-order weights (nil for fixed-step methods);
+///   DOP853 blends two such estimates (``thirdOrderErrorWeights``);
 /// - the continuous extension is `y(t + θh) = y + h Σ b_i(θ) k_i`, each
 ///   `b_i(θ) = Σ_m interpolant[i][m-1] θ^m` a polynomial with `b_i(1) = b_i`.
+///   Its sum may run over extra *dense stages*, evaluated after a step only
+///   where an output time falls inside it (DOP853's seventh-order interpolant).
 ///
 /// Coefficients are stored in `Double` and rounded once to the working precision.
 public struct ButcherTableau: Sendable, Hashable, CustomStringConvertible {
@@ -21,40 +24,61 @@ public struct ButcherTableau: Sendable, Hashable, CustomStringConvertible {
   public let weights: [Double]
   /// The error weights `e_i = b_i − b̂_i`, or nil for a method without an error estimate.
   public let errorWeights: [Double]?
+  /// A second, third-order error estimate blended with the first as in Hairer's
+  /// DOP853: with `S₅` and `S₃` the sums of squared scaled errors of the two
+  /// estimates, the error ratio is `S₅ / √(n (S₅ + 0.01 S₃))`. Nil for the usual
+  /// RMS of one estimate.
+  public let thirdOrderErrorWeights: [Double]?
   /// The order of the solution `y₁`.
   public let order: Int
   /// The order of the embedded solution `ŷ₁` (nil without an error estimate).
   public let embeddedOrder: Int?
-  /// The dense-output polynomials: `interpolant[i][m-1]` is the coefficient of `θ^m` in `b_i(θ)`.
+  /// The nodes of the dense stages, evaluated only for dense output.
+  public let denseStageNodes: [Double]
+  /// The coupling of the dense stages: row `j` holds `stageCount + j` coefficients
+  /// over the step's stages and the dense stages before it.
+  public let denseStageCoupling: [[Double]]
+  /// The dense-output polynomials, one per stage then one per dense stage:
+  /// `interpolant[i][m-1]` is the coefficient of `θ^m` in `b_i(θ)`.
   public let interpolant: [[Double]]
   /// The order of the dense output.
   public let interpolantOrder: Int
 
   /// Creates and checks a tableau.
   ///
-  /// - Precondition: the tableau is consistent: `Σ_j a_ij = c_i`, `Σ b_i = 1`,
-  ///   `Σ e_i = 0`, and `b_i(1) = b_i` for the dense output (to 1e-12).
+  /// - Precondition: the tableau is consistent: `Σ_j a_ij = c_i` (dense
+  ///   stages too), `Σ b_i = 1`, `Σ e_i = 0`, and `b_i(1) = b_i` for the dense
+  ///   output (`0` for dense stages), to 1e-12 (1e-10 for the interpolant).
   public init(
     name: String, nodes: [Double], coupling: [[Double]], weights: [Double],
-    errorWeights: [Double]?, order: Int, embeddedOrder: Int?,
+    errorWeights: [Double]?, thirdOrderErrorWeights: [Double]? = nil,
+    order: Int, embeddedOrder: Int?,
+    denseStageNodes: [Double] = [], denseStageCoupling: [[Double]] = [],
     interpolant: [[Double]], interpolantOrder: Int
   ) {
     let stages = nodes.count
     precondition(stages >= 1 && weights.count == stages && coupling.count == stages)
-    precondition(interpolant.count == stages, "\(name): one interpolant polynomial per stage")
+    precondition(denseStageNodes.count == denseStageCoupling.count)
+    precondition(
+      interpolant.count == stages + denseStageNodes.count,
+      "\(name): one interpolant polynomial per stage and dense stage")
     precondition((errorWeights == nil) == (embeddedOrder == nil))
-    for (i, row) in coupling.enumerated() {
+    let allCoupling = coupling + denseStageCoupling
+    let allNodes = nodes + denseStageNodes
+    for (i, row) in allCoupling.enumerated() {
       precondition(row.count == i, "\(name): coupling row \(i) must have \(i) entries")
       precondition(
-        abs(row.reduce(0, +) - nodes[i]) < 1e-12, "\(name): row \(i) does not sum to c_\(i)")
+        abs(row.reduce(0, +) - allNodes[i]) < 1e-12, "\(name): row \(i) does not sum to c_\(i)")
     }
     precondition(abs(weights.reduce(0, +) - 1) < 1e-12, "\(name): weights do not sum to 1")
-    if let errorWeights {
-      precondition(errorWeights.count == stages && abs(errorWeights.reduce(0, +)) < 1e-12)
+    for estimate in [errorWeights, thirdOrderErrorWeights].compactMap({ $0 }) {
+      precondition(estimate.count == stages && abs(estimate.reduce(0, +)) < 1e-12)
     }
+    precondition(thirdOrderErrorWeights == nil || errorWeights != nil)
+    let allWeights = weights + denseStageNodes.map { _ in 0.0 }
     for (i, polynomial) in interpolant.enumerated() {
       precondition(
-        abs(polynomial.reduce(0, +) - weights[i]) < 1e-12,
+        abs(polynomial.reduce(0, +) - allWeights[i]) < 1e-10,
         "\(name): interpolant of stage \(i) does not reach b_\(i) at θ = 1")
     }
     self.name = name
@@ -62,8 +86,11 @@ public struct ButcherTableau: Sendable, Hashable, CustomStringConvertible {
     self.coupling = coupling
     self.weights = weights
     self.errorWeights = errorWeights
+    self.thirdOrderErrorWeights = thirdOrderErrorWeights
     self.order = order
     self.embeddedOrder = embeddedOrder
+    self.denseStageNodes = denseStageNodes
+    self.denseStageCoupling = denseStageCoupling
     self.interpolant = interpolant
     self.interpolantOrder = interpolantOrder
     let last = stages - 1
@@ -72,8 +99,11 @@ public struct ButcherTableau: Sendable, Hashable, CustomStringConvertible {
       && coupling[last] == Array(weights[0..<last])
   }
 
-  /// The number of stages.
+  /// The number of stages of a step.
   public var stageCount: Int { nodes.count }
+
+  /// The number of stages including the dense stages.
+  public var totalStageCount: Int { nodes.count + denseStageNodes.count }
 
   /// Whether the method has an error estimate, so it can adapt its step size.
   public var isAdaptive: Bool { errorWeights != nil }
@@ -87,6 +117,7 @@ public struct ButcherTableau: Sendable, Hashable, CustomStringConvertible {
   public var controllerOrder: Int { min(order, embeddedOrder ?? order) + 1 }
 
   public var description: String {
+    if thirdOrderErrorWeights != nil { return "\(name) (\(order)(5,3), \(stageCount) stages)" }
     if let embeddedOrder { return "\(name) (\(order)(\(embeddedOrder)), \(stageCount) stages)" }
     return "\(name) (order \(order), \(stageCount) stages)"
   }
