@@ -249,55 +249,46 @@ struct BatchSolve<Scalar: TensorScalar> {
       }
       return
     }
-    errorTerms.withUnsafeBufferPointer {
-      weightedSum($0, count: n * dimension, into: ws.stageInput)
+    let blended = !thirdOrderErrorTerms.isEmpty
+    func squaredErrors(
+      _ terms: [StageTerm<Scalar>], scratch: UnsafeMutablePointer<Scalar>,
+      into squares: UnsafeMutablePointer<Scalar>
+    ) {
+      terms.withUnsafeBufferPointer { weightedSum($0, count: n * dimension, into: scratch) }
+      scaledErrorSquares(
+        rows: n, dimension: dimension, errorSum: scratch, steps: ws.rowStep,
+        start: ws.states, end: ws.trialStates,
+        relativeTolerance: pi.relativeTolerance, absoluteTolerance: pi.absoluteTolerance,
+        into: squares)
     }
-    scaledErrorSquares(
-      rows: n, dimension: dimension, errorSum: ws.stageInput, steps: ws.rowStep,
-      start: ws.states, end: ws.trialStates,
-      relativeTolerance: pi.relativeTolerance, absoluteTolerance: pi.absoluteTolerance,
-      into: ws.rowErrorSquares)
-    let d = Scalar(dimension)
-    if thirdOrderErrorTerms.isEmpty {
-      switch pi.scope {
-      case .perSample:
-        for r in 0..<n { ws.rowErrorSquares[r] = (ws.rowErrorSquares[r] / d).squareRoot() }
-      case .sharedAcrossBatch:
-        var total: Scalar = 0
-        for r in 0..<n { total += ws.rowErrorSquares[r] }
-        let ratio = (total / (d * Scalar(n))).squareRoot()
-        for r in 0..<n { ws.rowErrorSquares[r] = ratio }
-      }
-      return
+    squaredErrors(errorTerms, scratch: ws.stageInput, into: ws.rowErrorSquares)
+    if blended {
+      squaredErrors(
+        thirdOrderErrorTerms, scratch: ws.errorScratch, into: ws.rowThirdOrderErrorSquares)
     }
-    // DOP853: ratio = S₅ / √(n (S₅ + 0.01 S₃)) from the two estimates' sums.
-    thirdOrderErrorTerms.withUnsafeBufferPointer {
-      weightedSum($0, count: n * dimension, into: ws.errorScratch)
-    }
-    scaledErrorSquares(
-      rows: n, dimension: dimension, errorSum: ws.errorScratch, steps: ws.rowStep,
-      start: ws.states, end: ws.trialStates,
-      relativeTolerance: pi.relativeTolerance, absoluteTolerance: pi.absoluteTolerance,
-      into: ws.rowThirdOrderErrorSquares)
-    func blended(_ fifth: Scalar, _ third: Scalar, elements: Scalar) -> Scalar {
+    /// The error ratio from the sums of squares over `elements` components:
+    /// their RMS, or for DOP853 `S₅ / √(n (S₅ + 0.01 S₃))`.
+    func ratio(_ fifth: Scalar, _ third: Scalar, elements: Scalar) -> Scalar {
+      guard blended else { return (fifth / elements).squareRoot() }
       if fifth == 0 && third == 0 { return 0 }
       return fifth / (elements * (fifth + Scalar(0.01) * third)).squareRoot()
     }
+    let d = Scalar(dimension)
     switch pi.scope {
     case .perSample:
       for r in 0..<n {
-        ws.rowErrorSquares[r] = blended(
-          ws.rowErrorSquares[r], ws.rowThirdOrderErrorSquares[r], elements: d)
+        ws.rowErrorSquares[r] = ratio(
+          ws.rowErrorSquares[r], blended ? ws.rowThirdOrderErrorSquares[r] : 0, elements: d)
       }
     case .sharedAcrossBatch:
       var fifth: Scalar = 0
       var third: Scalar = 0
       for r in 0..<n {
         fifth += ws.rowErrorSquares[r]
-        third += ws.rowThirdOrderErrorSquares[r]
+        if blended { third += ws.rowThirdOrderErrorSquares[r] }
       }
-      let ratio = blended(fifth, third, elements: d * Scalar(n))
-      for r in 0..<n { ws.rowErrorSquares[r] = ratio }
+      let shared = ratio(fifth, third, elements: d * Scalar(n))
+      for r in 0..<n { ws.rowErrorSquares[r] = shared }
     }
   }
 
