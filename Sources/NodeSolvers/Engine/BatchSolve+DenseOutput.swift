@@ -20,7 +20,7 @@ extension BatchSolve {
   /// step holds an output time strictly inside it: the rows are packed into
   /// the front of scratch buffers, evaluated in one field call per dense
   /// stage, and the results written back to the rows' stage buffers.
-  mutating func evaluateDenseStages() {
+  func evaluateDenseStages() {
     let ws = buffers
     var selected = 0
     for r in 0..<active where ws.rowAccepted[r] && needsInterpolation(row: r) {
