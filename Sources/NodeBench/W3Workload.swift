@@ -38,9 +38,8 @@ public struct W3Workload {
     }
     integrator = try makeIntegrator()
     let weights = field.layers
-    // Shared steps couple the whole batch: it cannot be cut into chunks.
     solver = try ParallelBatchSolver(
-      threads: scope == .perSample ? threads : 1, chunkSize: 256, makeIntegrator: makeIntegrator,
+      threads: threads, chunkSize: 256, makeIntegrator: makeIntegrator,
       makeField: {
         TanhMLPField(weights: weights.map(\.weight), biases: weights.map(\.bias))
       })

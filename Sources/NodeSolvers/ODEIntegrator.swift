@@ -26,6 +26,14 @@ public final class ODEIntegrator<Scalar: TensorScalar> {
   public let maxSteps: Int
   private let workspace = IntegratorWorkspace<Scalar>()
 
+  /// Whether a sample's solution depends on its batch-mates: true for
+  /// shared-step control (``ErrorControlScope/sharedAcrossBatch``), whose one
+  /// step size serves the whole batch.
+  public var couplesSamples: Bool {
+    if case .adaptive(let pi) = controller { return pi.scope == .sharedAcrossBatch }
+    return false
+  }
+
   /// Creates an integrator.
   ///
   /// - Throws: ``SolverError`` when the controller's settings are out of range,

@@ -9,7 +9,9 @@ import Synchronization
 /// Because the integrator treats every sample on its own, the result is
 /// bitwise the one a single-threaded solve of the whole batch gives, whatever
 /// the number of threads or the chunk size; the chunks only balance the work,
-/// which per-sample steps make uneven.
+/// which per-sample steps make uneven. An integrator with shared steps
+/// (``ODEIntegrator/couplesSamples``) cannot be cut: it solves the whole
+/// batch on one thread.
 public final class ParallelBatchSolver<Scalar: TensorScalar> {
   /// The number of threads.
   public let threadCount: Int
@@ -50,7 +52,7 @@ public final class ParallelBatchSolver<Scalar: TensorScalar> {
     }
     let batchSize = initialStates.shape[0]
     try times.validate(batchSize: batchSize)
-    if threadCount == 1 || batchSize <= chunkSize {
+    if threadCount == 1 || batchSize <= chunkSize || workers[0].integrator.couplesSamples {
       return try workers[0].integrator.solve(
         workers[0].field, initialStates: initialStates, times: times,
         sampleIdentifiers: sampleIdentifiers)

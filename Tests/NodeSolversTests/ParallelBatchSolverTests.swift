@@ -26,6 +26,20 @@ import Testing
     #expect(parallel.statistics == reference.statistics)
   }
 
+  /// Shared steps couple the batch: cutting it would change the steps, so the
+  /// solver keeps the batch whole.
+  @Test func sharedStepsAreNotCut() throws {
+    let initial = circleStates(300)
+    let make = { try adaptiveIntegrator(tolerance: 1e-6, scope: .sharedAcrossBatch) }
+    let reference = try make().solve(makeField(), initialStates: initial, times: .shared([0, 1]))
+    let parallel = try ParallelBatchSolver(
+      threads: 3, chunkSize: 7, makeIntegrator: make, makeField: makeField
+    ).solve(initialStates: initial, times: .shared([0, 1]))
+    #expect(try make().couplesSamples)
+    #expect(parallel.states.isBitwiseIdentical(to: reference.states))
+    #expect(parallel.statistics == reference.statistics)
+  }
+
   @Test func badInputIsRefused() throws {
     #expect(throws: SolverError.self) {
       try ParallelBatchSolver(
