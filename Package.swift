@@ -10,6 +10,7 @@ let package = Package(
     .executable(name: "node-dist", targets: ["node-dist"]),
     .library(name: "NodeCore", targets: ["NodeCore"]),
     .library(name: "NodeSolvers", targets: ["NodeSolvers"]),
+    .library(name: "NodeSensitivity", targets: ["NodeSensitivity"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -44,6 +45,14 @@ let package = Package(
       name: "NodeSolvers",
       dependencies: ["NodeCore"]
     ),
+    // Gradients through ODE solves: backsolve adjoint, backprop through the
+    // solver, checkpointed adjoint; differentiable fields.
+    .target(
+      name: "NodeSensitivity",
+      dependencies: [
+        "NodeCore", "NodeSolvers", .product(name: "RealModule", package: "swift-numerics"),
+      ]
+    ),
     // The MPI runtime (the communicator comes with the distributed trainer).
     .target(
       name: "NodeDistributed",
@@ -52,19 +61,21 @@ let package = Package(
     // Reference workloads, timing and the solver demo.
     .target(
       name: "NodeBench",
-      dependencies: ["NodeCore", "NodeSolvers"],
+      dependencies: ["NodeCore", "NodeSolvers", "NodeSensitivity"],
       resources: [.copy("Resources/w3-problem.safetensors")]
     ),
     .executableTarget(
       name: "node-dist",
       dependencies: [
-        "NodeCore", "NodeSolvers", "NodeBench", "NodeDistributed",
+        "NodeCore", "NodeSolvers", "NodeSensitivity", "NodeBench", "NodeDistributed",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
 
     .testTarget(name: "NodeCoreTests", dependencies: ["NodeCore"]),
     .testTarget(name: "NodeSolversTests", dependencies: ["NodeCore", "NodeSolvers"]),
+    .testTarget(
+      name: "NodeSensitivityTests", dependencies: ["NodeCore", "NodeSolvers", "NodeSensitivity"]),
     .testTarget(name: "NodeDistributedTests", dependencies: ["NodeDistributed"]),
     .testTarget(name: "NodeBenchTests", dependencies: ["NodeCore", "NodeSolvers", "NodeBench"]),
   ]

@@ -67,6 +67,10 @@ public final class ODEIntegrator<Scalar: TensorScalar> {
   ///   ``FieldBatch/sampleIndices`` for each sample, e.g. the samples' global
   ///   indices in a data set when this batch is a shard; by default a sample's
   ///   position in this batch.
+  /// - Parameter initialStepSizes: the first step size of each sample (a
+  ///   magnitude, capped by its interval and the controller's maximum), in
+  ///   place of the controller's choice; adaptive control only.
+  /// - Parameter observer: sees every step attempt (see ``StepObserver``).
   ///
   /// - Throws: ``SolverError`` for a state tensor that is not `[B, field.dimension]`,
   ///   an unusable time grid, or a per-sample grid with shared-step control.
@@ -76,7 +80,8 @@ public final class ODEIntegrator<Scalar: TensorScalar> {
   @_specialize(where Scalar == Double)
   public func solve(
     _ field: any VectorField<Scalar>, initialStates: Tensor<Scalar>, times: TimeGrid<Scalar>,
-    sampleIdentifiers: [Int]? = nil
+    sampleIdentifiers: [Int]? = nil, initialStepSizes: [Scalar]? = nil,
+    observer: (any StepObserver<Scalar>)? = nil
   ) throws -> ODESolution<Scalar> {
     guard initialStates.rank == 2, initialStates.shape[1] == field.dimension else {
       throw SolverError.shapeMismatch(
@@ -90,6 +95,17 @@ public final class ODEIntegrator<Scalar: TensorScalar> {
       throw SolverError.shapeMismatch(
         what: "the sample identifiers", expected: "[\(batchSize)]", found: [sampleIdentifiers.count]
       )
+    }
+    if let initialStepSizes {
+      guard initialStepSizes.count == batchSize else {
+        throw SolverError.shapeMismatch(
+          what: "the initial step sizes", expected: "[\(batchSize)]",
+          found: [initialStepSizes.count])
+      }
+      if let bad = initialStepSizes.first(where: { !($0.isFinite && $0 > 0) }) {
+        throw SolverError.invalidOption(
+          name: "initial step size", value: "\(bad)", allowed: "a finite value > 0")
+      }
     }
     if case .adaptive(let pi) = controller, pi.scope == .sharedAcrossBatch,
       case .perSample = times
@@ -117,7 +133,8 @@ public final class ODEIntegrator<Scalar: TensorScalar> {
       var run = BatchSolve(
         field: field, initialStates: initialStates, grid: grid.baseAddress!,
         gridStride: gridStride, gridCount: gridCount, method: method, controller: controller,
-        maxSteps: maxSteps, sampleIdentifiers: sampleIdentifiers, workspace: workspace)
+        maxSteps: maxSteps, sampleIdentifiers: sampleIdentifiers,
+        initialStepSizes: initialStepSizes, observer: observer, workspace: workspace)
       run.run()
     }
     let ws = workspace

@@ -13,12 +13,52 @@ public struct SolveStatistics<Scalar: TensorScalar>: Sendable, Equatable {
   /// The time each sample reached: its final time on success, otherwise where it stopped.
   public internal(set) var stopTimes: [Scalar]
 
-  init(batchSize: Int) {
+  /// Statistics of `batchSize` samples that have not taken a step yet.
+  public init(batchSize: Int) {
     functionEvaluations = [Int](repeating: 0, count: batchSize)
     acceptedSteps = functionEvaluations
     rejectedSteps = functionEvaluations
     status = [SolveStatus](repeating: .success, count: batchSize)
     stopTimes = [Scalar](repeating: 0, count: batchSize)
+  }
+
+  /// Adds another solve's evaluations and steps of the same samples; a sample
+  /// keeps its first failure, and takes the other's stop time while it has none.
+  public mutating func accumulate(_ other: SolveStatistics<Scalar>, samples: some Collection<Int>) {
+    for (i, s) in samples.enumerated() {
+      functionEvaluations[s] += other.functionEvaluations[i]
+      acceptedSteps[s] += other.acceptedSteps[i]
+      rejectedSteps[s] += other.rejectedSteps[i]
+      if status[s] == .success {
+        status[s] = other.status[i]
+        stopTimes[s] = other.stopTimes[i]
+      }
+    }
+  }
+
+  /// Records that `sample` took `evaluations` more evaluations and `steps` more accepted steps.
+  public mutating func add(sample: Int, evaluations: Int, acceptedSteps steps: Int) {
+    functionEvaluations[sample] += evaluations
+    acceptedSteps[sample] += steps
+  }
+
+  /// Sets how `sample` ended and where.
+  public mutating func setOutcome(sample: Int, status: SolveStatus, stopTime: Scalar) {
+    self.status[sample] = status
+    stopTimes[sample] = stopTime
+  }
+
+  /// The statistics of the given samples, in their order.
+  public func subset(_ samples: [Int]) -> SolveStatistics<Scalar> {
+    var result = SolveStatistics(batchSize: samples.count)
+    for (i, s) in samples.enumerated() {
+      result.functionEvaluations[i] = functionEvaluations[s]
+      result.acceptedSteps[i] = acceptedSteps[s]
+      result.rejectedSteps[i] = rejectedSteps[s]
+      result.status[i] = status[s]
+      result.stopTimes[i] = stopTimes[s]
+    }
+    return result
   }
 
   /// The number of samples.

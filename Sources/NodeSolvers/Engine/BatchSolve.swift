@@ -35,6 +35,10 @@ struct BatchSolve<Scalar: TensorScalar> {
   /// The identifier the field sees for each sample (its index in the caller's
   /// batch by default), or nil for the position in this batch.
   let sampleIdentifiers: [Int]?
+  /// Per-sample first step sizes (magnitudes), overriding the controller's choice.
+  let initialStepSizes: [Scalar]?
+  /// Sees every step attempt, if set.
+  let observer: (any StepObserver<Scalar>)?
   /// The controller's exponents: `−(kI + kP)/k` on the error ratio and `kP/k`
   /// on the previous one (``PIController``).
   let errorExponent: Scalar
@@ -48,9 +52,12 @@ struct BatchSolve<Scalar: TensorScalar> {
     field: any VectorField<Scalar>, initialStates: Tensor<Scalar>, grid: UnsafePointer<Scalar>,
     gridStride: Int, gridCount: Int, method: ButcherTableau,
     controller: StepSizeController<Scalar>, maxSteps: Int, sampleIdentifiers: [Int]?,
+    initialStepSizes: [Scalar]? = nil, observer: (any StepObserver<Scalar>)? = nil,
     workspace: IntegratorWorkspace<Scalar>
   ) {
     self.sampleIdentifiers = sampleIdentifiers
+    self.initialStepSizes = initialStepSizes
+    self.observer = observer
     self.field = field
     self.dimension = initialStates.shape[1]
     self.batchSize = initialStates.shape[0]
@@ -150,7 +157,13 @@ struct BatchSolve<Scalar: TensorScalar> {
     case .constant(let stepSize):
       for r in 0..<active { ws.rowStep[r] = direction(row: r) * stepSize }
     case .adaptive(let pi):
-      if let h = pi.initialStepSize {
+      if let sizes = initialStepSizes {
+        for r in 0..<active {
+          let s = ws.rowSample[r]
+          let span = Swift.abs(ws.sampleEndTime[s] - ws.rowTime[r])
+          ws.rowStep[r] = direction(row: r) * Swift.min(sizes[s], span, pi.maxStepSize)
+        }
+      } else if let h = pi.initialStepSize {
         for r in 0..<active { ws.rowStep[r] = direction(row: r) * Swift.min(h, pi.maxStepSize) }
       } else {
         selectInitialSteps(pi)
@@ -210,6 +223,10 @@ struct BatchSolve<Scalar: TensorScalar> {
     }
     measureErrors()
     for r in 0..<n { decide(row: r) }
+    if let observer {
+      for r in 0..<n { ws.rowEndTime[r] = timeAfterStep(row: r) }
+      observer.stepDecided(attempt)
+    }
     if !denseNodes.isEmpty { evaluateDenseStages() }
     for r in 0..<n where ws.rowAccepted[r] && coversNextOutput(row: r) { emitOutputs(row: r) }
     advance()
@@ -266,6 +283,12 @@ struct BatchSolve<Scalar: TensorScalar> {
       squaredErrors(
         thirdOrderErrorTerms, scratch: ws.errorScratch, into: ws.rowThirdOrderErrorSquares)
     }
+    var components = dimension
+    if let observer, observer.extraErrorComponents > 0 {
+      components += observer.extraErrorComponents
+      observer.addErrorSquares(of: attempt, into: ws.rowErrorSquares)
+      if blended { observer.addErrorSquares(of: attempt, into: ws.rowThirdOrderErrorSquares) }
+    }
     /// The error ratio from the sums of squares over `elements` components:
     /// their RMS, or for DOP853 `S₅ / √(n (S₅ + 0.01 S₃))`.
     func ratio(_ fifth: Scalar, _ third: Scalar, elements: Scalar) -> Scalar {
@@ -273,7 +296,7 @@ struct BatchSolve<Scalar: TensorScalar> {
       if fifth == 0 && third == 0 { return 0 }
       return fifth / (elements * (fifth + Scalar(0.01) * third)).squareRoot()
     }
-    let d = Scalar(dimension)
+    let d = Scalar(components)
     switch pi.scope {
     case .perSample:
       for r in 0..<n {
@@ -425,6 +448,17 @@ struct BatchSolve<Scalar: TensorScalar> {
   }
 
   // MARK: - Helpers
+
+  /// The current step attempt of the active rows, for the observer.
+  var attempt: StepAttempt<Scalar> {
+    let ws = buffers
+    return StepAttempt(
+      rows: active, dimension: dimension, sampleIndices: ws.rowSample, startTimes: ws.rowTime,
+      endTimes: ws.rowEndTime, steps: ws.rowStep, accepted: ws.rowAccepted, isLast: ws.rowIsLast,
+      states: ws.states, trialStates: ws.trialStates, stages: ws.stages, nodes: nodes,
+      stageInputTerms: stageInputTerms, elementSteps: ws.elementStep,
+      sampleEndTimes: ws.sampleEndTime)
+  }
 
   /// Copies one row of `dimension` elements (a loop: rows are short, and a
   /// `memmove` call per row costs more than the copy).

@@ -18,6 +18,7 @@ final class IntegratorWorkspace<Scalar: TensorScalar> {
   let rowStep = ScratchBuffer<Scalar>()
   let rowNextStep = ScratchBuffer<Scalar>()
   let rowStageTime = ScratchBuffer<Scalar>()
+  let rowEndTime = ScratchBuffer<Scalar>()
   let rowErrorSquares = ScratchBuffer<Scalar>()
   let rowThirdOrderErrorSquares = ScratchBuffer<Scalar>()
   let rowSample = ScratchBuffer<Int>()
@@ -57,7 +58,8 @@ final class IntegratorWorkspace<Scalar: TensorScalar> {
     while stages.count < stageCount { stages.append(ScratchBuffer<Scalar>()) }
     for buffer in stages { buffer.reserve(block) }
     for buffer in [
-      rowTime, rowStep, rowNextStep, rowStageTime, rowErrorSquares, rowThirdOrderErrorSquares,
+      rowTime, rowStep, rowNextStep, rowStageTime, rowEndTime, rowErrorSquares,
+      rowThirdOrderErrorSquares,
       sampleEndTime,
       samplePreviousRatio,
     ] {
@@ -91,6 +93,7 @@ struct WorkspacePointers<Scalar: TensorScalar> {
   let rowStep: UnsafeMutablePointer<Scalar>
   let rowNextStep: UnsafeMutablePointer<Scalar>
   let rowStageTime: UnsafeMutablePointer<Scalar>
+  let rowEndTime: UnsafeMutablePointer<Scalar>
   let rowErrorSquares: UnsafeMutablePointer<Scalar>
   let rowThirdOrderErrorSquares: UnsafeMutablePointer<Scalar>
   let rowSample: UnsafeMutablePointer<Int>
@@ -125,6 +128,7 @@ struct WorkspacePointers<Scalar: TensorScalar> {
     rowStep = workspace.rowStep.base
     rowNextStep = workspace.rowNextStep.base
     rowStageTime = workspace.rowStageTime.base
+    rowEndTime = workspace.rowEndTime.base
     rowErrorSquares = workspace.rowErrorSquares.base
     rowThirdOrderErrorSquares = workspace.rowThirdOrderErrorSquares.base
     rowSample = workspace.rowSample.base

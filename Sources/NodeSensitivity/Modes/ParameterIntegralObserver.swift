@@ -1,0 +1,171 @@
+import NodeCore
+import NodeSolvers
+
+/// Accumulates the adjoint's parameter integral `dL/dθ = −∫_{t₁}^{t₀} aᵀ ∂f/∂θ dt`
+/// from the accepted steps of the backward solve, straight into one flat
+/// gradient buffer.
+///
+/// Each accepted step of row `r` adds `Σ_j −b_j h_r a_jᵀ ∂f/∂θ (z_j, t_j)`
+/// over its stages (the RK quadrature of the integral; `h_r < 0` backward).
+/// The work is done once the step's acceptance is known, for the accepted rows
+/// only, from the stage inputs rebuilt exactly as the step formed them: a
+/// rejected step costs no weight gradient and leaves no trace. With the
+/// ``AdjointNorm/full`` norm the observer also measures each sample's own
+/// integral's error, which needs per-sample gradients at every stage.
+final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
+  let field: any DifferentiableVectorField<Scalar>
+  let norm: AdjointNorm
+  let weights: [Scalar]
+  let errorWeights: [Scalar]
+  let relativeTolerance: Scalar
+  let absoluteTolerance: Scalar
+  /// The identifiers the field sees, by sample position.
+  let identifiers: [Int]
+  /// `dL/dθ`, summed over samples.
+  private(set) var gradient: [Scalar]
+  // scratch
+  private let stageRows = ScratchBuffer<Scalar>()
+  private let packedStates = ScratchBuffer<Scalar>()
+  private let packedCotangents = ScratchBuffer<Scalar>()
+  private let packedTimes = ScratchBuffer<Scalar>()
+  private let packedIdentifiers = ScratchBuffer<Int>()
+  private let packedWeights = ScratchBuffer<Scalar>()
+  // full norm: each sample's running integral, and a step's increment and error per row
+  private var sampleIntegrals: [Scalar] = []
+  private let rowIncrements = ScratchBuffer<Scalar>()
+  private let rowErrors = ScratchBuffer<Scalar>()
+  private let rowStageGradients = ScratchBuffer<Scalar>()
+
+  init(
+    field: any DifferentiableVectorField<Scalar>, method: ButcherTableau, norm: AdjointNorm,
+    relativeTolerance: Scalar, absoluteTolerance: Scalar, identifiers: [Int]
+  ) {
+    self.field = field
+    self.norm = norm
+    self.weights = method.weights.map { Scalar($0) }
+    self.errorWeights = (method.errorWeights ?? []).map { Scalar($0) }
+    self.relativeTolerance = relativeTolerance
+    self.absoluteTolerance = absoluteTolerance
+    self.identifiers = identifiers
+    gradient = [Scalar](repeating: 0, count: field.parameterCount)
+    if norm == .full {
+      sampleIntegrals = [Scalar](repeating: 0, count: identifiers.count * field.parameterCount)
+    }
+  }
+
+  var extraErrorComponents: Int { norm == .full ? field.parameterCount : 0 }
+
+  func stepDecided(_ attempt: StepAttempt<Scalar>) {
+    switch norm {
+    case .seminorm: accumulateAcceptedSteps(attempt)
+    case .full: addMeasuredIncrements(attempt)
+    }
+  }
+
+  /// Seminorm: one weighted vector-Jacobian product per stage over the accepted rows.
+  private func accumulateAcceptedSteps(_ attempt: StepAttempt<Scalar>) {
+    let d = attempt.dimension / 2
+    var accepted = 0
+    for r in 0..<attempt.rows where attempt.accepted[r] { accepted += 1 }
+    if accepted == 0 { return }
+    let inputs = stageRows.reserve(attempt.rows * attempt.dimension)
+    let z = packedStates.reserve(accepted * d)
+    let a = packedCotangents.reserve(accepted * d)
+    let times = packedTimes.reserve(accepted)
+    let ids = packedIdentifiers.reserve(accepted)
+    let rowWeights = packedWeights.reserve(accepted)
+    gradient.withUnsafeMutableBufferPointer { g in
+      for (j, b) in weights.enumerated() where b != 0 {
+        attempt.stageInput(j, into: inputs)
+        var p = 0
+        for r in 0..<attempt.rows where attempt.accepted[r] {
+          let row = inputs + r * attempt.dimension
+          for i in 0..<d {
+            z[p * d + i] = row[i]
+            a[p * d + i] = row[d + i]
+          }
+          times[p] = attempt.stageTime(j, row: r)
+          ids[p] = identifiers[attempt.sampleIndices[r]]
+          rowWeights[p] = -b * attempt.steps[r]
+          p += 1
+        }
+        field.vectorJacobianProduct(
+          FieldBatch(
+            count: accepted, times: times,
+            states: MatrixView(base: z, rows: accepted, columns: d), sampleIndices: ids),
+          cotangents: MatrixView(base: a, rows: accepted, columns: d), stateCotangents: nil,
+          derivatives: nil, timeCotangents: nil,
+          parameterGradient: ParameterGradientSink(
+            gradient: g.baseAddress!, rowWeights: rowWeights))
+      }
+    }
+  }
+
+  /// Full norm: each row's increment `Σ_j −b_j h a_jᵀ ∂f/∂θ` and error
+  /// `Σ_j −e_j h a_jᵀ ∂f/∂θ` of its own integral, scaled like a state component.
+  func addErrorSquares(
+    of attempt: StepAttempt<Scalar>, into squares: UnsafeMutablePointer<Scalar>
+  ) {
+    let n = attempt.rows
+    let p = field.parameterCount
+    let d = attempt.dimension / 2
+    let increments = rowIncrements.reserve(n * p)
+    let errors = rowErrors.reserve(n * p)
+    increments.update(repeating: 0, count: n * p)
+    errors.update(repeating: 0, count: n * p)
+    let inputs = stageRows.reserve(n * attempt.dimension)
+    let times = packedTimes.reserve(n)
+    let ids = packedIdentifiers.reserve(n)
+    let unit = packedWeights.reserve(n)
+    let perRow = rowStageGradients.reserve(n * p)
+    for j in 0..<weights.count {
+      let b = weights[j]
+      let e = j < errorWeights.count ? errorWeights[j] : 0
+      if b == 0 && e == 0 { continue }
+      attempt.stageInput(j, into: inputs)
+      for r in 0..<n {
+        times[r] = attempt.stageTime(j, row: r)
+        ids[r] = identifiers[attempt.sampleIndices[r]]
+        unit[r] = 1
+      }
+      let (z, a) = AugmentedState.halves(
+        MatrixView(base: inputs, rows: n, columns: attempt.dimension), dimension: d)
+      field.perSampleParameterGradients(
+        FieldBatch(count: n, times: times, states: z, sampleIndices: ids), cotangents: a,
+        rowWeights: unit, into: perRow)
+      for r in 0..<n {
+        let h = attempt.steps[r]
+        for i in (r * p)..<((r + 1) * p) {
+          increments[i] += -b * h * perRow[i]
+          errors[i] += -e * h * perRow[i]
+        }
+      }
+    }
+    for r in 0..<n {
+      let s = attempt.sampleIndices[r]
+      var sum: Scalar = 0
+      for i in 0..<p {
+        let old = sampleIntegrals[s * p + i]
+        let new = old + increments[r * p + i]
+        let scale =
+          absoluteTolerance + relativeTolerance * Swift.max(Swift.abs(old), Swift.abs(new))
+        let scaled = errors[r * p + i] / scale
+        sum += scaled * scaled
+      }
+      squares[r] += sum
+    }
+  }
+
+  /// Full norm: the accepted rows' increments, measured with their errors.
+  private func addMeasuredIncrements(_ attempt: StepAttempt<Scalar>) {
+    let p = field.parameterCount
+    let increments = rowIncrements.base
+    for r in 0..<attempt.rows where attempt.accepted[r] {
+      let s = attempt.sampleIndices[r]
+      for i in 0..<p {
+        sampleIntegrals[s * p + i] += increments[r * p + i]
+        gradient[i] += increments[r * p + i]
+      }
+    }
+  }
+}

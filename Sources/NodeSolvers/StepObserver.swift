@@ -1,0 +1,89 @@
+import NodeCore
+
+/// Sees every step attempt of a solve: the hook through which sensitivity
+/// methods accumulate integrals outside the state and record trajectories.
+///
+/// An observer may add error components that are not part of the state (for a
+/// full-norm adjoint, the parameter integral), and is told of each attempt
+/// once every row's acceptance is known, before accepted rows advance. It runs
+/// on the integrator's thread, inside the stepping loop: it must not allocate
+/// on its hot path, and must treat each row on its own.
+public protocol StepObserver<Scalar>: AnyObject {
+  /// The element type.
+  associatedtype Scalar: TensorScalar
+
+  /// The number of extra error components per sample that
+  /// ``addErrorSquares(of:into:)`` contributes (0: none). The error ratio of
+  /// a row is then the RMS over `dimension + extraErrorComponents` components.
+  var extraErrorComponents: Int { get }
+
+  /// Adds each row's sum of squared scaled errors of its extra components to
+  /// `squares[row]` (called before any acceptance is decided).
+  func addErrorSquares(of attempt: StepAttempt<Scalar>, into squares: UnsafeMutablePointer<Scalar>)
+
+  /// Called once per step attempt after every row was accepted or rejected,
+  /// while the rows still hold the step's start state, stages and trial state.
+  func stepDecided(_ attempt: StepAttempt<Scalar>)
+}
+
+extension StepObserver {
+  public var extraErrorComponents: Int { 0 }
+
+  public func addErrorSquares(
+    of attempt: StepAttempt<Scalar>, into squares: UnsafeMutablePointer<Scalar>
+  ) {}
+}
+
+/// One step attempt of every active row, as an observer sees it.
+///
+/// Rows are the integrator's active samples (compacted: row `r` is sample
+/// `sampleIndices[r]` of the caller's batch). All pointers are valid only for
+/// the duration of the observer call.
+public struct StepAttempt<Scalar: TensorScalar> {
+  /// The number of rows.
+  public let rows: Int
+  /// The state dimension.
+  public let dimension: Int
+  /// Each row's position in the caller's batch.
+  public let sampleIndices: UnsafePointer<Int>
+  /// Each row's time at the start of the step.
+  public let startTimes: UnsafePointer<Scalar>
+  /// Each row's time at the end of the step (exactly the final time for a last step).
+  public let endTimes: UnsafePointer<Scalar>
+  /// Each row's signed step size `h`.
+  public let steps: UnsafePointer<Scalar>
+  /// Whether each row's step was accepted.
+  public let accepted: UnsafePointer<Bool>
+  /// Whether each row's step is its last (ends at its final time).
+  public let isLast: UnsafePointer<Bool>
+  /// The states at the start of the step, `[rows, dimension]`.
+  public let states: UnsafePointer<Scalar>
+  /// The states at the end of the step, `[rows, dimension]`.
+  public let trialStates: UnsafePointer<Scalar>
+  /// The stage derivatives `k_j`, each `[rows, dimension]`.
+  public let stages: [UnsafeMutablePointer<Scalar>]
+  /// The method's nodes in working precision.
+  let nodes: [Scalar]
+  /// The stage inputs' combinations, as the step computed them.
+  let stageInputTerms: [[StageTerm<Scalar>]]
+  /// `h` spread over each row's elements.
+  let elementSteps: UnsafePointer<Scalar>
+  let sampleEndTimes: UnsafePointer<Scalar>
+
+  /// Writes stage `j`'s input `y + h Σ_l a_jl k_l` of every row into `out`
+  /// (`[rows, dimension]`), by the same operations as the step itself.
+  public func stageInput(_ j: Int, into out: UnsafeMutablePointer<Scalar>) {
+    stageInputTerms[j].withUnsafeBufferPointer {
+      combineStages(
+        count: rows * dimension, states: states, elementSteps: elementSteps, terms: $0, into: out)
+    }
+  }
+
+  /// The time at which row `r` evaluated stage `j`: `t + c_j h`, or the final
+  /// time itself for a last step's `c_j = 1` stages.
+  public func stageTime(_ j: Int, row r: Int) -> Scalar {
+    let c = nodes[j]
+    if c == 1 && isLast[r] { return sampleEndTimes[sampleIndices[r]] }
+    return startTimes[r] + c * steps[r]
+  }
+}
