@@ -50,9 +50,18 @@ public protocol DifferentiableVectorField<Scalar>: VectorField {
     stateCotangents: MutableMatrixView<Scalar>?, derivatives: MutableMatrixView<Scalar>?,
     timeCotangents: UnsafeMutablePointer<Scalar>?,
     parameterGradient: ParameterGradientSink<Scalar>?)
+
+  /// The parameter tensors as ranges of the flat buffer, covering it in order.
+  var parameterBlocks: [Range<Int>] { get }
 }
 
 extension DifferentiableVectorField {
+  /// The parameter tensors as ranges of the flat buffer (a layer's weight,
+  /// its bias, …); by default one block of every parameter. The full-norm
+  /// adjoint measures each block's error on its own, as torchdiffeq does per
+  /// parameter tensor.
+  public var parameterBlocks: [Range<Int>] { [0..<parameterCount] }
+
   /// Writes each row's own parameter gradient `w_r a_rᵀ ∂f/∂θ` into row `r` of
   /// `perSample` (`[batch.count, parameterCount]`, overwritten), one product per row.
   ///

@@ -3,8 +3,8 @@ import NodeCore
 /// Sees every step attempt of a solve: the hook through which sensitivity
 /// methods accumulate integrals outside the state and record trajectories.
 ///
-/// An observer may add error components that are not part of the state (for a
-/// full-norm adjoint, the parameter integral), and is told of each attempt
+/// An observer may add an error measure of quantities outside the state (for
+/// a full-norm adjoint, the parameter integral), and is told of each attempt
 /// once every row's acceptance is known, before accepted rows advance. It runs
 /// on the integrator's thread, inside the stepping loop: it must not allocate
 /// on its hot path, and must treat each row on its own.
@@ -12,14 +12,14 @@ public protocol StepObserver<Scalar>: AnyObject {
   /// The element type.
   associatedtype Scalar: TensorScalar
 
-  /// The number of extra error components per sample that
-  /// ``addErrorSquares(of:into:)`` contributes (0: none). The error ratio of
-  /// a row is then the RMS over `dimension + extraErrorComponents` components.
-  var extraErrorComponents: Int { get }
+  /// Whether ``errorRatios(of:into:)`` measures anything.
+  var measuresErrors: Bool { get }
 
-  /// Adds each row's sum of squared scaled errors of its extra components to
-  /// `squares[row]` (called before any acceptance is decided).
-  func addErrorSquares(of attempt: StepAttempt<Scalar>, into squares: UnsafeMutablePointer<Scalar>)
+  /// Writes each row's error ratio of the observer's own quantities into
+  /// `ratios[row]` (called before any acceptance is decided). A row's step is
+  /// accepted when the larger of this and its state's error ratio is at most
+  /// 1 — the mixed norm of torchdiffeq (the max over parts of their RMS).
+  func errorRatios(of attempt: StepAttempt<Scalar>, into ratios: UnsafeMutablePointer<Scalar>)
 
   /// Called once per step attempt after every row was accepted or rejected,
   /// while the rows still hold the step's start state, stages and trial state.
@@ -27,10 +27,10 @@ public protocol StepObserver<Scalar>: AnyObject {
 }
 
 extension StepObserver {
-  public var extraErrorComponents: Int { 0 }
+  public var measuresErrors: Bool { false }
 
-  public func addErrorSquares(
-    of attempt: StepAttempt<Scalar>, into squares: UnsafeMutablePointer<Scalar>
+  public func errorRatios(
+    of attempt: StepAttempt<Scalar>, into ratios: UnsafeMutablePointer<Scalar>
   ) {}
 }
 

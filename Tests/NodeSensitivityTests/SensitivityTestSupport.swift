@@ -104,6 +104,8 @@ final class CubicTestField: DifferentiableVectorField {
 struct LinearLoss {
   let weights: Tensor<Double>
 
+  init(weights: Tensor<Double>) { self.weights = weights }
+
   init(batch: Int, times: Int, dimension: Int, seed: UInt64) {
     let random = CounterRandom(seed: seed)
     weights = Tensor(
@@ -127,20 +129,27 @@ struct GradientProblem<Field: DifferentiableVectorField> where Field.Scalar == D
   let loss: LinearLoss
 
   init(field: Field, initialStates: Tensor<Double>, times: [Double], seed: UInt64 = 1) {
+    self.init(
+      field: field, initialStates: initialStates, times: times,
+      loss: LinearLoss(
+        batch: initialStates.shape[0], times: times.count, dimension: field.dimension, seed: seed))
+  }
+
+  init(field: Field, initialStates: Tensor<Double>, times: [Double], loss: LinearLoss) {
     self.field = field
     self.initialStates = initialStates
     self.times = times
-    loss = LinearLoss(
-      batch: initialStates.shape[0], times: times.count, dimension: field.dimension, seed: seed)
+    self.loss = loss
   }
 
   /// The gradients of the loss by `mode` at tolerance `tolerance`.
   func gradients(
     mode: GradientMode, tolerance: Double, method: ButcherTableau = .dormandPrince,
-    norm: AdjointNorm = .seminorm
+    norm: AdjointNorm = .seminorm, scope: ErrorControlScope = .perSample
   ) throws -> ODEGradients<Double> {
-    let controller = StepSizeController<Double>.adaptive(
-      PIController(relativeTolerance: tolerance, absoluteTolerance: tolerance))
+    var pi = PIController(relativeTolerance: tolerance, absoluteTolerance: tolerance)
+    pi.scope = scope
+    let controller = StepSizeController<Double>.adaptive(pi)
     let solver = try ODEGradientSolver(
       mode: mode, method: method, forward: controller, adjointNorm: norm, maxSteps: 100_000)
     let pass = try solver.forward(field, initialStates: initialStates, times: .shared(times))
@@ -205,6 +214,12 @@ struct GradientProblem<Field: DifferentiableVectorField> where Field.Scalar == D
 func largestRelativeError(_ x: [Double], _ y: [Double], floor: Double = 1e-3) -> Double {
   precondition(x.count == y.count)
   return zip(x, y).map { abs($0 - $1) / max(abs($1), floor) }.max() ?? 0
+}
+
+/// The relative distance `‖x − y‖ / ‖y‖`.
+func relativeDistance(_ x: [Double], _ y: [Double]) -> Double {
+  let difference = zip(x, y).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+  return (difference / y.reduce(0) { $0 + $1 * $1 }).squareRoot()
 }
 
 /// Per-output-time gradients summed over samples (a shared grid's gradient).

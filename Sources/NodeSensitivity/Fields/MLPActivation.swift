@@ -17,7 +17,8 @@ public enum MLPActivation: String, Sendable, CaseIterable, Codable {
   public func apply<Scalar: TensorScalar>(_ x: Scalar) -> Scalar {
     switch self {
     case .tanh: return Scalar.tanh(x)
-    case .softplus: return x > 0 ? x + Scalar.log(onePlus: Scalar.exp(-x)) : Scalar.log(onePlus: Scalar.exp(x))
+    case .softplus:
+      return x > 0 ? x + Scalar.log(onePlus: Scalar.exp(-x)) : Scalar.log(onePlus: Scalar.exp(x))
     case .relu: return x > 0 ? x : 0
     case .identity: return x
     }

@@ -38,9 +38,20 @@ public final class MLPField<Scalar: TensorScalar>: DifferentiableVectorField {
   public var parameters: [Scalar] {
     get { flat }
     set {
-      precondition(newValue.count == flat.count, "MLPField has \(flat.count) parameters, got \(newValue.count)")
+      precondition(
+        newValue.count == flat.count, "MLPField has \(flat.count) parameters, got \(newValue.count)"
+      )
       flat = newValue
       rebuildLayers()
+    }
+  }
+
+  /// Each layer's weight, then its bias.
+  public var parameterBlocks: [Range<Int>] {
+    (0..<(widths.count - 1)).flatMap { l -> [Range<Int>] in
+      let (offset, inputs, outputs) = layout(l)
+      let bias = offset + inputs * outputs
+      return [offset..<bias, bias..<(bias + outputs)]
     }
   }
 
@@ -63,7 +74,8 @@ public final class MLPField<Scalar: TensorScalar>: DifferentiableVectorField {
     precondition(widths.count >= 2 && widths.allSatisfy { $0 > 0 }, "MLP widths \(widths)")
     precondition(widths.first == widths.last, "a vector field maps R^D to R^D; widths \(widths)")
     let count = Self.parameterCount(widths: widths, timeInput: timeInput)
-    precondition(parameters.count == count, "MLP \(widths) has \(count) parameters, got \(parameters.count)")
+    precondition(
+      parameters.count == count, "MLP \(widths) has \(count) parameters, got \(parameters.count)")
     self.widths = widths
     self.activation = activation
     self.timeInput = timeInput
@@ -186,7 +198,8 @@ public final class MLPField<Scalar: TensorScalar>: DifferentiableVectorField {
     // The output is only needed when asked for; otherwise a scratch block takes it.
     let output =
       derivatives
-      ?? MutableMatrixView(base: inputDeltaScratch.reserve(n * maxWidth), rows: n, columns: dimension)
+      ?? MutableMatrixView(
+        base: inputDeltaScratch.reserve(n * maxWidth), rows: n, columns: dimension)
     let (input, inputStride) = forward(batch, into: output)
     let delta = deltaScratch.reserve(n * maxWidth)
     let inputDelta = inputDeltaScratch.reserve(n * maxWidth)

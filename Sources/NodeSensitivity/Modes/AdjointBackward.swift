@@ -56,7 +56,7 @@ extension ODEGradientSolver {
     let observer = ParameterIntegralObserver(
       field: pass.field, method: method, norm: adjointNorm,
       relativeTolerance: adjointTolerances.relative, absoluteTolerance: adjointTolerances.absolute,
-      identifiers: pass.sampleIdentifiers)
+      identifiers: pass.sampleIdentifiers, batchWide: adjointIntegrator.couplesSamples)
     let augmentedField = AugmentedAdjointField(pass.field)
     let rounds = (points.map(\.count).max() ?? 1) - 1
     var grid = [Scalar](repeating: 0, count: b * 2)

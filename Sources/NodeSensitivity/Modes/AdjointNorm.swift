@@ -6,7 +6,8 @@ public enum AdjointNorm: String, Sendable, CaseIterable, Codable {
   /// and `a`.
   case seminorm
   /// Every component, including each sample's own parameter integral, as a
-  /// plain adjoint does: for comparison. Costs a per-sample parameter
-  /// gradient at every stage.
+  /// plain adjoint does: the error ratio is the larger of the RMS over
+  /// `[z, a]` and the RMS over the parameter integral (torchdiffeq's mixed
+  /// norm). For comparison: costs a per-sample parameter gradient at every stage.
   case full
 }

@@ -21,6 +21,9 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   let absoluteTolerance: Scalar
   /// The identifiers the field sees, by sample position.
   let identifiers: [Int]
+  /// Whether the backward solve shares one step across the batch: the full
+  /// norm then measures the batch's summed integral, as torchdiffeq does.
+  let batchWide: Bool
   /// `dL/dθ`, summed over samples.
   private(set) var gradient: [Scalar]
   // scratch
@@ -38,8 +41,9 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
 
   init(
     field: any DifferentiableVectorField<Scalar>, method: ButcherTableau, norm: AdjointNorm,
-    relativeTolerance: Scalar, absoluteTolerance: Scalar, identifiers: [Int]
+    relativeTolerance: Scalar, absoluteTolerance: Scalar, identifiers: [Int], batchWide: Bool
   ) {
+    self.batchWide = batchWide
     self.field = field
     self.norm = norm
     self.weights = method.weights.map { Scalar($0) }
@@ -53,7 +57,7 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
     }
   }
 
-  var extraErrorComponents: Int { norm == .full ? field.parameterCount : 0 }
+  var measuresErrors: Bool { norm == .full }
 
   func stepDecided(_ attempt: StepAttempt<Scalar>) {
     switch norm {
@@ -102,9 +106,10 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   }
 
   /// Full norm: each row's increment `Σ_j −b_j h a_jᵀ ∂f/∂θ` and error
-  /// `Σ_j −e_j h a_jᵀ ∂f/∂θ` of its own integral, scaled like a state component.
-  func addErrorSquares(
-    of attempt: StepAttempt<Scalar>, into squares: UnsafeMutablePointer<Scalar>
+  /// `Σ_j −e_j h a_jᵀ ∂f/∂θ` of its own integral, scaled like a state
+  /// component; the ratio is the largest RMS over the field's parameter blocks.
+  func errorRatios(
+    of attempt: StepAttempt<Scalar>, into ratios: UnsafeMutablePointer<Scalar>
   ) {
     let n = attempt.rows
     let p = field.parameterCount
@@ -117,7 +122,7 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
     let times = packedTimes.reserve(n)
     let ids = packedIdentifiers.reserve(n)
     let unit = packedWeights.reserve(n)
-    let perRow = rowStageGradients.reserve(n * p)
+    let perRow = rowStageGradients.reserve(Swift.max(n, 2) * p)
     for j in 0..<weights.count {
       let b = weights[j]
       let e = j < errorWeights.count ? errorWeights[j] : 0
@@ -141,19 +146,57 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
         }
       }
     }
+    let blocks = field.parameterBlocks
+    if batchWide {
+      // One ratio for the batch from the summed integral, its sum's increment and error.
+      let summedIncrement = rowStageGradients.base
+      let summedError = rowStageGradients.base + p
+      for i in 0..<p {
+        var increment: Scalar = 0
+        var error: Scalar = 0
+        for r in 0..<n {
+          increment += increments[r * p + i]
+          error += errors[r * p + i]
+        }
+        summedIncrement[i] = increment
+        summedError[i] = error
+      }
+      let ratio = largestBlockRatio(
+        blocks, integral: gradient, increment: summedIncrement, error: summedError)
+      for r in 0..<n { ratios[r] = ratio }
+      return
+    }
     for r in 0..<n {
       let s = attempt.sampleIndices[r]
+      ratios[r] = sampleIntegrals.withUnsafeBufferPointer {
+        largestBlockRatio(
+          blocks, integral: $0.baseAddress! + s * p, increment: increments + r * p,
+          error: errors + r * p)
+      }
+    }
+  }
+
+  /// The largest RMS over parameter blocks of `error / (atol + rtol max(|G|, |G + ΔG|))`.
+  private func largestBlockRatio(
+    _ blocks: [Range<Int>], integral: UnsafePointer<Scalar>, increment: UnsafePointer<Scalar>,
+    error: UnsafePointer<Scalar>
+  ) -> Scalar {
+    var largest: Scalar = 0
+    for block in blocks {
       var sum: Scalar = 0
-      for i in 0..<p {
-        let old = sampleIntegrals[s * p + i]
-        let new = old + increments[r * p + i]
+      for i in block {
+        let old = integral[i]
+        let new = old + increment[i]
         let scale =
           absoluteTolerance + relativeTolerance * Swift.max(Swift.abs(old), Swift.abs(new))
-        let scaled = errors[r * p + i] / scale
+        let scaled = error[i] / scale
         sum += scaled * scaled
       }
-      squares[r] += sum
+      let rms = (sum / Scalar(block.count)).squareRoot()
+      if rms.isNaN { return .nan }
+      largest = Swift.max(largest, rms)
     }
+    return largest
   }
 
   /// Full norm: the accepted rows' increments, measured with their errors.

@@ -283,12 +283,6 @@ struct BatchSolve<Scalar: TensorScalar> {
       squaredErrors(
         thirdOrderErrorTerms, scratch: ws.errorScratch, into: ws.rowThirdOrderErrorSquares)
     }
-    var components = dimension
-    if let observer, observer.extraErrorComponents > 0 {
-      components += observer.extraErrorComponents
-      observer.addErrorSquares(of: attempt, into: ws.rowErrorSquares)
-      if blended { observer.addErrorSquares(of: attempt, into: ws.rowThirdOrderErrorSquares) }
-    }
     /// The error ratio from the sums of squares over `elements` components:
     /// their RMS, or for DOP853 `S₅ / √(n (S₅ + 0.01 S₃))`.
     func ratio(_ fifth: Scalar, _ third: Scalar, elements: Scalar) -> Scalar {
@@ -296,7 +290,7 @@ struct BatchSolve<Scalar: TensorScalar> {
       if fifth == 0 && third == 0 { return 0 }
       return fifth / (elements * (fifth + Scalar(0.01) * third)).squareRoot()
     }
-    let d = Scalar(components)
+    let d = Scalar(dimension)
     switch pi.scope {
     case .perSample:
       for r in 0..<n {
@@ -312,6 +306,20 @@ struct BatchSolve<Scalar: TensorScalar> {
       }
       let shared = ratio(fifth, third, elements: d * Scalar(n))
       for r in 0..<n { ws.rowErrorSquares[r] = shared }
+    }
+    if let observer, observer.measuresErrors {
+      observer.errorRatios(of: attempt, into: ws.rowThirdOrderErrorSquares)
+      if pi.scope == .sharedAcrossBatch {
+        var largest: Scalar = 0
+        for r in 0..<n { largest = Swift.max(largest, ws.rowThirdOrderErrorSquares[r]) }
+        for r in 0..<n { ws.rowThirdOrderErrorSquares[r] = largest }
+      }
+      for r in 0..<n {
+        let extra = ws.rowThirdOrderErrorSquares[r]
+        let own = ws.rowErrorSquares[r]
+        // NaN from either part stays NaN (a rejection).
+        ws.rowErrorSquares[r] = own.isNaN || extra.isNaN ? .nan : Swift.max(own, extra)
+      }
     }
   }
 
