@@ -6,6 +6,9 @@ public enum ProcessMemory {
   /// or nil where `/proc` is unavailable.
   public static var peakResidentMegabytes: Double? { statusField("VmHWM") }
 
+  /// The current resident set size (`VmRSS`) in mebibytes, or nil where `/proc` is unavailable.
+  public static var residentMegabytes: Double? { statusField("VmRSS") }
+
   private static func statusField(_ name: String) -> Double? {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
       return nil

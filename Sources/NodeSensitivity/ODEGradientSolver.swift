@@ -21,6 +21,9 @@ import NodeSolvers
 /// `outputCotangents`: the adjoint is updated by `∂L/∂z(tᵢ)` at each output
 /// time (the paper's Figure 2).
 ///
+/// A solver keeps its integrators' scratch memory between calls: it is not
+/// thread-safe (use one per thread).
+///
 /// Time gradients follow from the solution alone (the paper's appendix B):
 /// `dL/dtᵢ = ∂L/∂z(tᵢ) · f(z(tᵢ), tᵢ)` for `i ≥ 1`, and
 /// `dL/dt₀ = −a(t₀⁺) · f(z(t₀), t₀)` with `a(t₀⁺)` the adjoint at `t₀` before

@@ -12,12 +12,14 @@ struct BenchCommand: ParsableCommand {
     abstract: "Time a reference workload and print its figures as a JSON line.",
     discussion: """
       Workloads: w3 (forward solve of 4096 states through a 2-64-64-2 tanh MLP, dopri5, \
-      rtol = atol = 1e-6). Pin to one core for single-thread figures: \
-      taskset -c 0 node-dist bench w3 --threads 1
+      rtol = atol = 1e-6); memory (one gradient computation on the W3 problem for each \
+      gradient mode and tolerance, each in a fresh process, printing its peak memory). \
+      Pin to one core for single-thread figures: taskset -c 0 node-dist bench w3 --threads 1
       """)
 
   enum Workload: String, ExpressibleByArgument, CaseIterable {
     case w3
+    case memory
   }
 
   @Argument(help: "The workload: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -43,6 +45,8 @@ struct BenchCommand: ParsableCommand {
   )
   var sharedStep = false
 
+  @OptionGroup(title: "memory") var memory: MemoryBenchOptions
+
   func validate() throws {
     guard threads >= 1 else {
       throw ValidationError("--threads must be at least 1, got \(threads)")
@@ -55,6 +59,7 @@ struct BenchCommand: ParsableCommand {
     BLASRuntime.setThreadCount(1)
     switch workload {
     case .w3: try runW3()
+    case .memory: try runMemory()
     }
   }
 

@@ -170,7 +170,9 @@ struct GradientProblem<Field: DifferentiableVectorField> where Field.Scalar == D
   /// Fourth-order central differences of the loss,
   /// `(−L(2ε) + 8 L(ε) − 8 L(−ε) + L(−2ε)) / 12ε`, with respect to every
   /// parameter, every initial-state element and every output time.
-  func finiteDifferences(step: Double = 1e-4, tolerance: Double = 1e-13) throws -> (
+  func finiteDifferences(
+    step: Double = 1e-4, tolerance: Double = 1e-13, includingTimes: Bool = true
+  ) throws -> (
     parameters: [Double], initialStates: [Double], times: [Double]
   ) {
     func derivative(_ perturb: (inout GradientProblem, Double) -> Void) throws -> Double {
@@ -203,7 +205,7 @@ struct GradientProblem<Field: DifferentiableVectorField> where Field.Scalar == D
         })
     }
     var timeGradient: [Double] = []
-    for j in 0..<times.count {
+    for j in 0..<(includingTimes ? times.count : 0) {
       timeGradient.append(try derivative { problem, h in problem.times[j] += h })
     }
     return (parameterGradient, stateGradient, timeGradient)

@@ -138,6 +138,8 @@ public final class MLPField<Scalar: TensorScalar>: DifferentiableVectorField {
 
   // MARK: - Evaluation
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func evaluate(_ batch: FieldBatch<Scalar>, into derivatives: MutableMatrixView<Scalar>) {
     forward(batch, into: derivatives)
   }
@@ -145,6 +147,8 @@ public final class MLPField<Scalar: TensorScalar>: DifferentiableVectorField {
   /// The forward pass, keeping every hidden activation in `activations`.
   /// Returns the first layer's input and its row stride.
   @discardableResult
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   private func forward(
     _ batch: FieldBatch<Scalar>, into output: MutableMatrixView<Scalar>
   ) -> (UnsafePointer<Scalar>, Int) {
@@ -171,6 +175,8 @@ public final class MLPField<Scalar: TensorScalar>: DifferentiableVectorField {
   }
 
   /// `[t, z]` rows with a time input, otherwise the states themselves.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   private func firstLayerInput(_ batch: FieldBatch<Scalar>) -> (UnsafePointer<Scalar>, Int) {
     guard timeInput else { return (batch.states.base, batch.states.rowStride) }
     let n = batch.count
@@ -186,6 +192,8 @@ public final class MLPField<Scalar: TensorScalar>: DifferentiableVectorField {
 
   // MARK: - Vector-Jacobian product
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func vectorJacobianProduct(
     _ batch: FieldBatch<Scalar>, cotangents: MatrixView<Scalar>,
     stateCotangents: MutableMatrixView<Scalar>?, derivatives: MutableMatrixView<Scalar>?,
@@ -240,6 +248,8 @@ public final class MLPField<Scalar: TensorScalar>: DifferentiableVectorField {
 
   /// Adds `Σ_r w_r δ_r x_rᵀ` to the layer's weight gradient and `Σ_r w_r δ_r`
   /// to its bias gradient.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   private func accumulateLayerGradient(
     _ sink: ParameterGradientSink<Scalar>, offset: Int, delta: UnsafeMutablePointer<Scalar>,
     rows n: Int, inputs: Int, outputs: Int, x: UnsafePointer<Scalar>, ldx: Int

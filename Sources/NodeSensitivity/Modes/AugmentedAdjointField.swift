@@ -15,6 +15,8 @@ final class AugmentedAdjointField<Scalar: TensorScalar>: VectorField {
 
   var dimension: Int { 2 * field.dimension }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func evaluate(_ batch: FieldBatch<Scalar>, into out: MutableMatrixView<Scalar>) {
     let d = field.dimension
     let n = batch.count

@@ -15,6 +15,8 @@ extension ODEGradientSolver {
   /// The stages are recomputed from the step's stored start state: the field
   /// is per-sample, so they are bitwise the forward ones. Round `k` treats the
   /// `k`-th last step of every sample that has one, in one batch per stage.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func discreteBackward(
     _ pass: ForwardPass<Scalar>, cotangents: Tensor<Scalar>
   ) -> BackwardResult<Scalar> {
@@ -140,6 +142,8 @@ extension ODEGradientSolver {
 
   /// Fills each stage's input `Y_j`, time and derivative `k_j` for the rows'
   /// steps, in the forward step's order of operations.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   private func recomputeStages(
     _ field: any DifferentiableVectorField<Scalar>, rows m: Int, dimension d: Int,
     nodes: [Scalar], coupling: [[Scalar]], workspace ws: BackpropWorkspace<Scalar>
@@ -147,11 +151,11 @@ extension ODEGradientSolver {
     for j in 0..<nodes.count {
       let input = ws.stageInputs[j]
       let times = ws.stageTimes[j]
+      let terms = coupling[j].enumerated().filter { $0.element != 0 }
       for r in 0..<m {
         let h = ws.steps[r]
         times[r] = nodes[j] == 1 && ws.isLast[r] ? ws.endTimes[r] : ws.startTimes[r] + nodes[j] * h
         let row = r * d
-        let terms = coupling[j].enumerated().filter { $0.element != 0 }
         if terms.isEmpty {
           for i in 0..<d { input[row + i] = ws.states[row + i] }
           continue

@@ -59,6 +59,8 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
 
   var measuresErrors: Bool { norm == .full }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func stepDecided(_ attempt: StepAttempt<Scalar>) {
     switch norm {
     case .seminorm: accumulateAcceptedSteps(attempt)
@@ -67,6 +69,8 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   }
 
   /// Seminorm: one weighted vector-Jacobian product per stage over the accepted rows.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   private func accumulateAcceptedSteps(_ attempt: StepAttempt<Scalar>) {
     let d = attempt.dimension / 2
     var accepted = 0
@@ -108,6 +112,8 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   /// Full norm: each row's increment `Σ_j −b_j h a_jᵀ ∂f/∂θ` and error
   /// `Σ_j −e_j h a_jᵀ ∂f/∂θ` of its own integral, scaled like a state
   /// component; the ratio is the largest RMS over the field's parameter blocks.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func errorRatios(
     of attempt: StepAttempt<Scalar>, into ratios: UnsafeMutablePointer<Scalar>
   ) {

@@ -33,6 +33,8 @@ final class StepRecorder<Scalar: TensorScalar>: StepObserver {
     log = StepLog(dimension: dimension, batchSize: batchSize)
   }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func stepDecided(_ attempt: StepAttempt<Scalar>) {
     let d = attempt.dimension
     for r in 0..<attempt.rows where attempt.accepted[r] {
