@@ -78,6 +78,37 @@ import Testing
     #expect(largestRelativeError(summed, together.parameters.scalars, floor: 1e-9) < 1e-12)
   }
 
+  /// A per-sample time grid gives each sample the gradients it has alone on its own grid.
+  @Test(arguments: GradientMode.allCases)
+  func perSampleTimeGrids(mode: GradientMode) throws {
+    let problem = Self.problem(batch: 3)
+    let grids: [[Double]] = [[0, 0.5, 1], [0, 0.2, 0.9], [0.1, 0.6, 1.3]]
+    let controller = StepSizeController<Double>.adaptive(
+      PIController(relativeTolerance: 1e-8, absoluteTolerance: 1e-8))
+    let solver = try ODEGradientSolver(mode: mode, method: .dormandPrince, forward: controller)
+    let cotangents = LinearLoss(batch: 3, times: 3, dimension: 2, seed: 4).weights
+    let pass = try solver.forward(
+      problem.field, initialStates: problem.initialStates,
+      times: .perSample(Tensor(shape: [3, 3], scalars: grids.flatMap { $0 })))
+    let together = try solver.backward(pass, outputCotangents: cotangents, timeGradients: true)
+    var summed = [Double](repeating: 0, count: problem.field.parameterCount)
+    for s in 0..<3 {
+      let alone = try solver.forward(
+        problem.field,
+        initialStates: Tensor(shape: [1, 2], scalars: Array(problem.initialStates.row(s))),
+        times: .shared(grids[s]))
+      let own = try solver.backward(
+        alone,
+        outputCotangents: Tensor(
+          shape: [1, 3, 2], scalars: Array(cotangents.scalars[(s * 6)..<(s * 6 + 6)])),
+        timeGradients: true)
+      for (p, value) in own.parameters.scalars.enumerated() { summed[p] += value }
+      #expect(Array(own.initialStates.scalars) == Array(together.initialStates.row(s)))
+      #expect(Array(own.times!.scalars) == Array(together.times!.row(s)))
+    }
+    #expect(relativeDistance(summed, together.parameters.scalars) < 1e-12)
+  }
+
   /// Leaving the parameter integral out of error control takes fewer
   /// backward steps when one step serves the batch (torchdiffeq's setting:
   /// the batch's summed integral, whose per-sample parts partly cancel,
