@@ -29,6 +29,12 @@ let package = Package(
       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
     ),
 
+    .systemLibrary(
+      name: "CZlib",
+      pkgConfig: "zlib",
+      providers: [.apt(["zlib1g-dev"])]
+    ),
+
     // Hand-vectorised float kernels (AVX2 + FMA, chosen at run time).
     .target(name: "CNodeKernels"),
 
@@ -53,6 +59,11 @@ let package = Package(
         "NodeCore", "NodeSolvers", .product(name: "RealModule", package: "swift-numerics"),
       ]
     ),
+    // Data: IDX (MNIST-format) files, two-dimensional toy densities.
+    .target(
+      name: "NodeData",
+      dependencies: ["NodeCore", "CZlib"]
+    ),
     // The MPI runtime (the communicator comes with the distributed trainer).
     .target(
       name: "NodeDistributed",
@@ -76,6 +87,7 @@ let package = Package(
     .testTarget(name: "NodeSolversTests", dependencies: ["NodeCore", "NodeSolvers"]),
     .testTarget(
       name: "NodeSensitivityTests", dependencies: ["NodeCore", "NodeSolvers", "NodeSensitivity"]),
+    .testTarget(name: "NodeDataTests", dependencies: ["NodeCore", "NodeData"]),
     .testTarget(name: "NodeDistributedTests", dependencies: ["NodeDistributed"]),
     .testTarget(name: "NodeBenchTests", dependencies: ["NodeCore", "NodeSolvers", "NodeBench"]),
   ]

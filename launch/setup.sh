@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what node-dist needs from Debian, only when it is missing:
-# OpenMPI (libopenmpi-dev, openmpi-bin) and OpenBLAS (libopenblas-dev).
+# OpenMPI (libopenmpi-dev, openmpi-bin), OpenBLAS (libopenblas-dev), zlib
+# (zlib1g-dev, for gzipped data files) and Fashion-MNIST (dataset-fashion-mnist).
 # Idempotent: a second run changes nothing. Source it or run it.
 set -euo pipefail
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev ${NODE_DIST_EXTRA_PACKAGES:-})
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev dataset-fashion-mnist
+  ${NODE_DIST_EXTRA_PACKAGES:-})
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
