@@ -59,6 +59,11 @@ let package = Package(
         "NodeCore", "NodeSolvers", .product(name: "RealModule", package: "swift-numerics"),
       ]
     ),
+    // Neural-network layers with hand-written vector-Jacobian and Jacobian-vector products.
+    .target(
+      name: "NodeNN",
+      dependencies: ["NodeCore", .product(name: "RealModule", package: "swift-numerics")]
+    ),
     // Data: IDX (MNIST-format) files, two-dimensional toy densities.
     .target(
       name: "NodeData",
@@ -87,6 +92,7 @@ let package = Package(
     .testTarget(name: "NodeSolversTests", dependencies: ["NodeCore", "NodeSolvers"]),
     .testTarget(
       name: "NodeSensitivityTests", dependencies: ["NodeCore", "NodeSolvers", "NodeSensitivity"]),
+    .testTarget(name: "NodeNNTests", dependencies: ["NodeCore", "NodeNN"]),
     .testTarget(name: "NodeDataTests", dependencies: ["NodeCore", "NodeData"]),
     .testTarget(name: "NodeDistributedTests", dependencies: ["NodeDistributed"]),
     .testTarget(name: "NodeBenchTests", dependencies: ["NodeCore", "NodeSolvers", "NodeBench"]),

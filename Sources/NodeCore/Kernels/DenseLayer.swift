@@ -53,26 +53,14 @@ public struct DenseLayer<Scalar: TensorScalar>: Sendable {
   public func forward(
     _ x: UnsafePointer<Scalar>, rows: Int, ldx: Int, into y: UnsafeMutablePointer<Scalar>, ldy: Int
   ) {
-    if rows == 0 { return }
-    if Scalar.self == Float.self && Self.isVectorized {
-      forwardVectorized(x, rows: rows, ldx: ldx, into: y, ldy: ldy)
-    } else {
-      forwardPortable(x, rows: rows, ldx: ldx, into: y, ldy: ldy)
-    }
-  }
-
-  private func forwardVectorized(
-    _ x: UnsafePointer<Scalar>, rows: Int, ldx: Int, into y: UnsafeMutablePointer<Scalar>, ldy: Int
-  ) {
-    let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self)
-    let yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
-    withKernelDescription { layer in
-      if layer.out >= 8 {
-        nd_dense_wide_f32(
-          xf, rows, layer.in, ldx, layer.wt, layer.out, layer.bias, yf, ldy, layer.activation)
-      } else {
-        nd_dense_narrow_f32(
-          xf, rows, layer.in, ldx, layer.w, layer.out, layer.bias, yf, ldy, layer.activation)
+    weight.withUnsafeBufferPointer { w in
+      transposedWeight.withUnsafeBufferPointer { wt in
+        bias.withUnsafeBufferPointer { b in
+          DenseKernel.forward(
+            x, rows: rows, inputs: inputWidth, ldx: ldx, weight: w.baseAddress!,
+            transposedWeight: wt.baseAddress!, bias: b.baseAddress!, outputs: outputWidth,
+            into: y, ldy: ldy, activation: activation)
+        }
       }
     }
   }
@@ -95,28 +83,10 @@ public struct DenseLayer<Scalar: TensorScalar>: Sendable {
       }
     }
   }
-
-  private func forwardPortable(
-    _ x: UnsafePointer<Scalar>, rows: Int, ldx: Int, into y: UnsafeMutablePointer<Scalar>, ldy: Int
-  ) {
-    let (out, inputs) = (outputWidth, inputWidth)
-    weight.withUnsafeBufferPointer { w in
-      bias.withUnsafeBufferPointer { b in
-        for r in 0..<rows {
-          let xr = x + r * ldx
-          for j in 0..<out {
-            var sum = b[j]
-            let wj = w.baseAddress! + j * inputs
-            for k in 0..<inputs { sum = sum + xr[k] * wj[k] }
-            y[r * ldy + j] = activation == .tanh ? Scalar.tanh(sum) : sum
-          }
-        }
-      }
-    }
-  }
 }
 
 /// Whether the CPU can run the CNodeKernels (checked once).
-enum DenseKernelSupport {
-  static let available = nd_kernels_available() != 0
+public enum DenseKernelSupport {
+  /// Whether this CPU has AVX2 and FMA.
+  public static let available = nd_kernels_available() != 0
 }

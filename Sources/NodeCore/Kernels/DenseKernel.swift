@@ -1,0 +1,56 @@
+import CNodeKernels
+import RealModule
+
+/// The dense-layer arithmetic over raw memory: `y_r = act(W x_r + b)` for a
+/// batch of rows, each row computed by the same operations wherever it sits
+/// in the batch (so results are bitwise independent of the batch).
+///
+/// In `Float` on CPUs with AVX2 and FMA it runs the CNodeKernels (the wide
+/// kernel reads `Wᵀ`, the narrow one `W`); elsewhere a portable loop. Layers
+/// whose weights live in a flat parameter buffer call it directly.
+public enum DenseKernel {
+  /// Writes `act(W x_r + b)` for `rows` rows of `x` (row stride `ldx`) into
+  /// `y` (row stride `ldy`).
+  ///
+  /// - Parameters:
+  ///   - weight: `W`, row-major `[outputs, inputs]`.
+  ///   - transposedWeight: `Wᵀ`, row-major `[inputs, outputs]`; needed by the
+  ///     vectorised kernel when `outputs ≥ 8` (nil falls back to the portable loop).
+  ///   - bias: `b`, `outputs` values.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func forward<Scalar: TensorScalar>(
+    _ x: UnsafePointer<Scalar>, rows: Int, inputs: Int, ldx: Int,
+    weight: UnsafePointer<Scalar>, transposedWeight: UnsafePointer<Scalar>?,
+    bias: UnsafePointer<Scalar>, outputs: Int, into y: UnsafeMutablePointer<Scalar>, ldy: Int,
+    activation: Activation
+  ) {
+    if rows == 0 { return }
+    if Scalar.self == Float.self && DenseKernelSupport.available
+      && (outputs < 8 || transposedWeight != nil)
+    {
+      func float(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
+        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+      }
+      let yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
+      let act = activation == .tanh ? ND_ACTIVATION_TANH : ND_ACTIVATION_IDENTITY
+      if outputs >= 8 {
+        nd_dense_wide_f32(
+          float(x), rows, inputs, ldx, float(transposedWeight!), outputs, float(bias), yf, ldy, act)
+      } else {
+        nd_dense_narrow_f32(
+          float(x), rows, inputs, ldx, float(weight), outputs, float(bias), yf, ldy, act)
+      }
+      return
+    }
+    for r in 0..<rows {
+      let xr = x + r * ldx
+      for j in 0..<outputs {
+        var sum = bias[j]
+        let wj = weight + j * inputs
+        for k in 0..<inputs { sum = sum + xr[k] * wj[k] }
+        y[r * ldy + j] = activation == .tanh ? Scalar.tanh(sum) : sum
+      }
+    }
+  }
+}

@@ -1,0 +1,128 @@
+import NodeCore
+import RealModule
+
+/// FFJORD's concat-squash layer `y = (W x + b) ⊙ σ(a t + c) + d t`: a linear
+/// map gated and shifted by the time. Parameters, in order: `weight`
+/// `[out, in]`, `bias` `[out]`, `gate_weight` (a) `[out]`, `gate_bias` (c)
+/// `[out]`, `time_weight` (d) `[out]` — the names of WORKLOADS.md's W1 files.
+public final class ConcatSquashLinear<Scalar: TensorScalar>: Layer {
+  private let linear: Linear<Scalar>
+  private let affineScratch = ScratchBuffer<Scalar>()
+  private let gateScratch = ScratchBuffer<Scalar>()
+  private let cotangentScratch = ScratchBuffer<Scalar>()
+
+  public var inputSize: Int { linear.inputSize }
+  public var outputSize: Int { linear.outputSize }
+
+  /// A layer from `inputs` to `outputs` features.
+  public init(inputs: Int, outputs: Int) {
+    linear = Linear(inputs: inputs, outputs: outputs)
+  }
+
+  public var parameterTensors: [ParameterTensor] {
+    linear.parameterTensors
+      + ["gate_weight", "gate_bias", "time_weight"].map {
+        ParameterTensor(name: $0, shape: [outputSize])
+      }
+  }
+
+  /// Offsets of `a`, `c`, `d` in the layer's parameters.
+  private var gateOffset: Int { (inputSize + 1) * outputSize }
+
+  /// `h = W x + b` into the affine scratch and `g = σ(a t + c)` into the gate scratch.
+  private func affineAndGate(
+    _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>
+  ) -> (UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) {
+    let n = x.rows
+    let out = outputSize
+    let h = affineScratch.reserve(n * out)
+    linear.forward(
+      x, times: times, parameters: parameters,
+      into: MutableMatrixView(base: h, rows: n, columns: out))
+    let g = gateScratch.reserve(n * out)
+    let a = parameters + gateOffset
+    let c = a + out
+    for r in 0..<n {
+      for o in 0..<out { g[r * out + o] = 1 / (1 + Scalar.exp(-(a[o] * times[r] + c[o]))) }
+    }
+    return (h, g)
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func forward(
+    _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
+    into y: MutableMatrixView<Scalar>
+  ) {
+    let out = outputSize
+    let (h, g) = affineAndGate(x, times: times, parameters: parameters)
+    let d = parameters + gateOffset + 2 * out
+    for r in 0..<x.rows {
+      let row = y.row(r)
+      for o in 0..<out { row[o] = h[r * out + o] * g[r * out + o] + d[o] * times[r] }
+    }
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func backward(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
+    inputCotangent dx: MutableMatrixView<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?,
+    parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
+  ) {
+    let n = x.rows
+    let out = outputSize
+    let (h, g) = affineAndGate(x, times: times, parameters: parameters)
+    let a = parameters + gateOffset
+    let d = a + 2 * out
+    // dh = dy ⊙ g goes through the linear map.
+    let dh = cotangentScratch.reserve(n * out)
+    for r in 0..<n {
+      let upstream = dy.row(r)
+      for o in 0..<out { dh[r * out + o] = upstream[o] * g[r * out + o] }
+    }
+    linear.accumulateGradients(
+      x, outputCotangent: MatrixView(base: dh, rows: n, columns: out), parameters: parameters,
+      inputCotangent: dx, parameterGradient: parameterGradient, rowWeights: rowWeights)
+    // ∂y/∂a = h g(1−g) t, ∂y/∂c = h g(1−g), ∂y/∂d = t, ∂y/∂t = h g(1−g) a + d.
+    for r in 0..<n {
+      let upstream = dy.row(r)
+      let t = times[r]
+      let w = rowWeights?[r] ?? 1
+      var timeCotangent: Scalar = 0
+      for o in 0..<out {
+        let i = r * out + o
+        let slope = h[i] * g[i] * (1 - g[i])
+        if let gradient = parameterGradient {
+          let ga = gradient + gateOffset
+          ga[o] += w * upstream[o] * slope * t
+          ga[out + o] += w * upstream[o] * slope
+          ga[2 * out + o] += w * upstream[o] * t
+        }
+        timeCotangent += upstream[o] * (slope * a[o] + d[o])
+      }
+      if let timeCotangents { timeCotangents[r] += timeCotangent }
+    }
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func jvp(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
+    into outputTangents: MutableMatrixView<Scalar>
+  ) {
+    let out = outputSize
+    let (_, g) = affineAndGate(x, times: times, parameters: parameters)
+    linear.jvp(
+      x, output: y, times: times, parameters: parameters, inputTangents: inputTangents,
+      directions: directions, into: outputTangents)
+    for r in 0..<x.rows {
+      let row = outputTangents.row(r)
+      for k in 0..<directions {
+        for o in 0..<out { row[k * out + o] *= g[r * out + o] }
+      }
+    }
+  }
+}

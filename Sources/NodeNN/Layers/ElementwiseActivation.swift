@@ -1,0 +1,96 @@
+import NodeCore
+import RealModule
+
+/// An element-wise nonlinearity.
+public enum ActivationFunction: String, Sendable, CaseIterable, Codable {
+  case relu, tanh, softplus, sigmoid, elu, identity
+
+  /// `σ(x)`.
+  @inlinable
+  public func value<Scalar: TensorScalar>(_ x: Scalar) -> Scalar {
+    switch self {
+    case .relu: return x > 0 ? x : 0
+    case .tanh: return Scalar.tanh(x)
+    case .softplus:
+      return x > 0 ? x + Scalar.log(onePlus: Scalar.exp(-x)) : Scalar.log(onePlus: Scalar.exp(x))
+    case .sigmoid: return 1 / (1 + Scalar.exp(-x))
+    case .elu: return x > 0 ? x : Scalar.expMinusOne(x)
+    case .identity: return x
+    }
+  }
+
+  /// `σ'(x)` from the input `x` and the output `y = σ(x)`.
+  @inlinable
+  public func derivative<Scalar: TensorScalar>(input x: Scalar, output y: Scalar) -> Scalar {
+    switch self {
+    case .relu: return x > 0 ? 1 : 0
+    case .tanh: return 1 - y * y
+    case .softplus: return 1 / (1 + Scalar.exp(-x))
+    case .sigmoid: return y * (1 - y)
+    case .elu: return x > 0 ? 1 : y + 1
+    case .identity: return 1
+    }
+  }
+}
+
+/// An element-wise activation layer `y = σ(x)`, without parameters.
+public final class ElementwiseActivation<Scalar: TensorScalar>: Layer {
+  /// The nonlinearity.
+  public let function: ActivationFunction
+  public let inputSize: Int
+  public var outputSize: Int { inputSize }
+  public var parameterTensors: [ParameterTensor] { [] }
+
+  /// An activation over `size` features.
+  public init(_ function: ActivationFunction, size: Int) {
+    self.function = function
+    self.inputSize = size
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func forward(
+    _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
+    into y: MutableMatrixView<Scalar>
+  ) {
+    for r in 0..<x.rows {
+      let input = x.row(r)
+      let output = y.row(r)
+      for i in 0..<inputSize { output[i] = function.value(input[i]) }
+    }
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func backward(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
+    inputCotangent dx: MutableMatrixView<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?,
+    parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
+  ) {
+    guard let dx else { return }
+    for r in 0..<x.rows {
+      let (input, output, upstream, result) = (x.row(r), y.row(r), dy.row(r), dx.row(r))
+      for i in 0..<inputSize {
+        result[i] = upstream[i] * function.derivative(input: input[i], output: output[i])
+      }
+    }
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func jvp(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
+    into outputTangents: MutableMatrixView<Scalar>
+  ) {
+    for r in 0..<x.rows {
+      let (input, output) = (x.row(r), y.row(r))
+      let (tangent, result) = (inputTangents.row(r), outputTangents.row(r))
+      for i in 0..<inputSize {
+        let slope = function.derivative(input: input[i], output: output[i])
+        for k in 0..<directions { result[k * inputSize + i] = slope * tangent[k * inputSize + i] }
+      }
+    }
+  }
+}

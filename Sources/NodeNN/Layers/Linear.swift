@@ -1,0 +1,139 @@
+import NodeCore
+
+/// A fully connected layer `y = W x + b` (PyTorch's `nn.Linear`): parameters
+/// `weight` `[out, in]` then `bias` `[out]`.
+///
+/// Forward, input cotangents and tangents go through ``DenseKernel`` (bitwise
+/// independent of the batch); the weight gradient is one BLAS GEMM over the rows.
+public final class Linear<Scalar: TensorScalar>: Layer {
+  public let inputSize: Int
+  public let outputSize: Int
+  private let transposed = ScratchBuffer<Scalar>()
+  private let zeros: ScratchBuffer<Scalar>
+  private let weighted = ScratchBuffer<Scalar>()
+
+  /// A layer from `inputs` to `outputs` features.
+  public init(inputs: Int, outputs: Int) {
+    precondition(
+      inputs > 0 && outputs > 0, "Linear needs positive sizes, got \(inputs) → \(outputs)")
+    inputSize = inputs
+    outputSize = outputs
+    zeros = ScratchBuffer(capacity: Swift.max(inputs, outputs))
+  }
+
+  public var parameterTensors: [ParameterTensor] {
+    [
+      ParameterTensor(name: "weight", shape: [outputSize, inputSize]),
+      ParameterTensor(name: "bias", shape: [outputSize]),
+    ]
+  }
+
+  /// Fills the `Wᵀ` scratch from the parameters.
+  private func transposeWeight(_ w: UnsafePointer<Scalar>) -> UnsafeMutablePointer<Scalar> {
+    let t = transposed.reserve(inputSize * outputSize)
+    for o in 0..<outputSize {
+      for i in 0..<inputSize { t[i * outputSize + o] = w[o * inputSize + i] }
+    }
+    return t
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func forward(
+    _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
+    into y: MutableMatrixView<Scalar>
+  ) {
+    affine(
+      x.base, rows: x.rows, ldx: x.rowStride, weight: parameters,
+      transposedWeight: preparedTranspose(parameters), bias: parameters + inputSize * outputSize,
+      into: y.base, ldy: y.rowStride)
+  }
+
+  /// `Wᵀ` when the wide kernel reads it (`out ≥ 8`), else nil.
+  func preparedTranspose(_ w: UnsafePointer<Scalar>) -> UnsafePointer<Scalar>? {
+    outputSize >= 8 ? UnsafePointer(transposeWeight(w)) : nil
+  }
+
+  /// `W x_r + bias` for every row.
+  func affine(
+    _ x: UnsafePointer<Scalar>, rows: Int, ldx: Int, weight w: UnsafePointer<Scalar>,
+    transposedWeight: UnsafePointer<Scalar>?, bias: UnsafePointer<Scalar>,
+    into y: UnsafeMutablePointer<Scalar>, ldy: Int
+  ) {
+    DenseKernel.forward(
+      x, rows: rows, inputs: inputSize, ldx: ldx, weight: w, transposedWeight: transposedWeight,
+      bias: bias, outputs: outputSize, into: y, ldy: ldy, activation: .identity)
+  }
+
+  /// `zeros` of the larger width, for bias-free products.
+  var zeroBias: UnsafePointer<Scalar> { UnsafePointer(zeros.base) }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func backward(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
+    inputCotangent dx: MutableMatrixView<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?,
+    parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
+  ) {
+    accumulateGradients(
+      x, outputCotangent: dy, parameters: parameters, inputCotangent: dx,
+      parameterGradient: parameterGradient, rowWeights: rowWeights)
+  }
+
+  /// The affine map's part of the backward pass: `dx = Wᵀ dy`, `dW += Σ w_r dy_r x_rᵀ`,
+  /// `db += Σ w_r dy_r`.
+  func accumulateGradients(
+    _ x: MatrixView<Scalar>, outputCotangent dy: MatrixView<Scalar>,
+    parameters: UnsafePointer<Scalar>, inputCotangent dx: MutableMatrixView<Scalar>?,
+    parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
+  ) {
+    let n = x.rows
+    if let gradient = parameterGradient {
+      // dW += Σ_r w_r dy_r x_rᵀ (one GEMM), db += Σ_r w_r dy_r.
+      var upstream = dy.base
+      var ld = dy.rowStride
+      if let rowWeights {
+        let scaled = weighted.reserve(n * outputSize)
+        for r in 0..<n {
+          let source = dy.row(r)
+          for o in 0..<outputSize { scaled[r * outputSize + o] = rowWeights[r] * source[o] }
+        }
+        upstream = UnsafePointer(scaled)
+        ld = outputSize
+      }
+      gemm(
+        .transposed, .none, m: outputSize, n: inputSize, k: n, a: upstream, lda: ld, b: x.base,
+        ldb: x.rowStride, beta: 1, c: gradient, ldc: inputSize)
+      let biasGradient = gradient + inputSize * outputSize
+      for r in 0..<n {
+        for o in 0..<outputSize { biasGradient[o] += upstream[r * ld + o] }
+      }
+    }
+    if let dx {
+      // dx_r = Wᵀ dy_r: a dense layer whose weight is Wᵀ ([in, out]) and whose transpose is W.
+      let t = transposeWeight(parameters)
+      DenseKernel.forward(
+        dy.base, rows: n, inputs: outputSize, ldx: dy.rowStride, weight: t,
+        transposedWeight: parameters, bias: zeros.base, outputs: inputSize, into: dx.base,
+        ldy: dx.rowStride, activation: .identity)
+    }
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func jvp(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
+    into outputTangents: MutableMatrixView<Scalar>
+  ) {
+    // dy = W dx per direction: direction k of row r is row r·K + k of a
+    // [rows·K, in] matrix when each row's tangents are contiguous.
+    let t = preparedTranspose(parameters)
+    for r in 0..<x.rows {
+      affine(
+        inputTangents.row(r), rows: directions, ldx: inputSize, weight: parameters,
+        transposedWeight: t, bias: zeroBias, into: outputTangents.row(r), ldy: outputSize)
+    }
+  }
+}

@@ -1,0 +1,156 @@
+import NodeCore
+
+/// A chain of layers with its parameters in one flat buffer, in layer order.
+///
+/// ``forward(_:times:parameters:into:)`` keeps every layer's output;
+/// ``backward(times:parameters:outputCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
+/// and ``jvp(times:parameters:inputTangents:directions:into:)`` then run on
+/// that forward pass (call them after it, with the same times and parameters).
+/// Not thread-safe: it owns its activations.
+public final class Sequential<Scalar: TensorScalar> {
+  /// The layers, first to last.
+  public let layers: [any Layer<Scalar>]
+  /// The name prefix of each layer's parameters (nil: a layer without parameters).
+  public let names: [String?]
+  /// Each layer's first parameter in the flat buffer.
+  public let parameterOffsets: [Int]
+  /// The total number of parameters.
+  public let parameterCount: Int
+  private var input = MatrixView<Scalar>(base: UnsafePointer(bitPattern: 8)!, rows: 0, columns: 0)
+  private let outputs: [ScratchBuffer<Scalar>]
+  private let cotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
+  private let tangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
+  private var rows = 0
+
+  /// Chains `layers`; `names[i]` prefixes layer `i`'s parameter names (e.g. `"layers.0"`).
+  ///
+  /// - Precondition: consecutive sizes chain; one name per layer.
+  public init(_ layers: [any Layer<Scalar>], names: [String?]) {
+    precondition(!layers.isEmpty && layers.count == names.count, "one name per layer")
+    for (a, b) in zip(layers, layers.dropFirst()) {
+      precondition(
+        a.outputSize == b.inputSize, "layer sizes do not chain: \(a.outputSize) then \(b.inputSize)"
+      )
+    }
+    self.layers = layers
+    self.names = names
+    var offsets: [Int] = []
+    var total = 0
+    for layer in layers {
+      offsets.append(total)
+      total += layer.parameterCount
+    }
+    parameterOffsets = offsets
+    parameterCount = total
+    outputs = layers.map { _ in ScratchBuffer<Scalar>() }
+  }
+
+  /// The input size of the first layer.
+  public var inputSize: Int { layers[0].inputSize }
+  /// The output size of the last layer.
+  public var outputSize: Int { layers[layers.count - 1].outputSize }
+
+  /// Every parameter tensor: its full name, offset in the flat buffer and shape.
+  public var namedParameters: [(name: String, offset: Int, shape: [Int])] {
+    var result: [(String, Int, [Int])] = []
+    for (l, layer) in layers.enumerated() {
+      var offset = parameterOffsets[l]
+      for tensor in layer.parameterTensors {
+        let prefix = names[l].map { $0 + "." } ?? ""
+        result.append((prefix + tensor.name, offset, tensor.shape))
+        offset += tensor.count
+      }
+    }
+    return result
+  }
+
+  /// Runs the chain on `x` and keeps each layer's output; writes the last into `y`.
+  public func forward(
+    _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
+    into y: MutableMatrixView<Scalar>
+  ) {
+    input = x
+    rows = x.rows
+    var current = x
+    for (l, layer) in layers.enumerated() {
+      let out = outputs[l].reserve(rows * layer.outputSize)
+      let view = MutableMatrixView(base: out, rows: rows, columns: layer.outputSize)
+      layer.forward(current, times: times, parameters: parameters + parameterOffsets[l], into: view)
+      current = MatrixView(base: out, rows: rows, columns: layer.outputSize)
+    }
+    for r in 0..<rows {
+      let source = current.row(r)
+      let target = y.row(r)
+      for i in 0..<outputSize { target[i] = source[i] }
+    }
+  }
+
+  /// The input to layer `l` and its output in the last forward pass.
+  private func activations(_ l: Int) -> (MatrixView<Scalar>, MatrixView<Scalar>) {
+    let x =
+      l == 0
+      ? input : MatrixView(base: outputs[l - 1].base, rows: rows, columns: layers[l].inputSize)
+    return (x, MatrixView(base: outputs[l].base, rows: rows, columns: layers[l].outputSize))
+  }
+
+  /// The vector-Jacobian product of the last forward pass (see ``Layer``):
+  /// input cotangents into `dx`, time cotangents **added** into
+  /// `timeCotangents`, weighted parameter gradients **added** into `parameterGradient`.
+  public func backward(
+    times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
+    outputCotangent dy: MatrixView<Scalar>, inputCotangent dx: MutableMatrixView<Scalar>?,
+    timeCotangents: UnsafeMutablePointer<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
+    rowWeights: UnsafePointer<Scalar>?
+  ) {
+    var upstream = dy
+    var flip = false
+    for l in stride(from: layers.count - 1, through: 0, by: -1) {
+      let layer = layers[l]
+      let (x, y) = activations(l)
+      let target: MutableMatrixView<Scalar>?
+      if l == 0 {
+        target = dx
+      } else {
+        let buffer = (flip ? cotangents.1 : cotangents.0).reserve(rows * layer.inputSize)
+        target = MutableMatrixView(base: buffer, rows: rows, columns: layer.inputSize)
+      }
+      layer.backward(
+        x, output: y, times: times, parameters: parameters + parameterOffsets[l],
+        outputCotangent: upstream, inputCotangent: target, timeCotangents: timeCotangents,
+        parameterGradient: parameterGradient.map { $0 + parameterOffsets[l] },
+        rowWeights: rowWeights)
+      if let target {
+        upstream = MatrixView(
+          base: target.base, rows: rows, columns: layer.inputSize, rowStride: target.rowStride)
+      }
+      flip.toggle()
+    }
+  }
+
+  /// The Jacobian-vector product of the last forward pass in `directions`
+  /// directions (row `r` of the tangents holds them one after another).
+  public func jvp(
+    times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
+    inputTangents: MatrixView<Scalar>, directions: Int, into result: MutableMatrixView<Scalar>
+  ) {
+    var current = inputTangents
+    var flip = false
+    for (l, layer) in layers.enumerated() {
+      let (x, y) = activations(l)
+      let width = directions * layer.outputSize
+      let target: MutableMatrixView<Scalar>
+      if l == layers.count - 1 {
+        target = result
+      } else {
+        let buffer = (flip ? tangents.1 : tangents.0).reserve(rows * width)
+        target = MutableMatrixView(base: buffer, rows: rows, columns: width)
+      }
+      layer.jvp(
+        x, output: y, times: times, parameters: parameters + parameterOffsets[l],
+        inputTangents: current, directions: directions, into: target)
+      current = MatrixView(
+        base: target.base, rows: rows, columns: width, rowStride: target.rowStride)
+      flip.toggle()
+    }
+  }
+}
