@@ -64,6 +64,11 @@ let package = Package(
       name: "NodeNN",
       dependencies: ["NodeCore", .product(name: "RealModule", package: "swift-numerics")]
     ),
+    // The paper's models: continuous normalizing flows (more to come).
+    .target(
+      name: "NodeModels",
+      dependencies: ["NodeCore", "NodeSolvers", "NodeSensitivity", "NodeNN"]
+    ),
     // Data: IDX (MNIST-format) files, two-dimensional toy densities.
     .target(
       name: "NodeData",
@@ -93,6 +98,9 @@ let package = Package(
     .testTarget(
       name: "NodeSensitivityTests", dependencies: ["NodeCore", "NodeSolvers", "NodeSensitivity"]),
     .testTarget(name: "NodeNNTests", dependencies: ["NodeCore", "NodeNN"]),
+    .testTarget(
+      name: "NodeModelsTests",
+      dependencies: ["NodeCore", "NodeSolvers", "NodeSensitivity", "NodeNN", "NodeModels", "NodeData"]),
     .testTarget(name: "NodeDataTests", dependencies: ["NodeCore", "NodeData"]),
     .testTarget(name: "NodeDistributedTests", dependencies: ["NodeDistributed"]),
     .testTarget(name: "NodeBenchTests", dependencies: ["NodeCore", "NodeSolvers", "NodeBench"]),

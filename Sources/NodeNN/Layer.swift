@@ -62,6 +62,23 @@ public protocol Layer<Scalar>: AnyObject {
     _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
     parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
     into outputTangents: MutableMatrixView<Scalar>)
+
+  /// The vector-Jacobian product of the pair map `(x, ẋ) ↦ (y, ẏ)` that
+  /// ``forward(_:times:parameters:into:)`` and ``jvp(_:output:times:parameters:inputTangents:directions:into:)``
+  /// compute together — what the adjoint of a quantity built from tangents
+  /// (a CNF's exact trace) needs, derived by hand per layer.
+  ///
+  /// Given `ȳ` (`dy`, `[rows, out]`) and `ẏ̄` (`dTangents`, `[rows, K·out]`),
+  /// writes `x̄` into `dx` and `ẋ̄` into `dInputTangents` (each if given),
+  /// **adds** `t̄` into `timeCotangents` and the weighted `θ̄` into `parameterGradient`.
+  func jvpBackward(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>,
+    outputTangents: MatrixView<Scalar>, directions: Int, outputCotangent dy: MatrixView<Scalar>,
+    tangentCotangent dTangents: MatrixView<Scalar>, inputCotangent dx: MutableMatrixView<Scalar>?,
+    inputTangentCotangent dInputTangents: MutableMatrixView<Scalar>?,
+    timeCotangents: UnsafeMutablePointer<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
+    rowWeights: UnsafePointer<Scalar>?)
 }
 
 extension Layer {

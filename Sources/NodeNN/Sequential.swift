@@ -19,7 +19,11 @@ public final class Sequential<Scalar: TensorScalar> {
   private var input = MatrixView<Scalar>(base: UnsafePointer(bitPattern: 8)!, rows: 0, columns: 0)
   private let outputs: [ScratchBuffer<Scalar>]
   private let cotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
-  private let tangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
+  private let tangentOutputs: [ScratchBuffer<Scalar>]
+  private var inputTangents = MatrixView<Scalar>(
+    base: UnsafePointer(bitPattern: 8)!, rows: 0, columns: 0)
+  private var directions = 0
+  private let tangentCotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
   private var rows = 0
 
   /// Chains `layers`; `names[i]` prefixes layer `i`'s parameter names (e.g. `"layers.0"`).
@@ -43,6 +47,7 @@ public final class Sequential<Scalar: TensorScalar> {
     parameterOffsets = offsets
     parameterCount = total
     outputs = layers.map { _ in ScratchBuffer<Scalar>() }
+    tangentOutputs = layers.map { _ in ScratchBuffer<Scalar>() }
   }
 
   /// The input size of the first layer.
@@ -128,28 +133,83 @@ public final class Sequential<Scalar: TensorScalar> {
   }
 
   /// The Jacobian-vector product of the last forward pass in `directions`
-  /// directions (row `r` of the tangents holds them one after another).
+  /// directions (row `r` of the tangents holds them one after another). Keeps
+  /// every layer's tangents for ``jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``.
   public func jvp(
     times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     inputTangents: MatrixView<Scalar>, directions: Int, into result: MutableMatrixView<Scalar>
   ) {
+    self.inputTangents = inputTangents
+    self.directions = directions
     var current = inputTangents
-    var flip = false
     for (l, layer) in layers.enumerated() {
       let (x, y) = activations(l)
       let width = directions * layer.outputSize
-      let target: MutableMatrixView<Scalar>
-      if l == layers.count - 1 {
-        target = result
-      } else {
-        let buffer = (flip ? tangents.1 : tangents.0).reserve(rows * width)
-        target = MutableMatrixView(base: buffer, rows: rows, columns: width)
-      }
+      let buffer = tangentOutputs[l].reserve(rows * width)
+      let target = MutableMatrixView(base: buffer, rows: rows, columns: width)
       layer.jvp(
         x, output: y, times: times, parameters: parameters + parameterOffsets[l],
         inputTangents: current, directions: directions, into: target)
-      current = MatrixView(
-        base: target.base, rows: rows, columns: width, rowStride: target.rowStride)
+      current = MatrixView(base: buffer, rows: rows, columns: width)
+    }
+    for r in 0..<rows {
+      let (source, destination) = (current.row(r), result.row(r))
+      for i in 0..<(directions * outputSize) { destination[i] = source[i] }
+    }
+  }
+
+  /// The tangents into and out of layer `l` in the last JVP.
+  private func tangentActivations(_ l: Int) -> (MatrixView<Scalar>, MatrixView<Scalar>) {
+    let input =
+      l == 0
+      ? inputTangents
+      : MatrixView(
+        base: tangentOutputs[l - 1].base, rows: rows, columns: directions * layers[l].inputSize)
+    return (
+      input,
+      MatrixView(
+        base: tangentOutputs[l].base, rows: rows, columns: directions * layers[l].outputSize)
+    )
+  }
+
+  /// The vector-Jacobian product of the pair map `(x, ẋ) ↦ (y, ẏ)` of the
+  /// last forward and JVP passes, layer by layer (see ``Layer``): `x̄` into
+  /// `dx`, `t̄` and the weighted `θ̄` **added**. Tangents of the input are held
+  /// fixed (their cotangent is not returned).
+  public func jvpBackward(
+    times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
+    outputCotangent dy: MatrixView<Scalar>, tangentCotangent dTangents: MatrixView<Scalar>,
+    inputCotangent dx: MutableMatrixView<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?,
+    parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
+  ) {
+    var upstream = dy
+    var upstreamTangents = dTangents
+    var flip = false
+    for l in stride(from: layers.count - 1, through: 0, by: -1) {
+      let layer = layers[l]
+      let (x, y) = activations(l)
+      let (tangentIn, tangentOut) = tangentActivations(l)
+      var target: MutableMatrixView<Scalar>? = dx
+      var tangentTarget: MutableMatrixView<Scalar>? = nil
+      if l > 0 {
+        let buffer = (flip ? cotangents.1 : cotangents.0).reserve(rows * layer.inputSize)
+        target = MutableMatrixView(base: buffer, rows: rows, columns: layer.inputSize)
+        let width = directions * layer.inputSize
+        let tangentBuffer = (flip ? tangentCotangents.1 : tangentCotangents.0).reserve(rows * width)
+        tangentTarget = MutableMatrixView(base: tangentBuffer, rows: rows, columns: width)
+      }
+      layer.jvpBackward(
+        x, output: y, times: times, parameters: parameters + parameterOffsets[l],
+        inputTangents: tangentIn, outputTangents: tangentOut, directions: directions,
+        outputCotangent: upstream, tangentCotangent: upstreamTangents, inputCotangent: target,
+        inputTangentCotangent: tangentTarget, timeCotangents: timeCotangents,
+        parameterGradient: parameterGradient.map { $0 + parameterOffsets[l] },
+        rowWeights: rowWeights)
+      if l > 0, let target, let tangentTarget {
+        upstream = MatrixView(base: target.base, rows: rows, columns: layer.inputSize)
+        upstreamTangents = MatrixView(
+          base: tangentTarget.base, rows: rows, columns: directions * layer.inputSize)
+      }
       flip.toggle()
     }
   }

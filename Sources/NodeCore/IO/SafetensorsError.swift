@@ -15,6 +15,9 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
   /// The tensor has a different shape than the caller needs.
   case shapeMismatch(source: String, tensor: String, expected: [Int], found: [Int])
 
+  /// The file holds tensors the reader does not know.
+  case unexpectedTensors(source: String, tensors: [String], expected: [String])
+
   /// The dtypes this reader accepts.
   public static let supportedDTypes = ["F16", "BF16", "F32", "F64"]
 
@@ -36,6 +39,10 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
         + (available.isEmpty ? "no tensors" : available.joined(separator: ", "))
     case .shapeMismatch(let source, let tensor, let expected, let found):
       return "\(source): tensor '\(tensor)' has shape \(found), expected \(expected)"
+    case .unexpectedTensors(let source, let tensors, let expected):
+      return "\(source): unexpected tensor(s) "
+        + tensors.map { "'\($0)'" }.joined(separator: ", ")
+        + "; the model has " + expected.joined(separator: ", ")
     }
   }
 }

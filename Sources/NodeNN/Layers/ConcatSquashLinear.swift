@@ -6,10 +6,11 @@ import RealModule
 /// `[out, in]`, `bias` `[out]`, `gate_weight` (a) `[out]`, `gate_bias` (c)
 /// `[out]`, `time_weight` (d) `[out]` — the names of WORKLOADS.md's W1 files.
 public final class ConcatSquashLinear<Scalar: TensorScalar>: Layer {
-  private let linear: Linear<Scalar>
+  let linear: Linear<Scalar>
   private let affineScratch = ScratchBuffer<Scalar>()
   private let gateScratch = ScratchBuffer<Scalar>()
   private let cotangentScratch = ScratchBuffer<Scalar>()
+  private let tangentScratch = ScratchBuffer<Scalar>()
 
   public var inputSize: Int { linear.inputSize }
   public var outputSize: Int { linear.outputSize }
@@ -27,10 +28,10 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: Layer {
   }
 
   /// Offsets of `a`, `c`, `d` in the layer's parameters.
-  private var gateOffset: Int { (inputSize + 1) * outputSize }
+  var gateOffset: Int { (inputSize + 1) * outputSize }
 
   /// `h = W x + b` into the affine scratch and `g = σ(a t + c)` into the gate scratch.
-  private func affineAndGate(
+  func affineAndGate(
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>
   ) -> (UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) {
     let n = x.rows
@@ -123,6 +124,65 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: Layer {
       for k in 0..<directions {
         for o in 0..<out { row[k * out + o] *= g[r * out + o] }
       }
+    }
+  }
+}
+
+extension ConcatSquashLinear {
+  /// `ẏ = (W ẋ) ⊙ g` with `g = σ(a t + c)`: the linear part sees `ȳ ⊙ g` and
+  /// `ẏ̄ ⊙ g`; the gate collects `ȳ·h + Σ_k ẏ̄_k·(W ẋ_k)` through `g' = g(1 − g)`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func jvpBackward(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>,
+    outputTangents: MatrixView<Scalar>, directions: Int, outputCotangent dy: MatrixView<Scalar>,
+    tangentCotangent dTangents: MatrixView<Scalar>, inputCotangent dx: MutableMatrixView<Scalar>?,
+    inputTangentCotangent dInputTangents: MutableMatrixView<Scalar>?,
+    timeCotangents: UnsafeMutablePointer<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
+    rowWeights: UnsafePointer<Scalar>?
+  ) {
+    let n = x.rows
+    let out = outputSize
+    let k = directions
+    // The ordinary part: y's cotangent through the layer, gate and time included.
+    backward(
+      x, output: y, times: times, parameters: parameters, outputCotangent: dy, inputCotangent: dx,
+      timeCotangents: timeCotangents, parameterGradient: parameterGradient, rowWeights: rowWeights)
+    let (_, g) = affineAndGate(x, times: times, parameters: parameters)
+    let a = parameters + gateOffset
+    // ẏ_k = (W ẋ_k) g: the linear map sees ẏ̄_k ⊙ g …
+    let gated = tangentScratch.reserve(n * k * out)
+    for r in 0..<n {
+      let bar = dTangents.row(r)
+      for i in 0..<k {
+        for o in 0..<out { gated[(r * k + i) * out + o] = bar[i * out + o] * g[r * out + o] }
+      }
+    }
+    linear.accumulateTangentGradients(
+      inputTangents, rows: n, directions: k,
+      tangentCotangent: MatrixView(base: gated, rows: n, columns: k * out), parameters: parameters,
+      inputTangentCotangent: dInputTangents, parameterGradient: parameterGradient,
+      rowWeights: rowWeights)
+    // … and the gate sees Σ_k ẏ̄_k (W ẋ_k) = Σ_k ẏ̄_k ẏ_k / g.
+    for r in 0..<n {
+      let (bar, image) = (dTangents.row(r), outputTangents.row(r))
+      let t = times[r]
+      let w = rowWeights?[r] ?? 1
+      var timeCotangent: Scalar = 0
+      for o in 0..<out {
+        let gate = g[r * out + o]
+        var sum: Scalar = 0
+        for i in 0..<k { sum += bar[i * out + o] * image[i * out + o] }
+        // (W ẋ) g' = ẏ (1 − g): ∂ẏ/∂(a t + c) = ẏ (1 − g).
+        let slope = sum * (1 - gate)
+        if let gradient = parameterGradient {
+          gradient[gateOffset + o] += w * slope * t
+          gradient[gateOffset + out + o] += w * slope
+        }
+        timeCotangent += slope * a[o]
+      }
+      if let timeCotangents { timeCotangents[r] += timeCotangent }
     }
   }
 }

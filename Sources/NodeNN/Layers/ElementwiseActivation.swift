@@ -33,6 +33,22 @@ public enum ActivationFunction: String, Sendable, CaseIterable, Codable {
   }
 }
 
+extension ActivationFunction {
+  /// `σ''(x)` from the input `x` and the output `y = σ(x)`.
+  @inlinable
+  public func secondDerivative<Scalar: TensorScalar>(input x: Scalar, output y: Scalar) -> Scalar {
+    switch self {
+    case .relu, .identity: return 0
+    case .tanh: return -2 * y * (1 - y * y)
+    case .softplus:
+      let s = 1 / (1 + Scalar.exp(-x))
+      return s * (1 - s)
+    case .sigmoid: return y * (1 - y) * (1 - 2 * y)
+    case .elu: return x > 0 ? 0 : y + 1
+    }
+  }
+}
+
 /// An element-wise activation layer `y = σ(x)`, without parameters.
 public final class ElementwiseActivation<Scalar: TensorScalar>: Layer {
   /// The nonlinearity.
@@ -90,6 +106,40 @@ public final class ElementwiseActivation<Scalar: TensorScalar>: Layer {
       for i in 0..<inputSize {
         let slope = function.derivative(input: input[i], output: output[i])
         for k in 0..<directions { result[k * inputSize + i] = slope * tangent[k * inputSize + i] }
+      }
+    }
+  }
+
+  /// `ẏ = σ'(x) ẋ`: `x̄ = σ'(x) ȳ + σ''(x) Σ_k ẋ_k ẏ̄_k`, `ẋ̄_k = σ'(x) ẏ̄_k`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func jvpBackward(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>,
+    outputTangents: MatrixView<Scalar>, directions: Int, outputCotangent dy: MatrixView<Scalar>,
+    tangentCotangent dTangents: MatrixView<Scalar>, inputCotangent dx: MutableMatrixView<Scalar>?,
+    inputTangentCotangent dInputTangents: MutableMatrixView<Scalar>?,
+    timeCotangents: UnsafeMutablePointer<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
+    rowWeights: UnsafePointer<Scalar>?
+  ) {
+    let size = inputSize
+    for r in 0..<x.rows {
+      let (input, output, upstream) = (x.row(r), y.row(r), dy.row(r))
+      let (tangent, tangentBar) = (inputTangents.row(r), dTangents.row(r))
+      for i in 0..<size {
+        let slope = function.derivative(input: input[i], output: output[i])
+        var mixed: Scalar = 0
+        for k in 0..<directions { mixed += tangent[k * size + i] * tangentBar[k * size + i] }
+        if let dx {
+          dx.row(r)[i] =
+            slope * upstream[i] + function.secondDerivative(input: input[i], output: output[i])
+            * mixed
+        }
+        if let dInputTangents {
+          for k in 0..<directions {
+            dInputTangents.row(r)[k * size + i] = slope * tangentBar[k * size + i]
+          }
+        }
       }
     }
   }

@@ -136,4 +136,73 @@ public final class Linear<Scalar: TensorScalar>: Layer {
         transposedWeight: t, bias: zeroBias, into: outputTangents.row(r), ldy: outputSize)
     }
   }
+
+  /// `ẏ_k = W ẋ_k`: `x̄ = Wᵀ ȳ`, `ẋ̄_k = Wᵀ ẏ̄_k`, `W̄ += Σ_r w_r (ȳ_r x_rᵀ + Σ_k ẏ̄_rk ẋ_rkᵀ)`, `b̄ += Σ_r w_r ȳ_r`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func jvpBackward(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>,
+    outputTangents: MatrixView<Scalar>, directions: Int, outputCotangent dy: MatrixView<Scalar>,
+    tangentCotangent dTangents: MatrixView<Scalar>, inputCotangent dx: MutableMatrixView<Scalar>?,
+    inputTangentCotangent dInputTangents: MutableMatrixView<Scalar>?,
+    timeCotangents: UnsafeMutablePointer<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
+    rowWeights: UnsafePointer<Scalar>?
+  ) {
+    accumulateGradients(
+      x, outputCotangent: dy, parameters: parameters, inputCotangent: dx,
+      parameterGradient: parameterGradient, rowWeights: rowWeights)
+    accumulateTangentGradients(
+      inputTangents, rows: x.rows, directions: directions, tangentCotangent: dTangents,
+      parameters: parameters, inputTangentCotangent: dInputTangents,
+      parameterGradient: parameterGradient, rowWeights: rowWeights)
+  }
+
+  /// The tangents' part: `ẋ̄_k = Wᵀ ẏ̄_k` and `W̄ += Σ_r w_r Σ_k ẏ̄_rk ẋ_rkᵀ` (no bias term),
+  /// treating the `rows × K` tangents as rows of one matrix.
+  func accumulateTangentGradients(
+    _ inputTangents: MatrixView<Scalar>, rows: Int, directions: Int,
+    tangentCotangent dTangents: MatrixView<Scalar>, parameters: UnsafePointer<Scalar>,
+    inputTangentCotangent dInputTangents: MutableMatrixView<Scalar>?,
+    parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
+  ) {
+    let t = transposeWeight(parameters)
+    let contiguous =
+      inputTangents.rowStride == directions * inputSize
+      && dTangents.rowStride == directions * outputSize
+    if let gradient = parameterGradient, contiguous {
+      // One GEMM over the rows·K tangents, the bars scaled by their row's weight.
+      var bars = dTangents.base
+      if let rowWeights {
+        let scaled = weighted.reserve(rows * directions * outputSize)
+        for r in 0..<rows {
+          let source = dTangents.row(r)
+          for i in 0..<(directions * outputSize) {
+            scaled[r * directions * outputSize + i] = rowWeights[r] * source[i]
+          }
+        }
+        bars = UnsafePointer(scaled)
+      }
+      gemm(
+        .transposed, .none, m: outputSize, n: inputSize, k: rows * directions, a: bars,
+        lda: outputSize, b: inputTangents.base, ldb: inputSize, beta: 1, c: gradient,
+        ldc: inputSize)
+    }
+    for r in 0..<rows {
+      let tangents = MatrixView(base: inputTangents.row(r), rows: directions, columns: inputSize)
+      let bars = MatrixView(base: dTangents.row(r), rows: directions, columns: outputSize)
+      if let gradient = parameterGradient, !contiguous {
+        let w = rowWeights?[r] ?? 1
+        gemm(
+          .transposed, .none, m: outputSize, n: inputSize, k: directions, alpha: w, a: bars.base,
+          lda: outputSize, b: tangents.base, ldb: inputSize, beta: 1, c: gradient, ldc: inputSize)
+      }
+      if let dInputTangents {
+        DenseKernel.forward(
+          bars.base, rows: directions, inputs: outputSize, ldx: outputSize, weight: t,
+          transposedWeight: parameters, bias: zeroBias, outputs: inputSize,
+          into: dInputTangents.row(r), ldy: inputSize, activation: .identity)
+      }
+    }
+  }
 }
