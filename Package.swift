@@ -69,6 +69,11 @@ let package = Package(
       name: "NodeModels",
       dependencies: ["NodeCore", "NodeSolvers", "NodeSensitivity", "NodeNN"]
     ),
+    // Training: optimizers (the trainer, schedules and checkpoints come next).
+    .target(
+      name: "NodeTraining",
+      dependencies: ["NodeCore", .product(name: "RealModule", package: "swift-numerics")]
+    ),
     // Data: IDX (MNIST-format) files, two-dimensional toy densities.
     .target(
       name: "NodeData",
@@ -82,8 +87,13 @@ let package = Package(
     // Reference workloads, timing and the solver demo.
     .target(
       name: "NodeBench",
-      dependencies: ["NodeCore", "NodeSolvers", "NodeSensitivity"],
-      resources: [.copy("Resources/w3-problem.safetensors")]
+      dependencies: [
+        "NodeCore", "NodeSolvers", "NodeSensitivity", "NodeNN", "NodeModels", "NodeData",
+        "NodeTraining",
+      ],
+      resources: [
+        .copy("Resources/w3-problem.safetensors"), .copy("Resources/w1-init.safetensors"),
+      ]
     ),
     .executableTarget(
       name: "node-dist",
@@ -101,6 +111,7 @@ let package = Package(
     .testTarget(
       name: "NodeModelsTests",
       dependencies: ["NodeCore", "NodeSolvers", "NodeSensitivity", "NodeNN", "NodeModels", "NodeData"]),
+    .testTarget(name: "NodeTrainingTests", dependencies: ["NodeCore", "NodeTraining"]),
     .testTarget(name: "NodeDataTests", dependencies: ["NodeCore", "NodeData"]),
     .testTarget(name: "NodeDistributedTests", dependencies: ["NodeDistributed"]),
     .testTarget(name: "NodeBenchTests", dependencies: ["NodeCore", "NodeSolvers", "NodeBench"]),

@@ -11,13 +11,15 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench",
     abstract: "Time a reference workload and print its figures as a JSON line.",
     discussion: """
-      Workloads: w3 (forward solve of 4096 states through a 2-64-64-2 tanh MLP, dopri5, \
+      Workloads: w1 (one CNF training iteration on moons: batch 512, concat-squash 2-64-64-64-2, \
+      exact trace, dopri5 rtol = atol = 1e-5, adjoint, Adam); w3 (forward solve of 4096 states through a 2-64-64-2 tanh MLP, dopri5, \
       rtol = atol = 1e-6); memory (one gradient computation on the W3 problem for each \
       gradient mode and tolerance, each in a fresh process, printing its peak memory). \
       Pin to one core for single-thread figures: taskset -c 0 node-dist bench w3 --threads 1
       """)
 
   enum Workload: String, ExpressibleByArgument, CaseIterable {
+    case w1
     case w3
     case memory
   }
@@ -45,6 +47,9 @@ struct BenchCommand: ParsableCommand {
   )
   var sharedStep = false
 
+  @Option(help: "w1: write the parameters after the last iteration to this safetensors file.")
+  var save: String?
+
   @OptionGroup(title: "memory") var memory: MemoryBenchOptions
 
   func validate() throws {
@@ -58,6 +63,7 @@ struct BenchCommand: ParsableCommand {
   func run() throws {
     BLASRuntime.setThreadCount(1)
     switch workload {
+    case .w1: try runW1()
     case .w3: try runW3()
     case .memory: try runMemory()
     }
@@ -100,5 +106,5 @@ struct BenchCommand: ParsableCommand {
     print(line)
   }
 
-  private func fmt(_ value: Double) -> String { String(format: "%.2f", value) }
+  func fmt(_ value: Double) -> String { String(format: "%.2f", value) }
 }

@@ -1,0 +1,31 @@
+import Testing
+
+@testable import NodeTraining
+
+@Suite struct AdamTests {
+  /// Two steps by hand: the bias-corrected first step is `lr · sign(g)`.
+  @Test func matchesTheUpdateByHand() {
+    var adam = Adam<Double>(parameterCount: 2, learningRate: 0.1)
+    var parameters = [1.0, -2.0]
+    adam.update(&parameters, gradient: [0.5, -3])
+    #expect(abs(parameters[0] - 0.9) < 1e-7 && abs(parameters[1] + 1.9) < 1e-7)
+    adam.update(&parameters, gradient: [0.25, 1])
+    // ε moves each step by about lr·1e-8. m = 0.9·0.05 + 0.1·0.25 = 0.07, v = 0.999·2.5e-4 + 0.001·0.0625 = 3.1225e-4.
+    let m = 0.07 / (1 - 0.81)
+    let v = 3.1225e-4 / (1 - 0.999 * 0.999)
+    #expect(abs(parameters[0] - (0.9 - 0.1 * m / (v.squareRoot() + 1e-8))) < 1e-7)
+  }
+
+  /// Adam minimises a badly scaled quadratic; AdamW's decay shrinks a zero-gradient weight.
+  @Test func minimisesAQuadraticAndDecays() {
+    var adam = Adam<Double>(parameterCount: 2, learningRate: 0.05)
+    var x = [3.0, -4.0]
+    for _ in 0..<2000 { adam.update(&x, gradient: [2 * x[0], 200 * x[1]]) }
+    #expect(abs(x[0]) < 1e-2 && abs(x[1]) < 1e-2)
+    var decaying = Adam<Double>(parameterCount: 1, learningRate: 0.1)
+    decaying.weightDecay = 0.5
+    var w = [1.0]
+    decaying.update(&w, gradient: [0])
+    #expect(abs(w[0] - 0.95) < 1e-12)
+  }
+}
