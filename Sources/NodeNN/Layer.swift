@@ -62,7 +62,11 @@ public protocol Layer<Scalar>: AnyObject {
     _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
     parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
     into outputTangents: MutableMatrixView<Scalar>)
+}
 
+/// A layer that can also differentiate its Jacobian-vector product: what a
+/// CNF's exact-trace adjoint needs.
+public protocol TangentDifferentiableLayer<Scalar>: Layer {
   /// The vector-Jacobian product of the pair map `(x, ẋ) ↦ (y, ẏ)` that
   /// ``forward(_:times:parameters:into:)`` and ``jvp(_:output:times:parameters:inputTangents:directions:into:)``
   /// compute together — what the adjoint of a quantity built from tangents

@@ -158,6 +158,11 @@ public final class Sequential<Scalar: TensorScalar> {
     }
   }
 
+  /// Whether every layer differentiates its JVP (``TangentDifferentiableLayer``).
+  public var isTangentDifferentiable: Bool {
+    layers.allSatisfy { $0 is any TangentDifferentiableLayer<Scalar> }
+  }
+
   /// The tangents into and out of layer `l` in the last JVP.
   private func tangentActivations(_ l: Int) -> (MatrixView<Scalar>, MatrixView<Scalar>) {
     let input =
@@ -197,6 +202,9 @@ public final class Sequential<Scalar: TensorScalar> {
         let width = directions * layer.inputSize
         let tangentBuffer = (flip ? tangentCotangents.1 : tangentCotangents.0).reserve(rows * width)
         tangentTarget = MutableMatrixView(base: tangentBuffer, rows: rows, columns: width)
+      }
+      guard let layer = layer as? any TangentDifferentiableLayer<Scalar> else {
+        preconditionFailure("layer \(l) (\(type(of: layers[l]))) cannot differentiate its JVP")
       }
       layer.jvpBackward(
         x, output: y, times: times, parameters: parameters + parameterOffsets[l],

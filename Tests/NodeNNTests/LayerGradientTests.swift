@@ -187,4 +187,27 @@ import Testing
   func activation(function: ActivationFunction) {
     Self.check(ElementwiseActivation<Double>(function, size: 7))
   }
+
+  @Test(arguments: [
+    ConvolutionGeometry(
+      inputChannels: 2, outputChannels: 3, kernel: (3, 3), padding: 1, input: (5, 5)),
+    ConvolutionGeometry(
+      inputChannels: 3, outputChannels: 2, kernel: (4, 4), stride: 2, padding: 1, input: (6, 6)),
+    ConvolutionGeometry(inputChannels: 1, outputChannels: 2, kernel: (3, 2), input: (5, 4)),
+  ])
+  func convolution(geometry: ConvolutionGeometry) { Self.check(Conv2d<Double>(geometry)) }
+
+  @Test func concatTimeConvolution() {
+    Self.check(
+      ConcatTimeConv2d<Double>(
+        ConvolutionGeometry(
+          inputChannels: 3, outputChannels: 2, kernel: (3, 3), padding: 1, input: (4, 4))))
+  }
+
+  @Test(arguments: [(1, 4, 6), (2, 4, 6), (4, 4, 3)])
+  func groupNorm(shape: (Int, Int, Int)) {
+    Self.check(GroupNorm<Double>(groups: shape.0, channels: shape.1, pixels: shape.2))
+  }
+
+  @Test func globalAveragePool() { Self.check(GlobalAveragePool<Double>(channels: 3, pixels: 5)) }
 }

@@ -12,7 +12,7 @@ import Testing
 
   /// `Φ` and the pair VJP of one layer at (x, ẋ, t, θ) with weights `w`.
   struct Pair {
-    let layer: any Layer<Double>
+    let layer: any TangentDifferentiableLayer<Double>
     let dy: [Double]
     let dTangents: [Double]
     let weights: [Double]
@@ -105,7 +105,7 @@ import Testing
     }
   }
 
-  static func check(_ layer: any Layer<Double>) {
+  static func check(_ layer: any TangentDifferentiableLayer<Double>) {
     func values(_ count: Int, _ seed: UInt64) -> [Double] {
       LayerGradientTests.values(count, seed: seed)
     }

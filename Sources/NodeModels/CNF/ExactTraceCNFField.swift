@@ -31,6 +31,7 @@ public final class ExactTraceCNFField<Scalar: TensorScalar>: DifferentiableVecto
   /// - Precondition: the network maps `D` to `D` and `parameters` has its count.
   public init(network: Sequential<Scalar>, parameters: [Scalar]) {
     precondition(network.inputSize == network.outputSize, "a CNF's network maps R^D to R^D")
+    precondition(network.isTangentDifferentiable, "every layer of a CNF must differentiate its JVP")
     precondition(
       parameters.count == network.parameterCount, "\(network.parameterCount) parameters expected")
     self.network = network

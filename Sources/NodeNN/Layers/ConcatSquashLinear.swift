@@ -5,7 +5,7 @@ import RealModule
 /// map gated and shifted by the time. Parameters, in order: `weight`
 /// `[out, in]`, `bias` `[out]`, `gate_weight` (a) `[out]`, `gate_bias` (c)
 /// `[out]`, `time_weight` (d) `[out]` — the names of WORKLOADS.md's W1 files.
-public final class ConcatSquashLinear<Scalar: TensorScalar>: Layer {
+public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiableLayer {
   let linear: Linear<Scalar>
   private let affineScratch = ScratchBuffer<Scalar>()
   private let gateScratch = ScratchBuffer<Scalar>()

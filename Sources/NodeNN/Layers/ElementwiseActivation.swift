@@ -50,7 +50,7 @@ extension ActivationFunction {
 }
 
 /// An element-wise activation layer `y = σ(x)`, without parameters.
-public final class ElementwiseActivation<Scalar: TensorScalar>: Layer {
+public final class ElementwiseActivation<Scalar: TensorScalar>: TangentDifferentiableLayer {
   /// The nonlinearity.
   public let function: ActivationFunction
   public let inputSize: Int

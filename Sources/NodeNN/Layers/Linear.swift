@@ -5,7 +5,7 @@ import NodeCore
 ///
 /// Forward, input cotangents and tangents go through ``DenseKernel`` (bitwise
 /// independent of the batch); the weight gradient is one BLAS GEMM over the rows.
-public final class Linear<Scalar: TensorScalar>: Layer {
+public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
   public let inputSize: Int
   public let outputSize: Int
   private let transposed = ScratchBuffer<Scalar>()

@@ -1,0 +1,109 @@
+/// The shape of a 2-D convolution over one sample `[C, H, W]` (PyTorch's
+/// `Conv2d` semantics: zero padding on every side, one stride for both axes).
+public struct ConvolutionGeometry: Sendable, Equatable {
+  /// Input channels `C`.
+  public let inputChannels: Int
+  /// Output channels `O`.
+  public let outputChannels: Int
+  /// Kernel height and width.
+  public let kernelHeight: Int
+  public let kernelWidth: Int
+  /// Stride and zero padding.
+  public let stride: Int
+  public let padding: Int
+  /// Input height and width.
+  public let inputHeight: Int
+  public let inputWidth: Int
+
+  /// A geometry; the output must be at least one pixel.
+  ///
+  /// - Precondition: positive sizes, `padding ≥ 0`, and a kernel that fits the padded input.
+  public init(
+    inputChannels: Int, outputChannels: Int, kernel: (Int, Int), stride: Int = 1, padding: Int = 0,
+    input: (height: Int, width: Int)
+  ) {
+    precondition(inputChannels > 0 && outputChannels > 0 && kernel.0 > 0 && kernel.1 > 0)
+    precondition(stride > 0 && padding >= 0, "stride must be > 0 and padding ≥ 0")
+    self.inputChannels = inputChannels
+    self.outputChannels = outputChannels
+    kernelHeight = kernel.0
+    kernelWidth = kernel.1
+    self.stride = stride
+    self.padding = padding
+    inputHeight = input.height
+    inputWidth = input.width
+    precondition(
+      outputHeight > 0 && outputWidth > 0,
+      "a \(kernel.0)x\(kernel.1) kernel does not fit a \(input.height)x\(input.width) input with padding \(padding)"
+    )
+  }
+
+  /// `⌊(H + 2p − kh) / s⌋ + 1`.
+  public var outputHeight: Int { (inputHeight + 2 * padding - kernelHeight) / stride + 1 }
+  /// `⌊(W + 2p − kw) / s⌋ + 1`.
+  public var outputWidth: Int { (inputWidth + 2 * padding - kernelWidth) / stride + 1 }
+  /// `C · kh · kw`: the rows of the unfolded input.
+  public var patchSize: Int { inputChannels * kernelHeight * kernelWidth }
+  /// `H' · W'`.
+  public var outputPixels: Int { outputHeight * outputWidth }
+  /// Features per sample in and out.
+  public var inputSize: Int { inputChannels * inputHeight * inputWidth }
+  public var outputSize: Int { outputChannels * outputPixels }
+
+  /// Unfolds one sample `[C, H, W]` into `columns` `[C·kh·kw, H'·W']` (im2col):
+  /// column `p` holds the patch under output pixel `p`, zeros where it hangs over the border.
+  @inlinable
+  public func unfold<Scalar: BinaryFloatingPoint>(
+    _ x: UnsafePointer<Scalar>, into columns: UnsafeMutablePointer<Scalar>
+  ) {
+    let (oh, ow) = (outputHeight, outputWidth)
+    var row = 0
+    for c in 0..<inputChannels {
+      for i in 0..<kernelHeight {
+        for j in 0..<kernelWidth {
+          let out = columns + row * oh * ow
+          for y in 0..<oh {
+            let sy = y * stride - padding + i
+            if sy < 0 || sy >= inputHeight {
+              for xo in 0..<ow { out[y * ow + xo] = 0 }
+              continue
+            }
+            let source = x + (c * inputHeight + sy) * inputWidth
+            for xo in 0..<ow {
+              let sx = xo * stride - padding + j
+              out[y * ow + xo] = sx >= 0 && sx < inputWidth ? source[sx] : 0
+            }
+          }
+          row += 1
+        }
+      }
+    }
+  }
+
+  /// Adds unfolded columns back onto one sample `[C, H, W]` (col2im, the
+  /// transpose of ``unfold(_:into:)``); `x` must be zeroed by the caller first.
+  @inlinable
+  public func fold<Scalar: BinaryFloatingPoint>(
+    _ columns: UnsafePointer<Scalar>, addingInto x: UnsafeMutablePointer<Scalar>
+  ) {
+    let (oh, ow) = (outputHeight, outputWidth)
+    var row = 0
+    for c in 0..<inputChannels {
+      for i in 0..<kernelHeight {
+        for j in 0..<kernelWidth {
+          let source = columns + row * oh * ow
+          for y in 0..<oh {
+            let sy = y * stride - padding + i
+            if sy < 0 || sy >= inputHeight { continue }
+            let target = x + (c * inputHeight + sy) * inputWidth
+            for xo in 0..<ow {
+              let sx = xo * stride - padding + j
+              if sx >= 0 && sx < inputWidth { target[sx] += source[y * ow + xo] }
+            }
+          }
+          row += 1
+        }
+      }
+    }
+  }
+}

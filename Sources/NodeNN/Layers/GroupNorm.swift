@@ -1,0 +1,169 @@
+import NodeCore
+
+/// Group normalisation (Wu & He, 2018; PyTorch's `nn.GroupNorm`) of one
+/// sample `[C, H, W]`: the channels fall into `G` groups, each group is
+/// normalised by its own mean and variance over its channels and pixels, then
+/// scaled and shifted per channel. Parameters `weight` (γ) `[C]` then `bias`
+/// (β) `[C]`. Statistics are per sample — never across the batch, which would
+/// couple samples inside an ODE block.
+public final class GroupNorm<Scalar: TensorScalar>: Layer {
+  /// Channels, groups, pixels per channel and ε.
+  public let channels: Int
+  public let groups: Int
+  public let pixels: Int
+  public let epsilon: Scalar
+  private let normalized = ScratchBuffer<Scalar>()
+  private let inverseDeviations = ScratchBuffer<Scalar>()
+
+  /// Normalisation of `channels × pixels` features in `groups` groups.
+  ///
+  /// - Precondition: `groups` divides `channels`.
+  public init(groups: Int, channels: Int, pixels: Int, epsilon: Scalar = 1e-5) {
+    precondition(
+      groups > 0 && channels % groups == 0, "\(groups) groups do not divide \(channels) channels")
+    self.groups = groups
+    self.channels = channels
+    self.pixels = pixels
+    self.epsilon = epsilon
+  }
+
+  public var inputSize: Int { channels * pixels }
+  public var outputSize: Int { channels * pixels }
+  public var parameterTensors: [ParameterTensor] {
+    [
+      ParameterTensor(name: "weight", shape: [channels]),
+      ParameterTensor(name: "bias", shape: [channels]),
+    ]
+  }
+
+  private var groupSize: Int { channels / groups * pixels }
+
+  /// `x̂` of every row into the scratch and `1/σ` per row and group.
+  private func normalize(_ x: MatrixView<Scalar>) -> (
+    UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>
+  ) {
+    let n = x.rows
+    let hat = normalized.reserve(n * inputSize)
+    let inverse = inverseDeviations.reserve(n * groups)
+    let size = groupSize
+    for r in 0..<n {
+      let row = x.row(r)
+      for g in 0..<groups {
+        let start = g * size
+        var mean: Scalar = 0
+        for i in start..<(start + size) { mean += row[i] }
+        mean /= Scalar(size)
+        var variance: Scalar = 0
+        for i in start..<(start + size) {
+          let d = row[i] - mean
+          variance += d * d
+        }
+        variance /= Scalar(size)
+        let scale = 1 / (variance + epsilon).squareRoot()
+        inverse[r * groups + g] = scale
+        for i in start..<(start + size) { hat[r * inputSize + i] = (row[i] - mean) * scale }
+      }
+    }
+    return (hat, inverse)
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func forward(
+    _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
+    into y: MutableMatrixView<Scalar>
+  ) {
+    let (hat, _) = normalize(x)
+    let (gamma, beta) = (parameters, parameters + channels)
+    for r in 0..<x.rows {
+      let out = y.row(r)
+      for c in 0..<channels {
+        for p in 0..<pixels {
+          let i = c * pixels + p
+          out[i] = gamma[c] * hat[r * inputSize + i] + beta[c]
+        }
+      }
+    }
+  }
+
+  /// Per group: `v ↦ (1/σ)(v − mean(v) − x̂ mean(x̂ v))`, the normalisation's
+  /// Jacobian (it is symmetric), applied in place to `values` of one row.
+  private func project(
+    _ values: UnsafeMutablePointer<Scalar>, hat: UnsafePointer<Scalar>,
+    inverse: UnsafePointer<Scalar>
+  ) {
+    let size = groupSize
+    for g in 0..<groups {
+      let start = g * size
+      var mean: Scalar = 0
+      var correlation: Scalar = 0
+      for i in start..<(start + size) {
+        mean += values[i]
+        correlation += values[i] * hat[i]
+      }
+      mean /= Scalar(size)
+      correlation /= Scalar(size)
+      for i in start..<(start + size) {
+        values[i] = inverse[g] * (values[i] - mean - hat[i] * correlation)
+      }
+    }
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func backward(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
+    inputCotangent dx: MutableMatrixView<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?,
+    parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
+  ) {
+    let (hat, inverse) = normalize(x)
+    let gamma = parameters
+    for r in 0..<x.rows {
+      let upstream = dy.row(r)
+      let rowHat = hat + r * inputSize
+      if let gradient = parameterGradient {
+        let w = rowWeights?[r] ?? 1
+        for c in 0..<channels {
+          var scale: Scalar = 0
+          var shift: Scalar = 0
+          for p in 0..<pixels {
+            let i = c * pixels + p
+            scale += upstream[i] * rowHat[i]
+            shift += upstream[i]
+          }
+          gradient[c] += w * scale
+          gradient[channels + c] += w * shift
+        }
+      }
+      if let dx {
+        let target = dx.row(r)
+        for c in 0..<channels {
+          for p in 0..<pixels { target[c * pixels + p] = gamma[c] * upstream[c * pixels + p] }
+        }
+        project(target, hat: rowHat, inverse: inverse + r * groups)
+      }
+    }
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func jvp(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
+    into outputTangents: MutableMatrixView<Scalar>
+  ) {
+    let (hat, inverse) = normalize(x)
+    for r in 0..<x.rows {
+      for k in 0..<directions {
+        let source = inputTangents.row(r) + k * inputSize
+        let target = outputTangents.row(r) + k * outputSize
+        for i in 0..<inputSize { target[i] = source[i] }
+        project(target, hat: hat + r * inputSize, inverse: inverse + r * groups)
+        for c in 0..<channels {
+          for p in 0..<pixels { target[c * pixels + p] *= parameters[c] }
+        }
+      }
+    }
+  }
+}
