@@ -5,13 +5,17 @@ extension Sequential {
   /// The flat parameters read from a safetensors file holding exactly this
   /// chain's tensors under ``namedParameters``' names and shapes.
   ///
+  /// - Parameter ignoringOthers: accept tensors the chain does not have
+  ///   (a model made of several chains checks those itself).
   /// - Throws: ``SafetensorsError`` naming a missing tensor, a tensor of
   ///   another shape (both shapes), or tensors the chain does not have.
-  public func parameters(from file: SafetensorsFile) throws -> [Scalar] {
+  public func parameters(from file: SafetensorsFile, ignoringOthers: Bool = false) throws
+    -> [Scalar]
+  {
     let named = namedParameters
     let expected = Set(named.map(\.name))
     let extra = file.tensorNames.filter { !expected.contains($0) }
-    if !extra.isEmpty {
+    if !extra.isEmpty && !ignoringOthers {
       throw SafetensorsError.unexpectedTensors(
         source: file.source, tensors: extra, expected: named.map(\.name))
     }

@@ -4,20 +4,23 @@ import NodeBench
 import NodeCore
 import NodeData
 import NodeModels
+import NodeSolvers
 
-/// `node-dist eval w1`: the mean negative log-likelihood of a W1 weight file
-/// on fresh moons samples.
+/// `node-dist eval <workload>`: a weight file's result on its workload's held-out data.
 struct EvalCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "eval",
     abstract: "Evaluate a weight file on its workload's held-out data.",
     discussion: """
       w1: mean negative log-likelihood (nats per point) of the W1 flow on fresh moons samples \
-      (seed 1_000_003, never used for training), dopri5 at the given tolerance.
+      (seed 1_000_003, never used for training), dopri5 at the given tolerance (default 1e-5). \
+      w2: test-set accuracy of the W2 ODE-Net on Fashion-MNIST (or the first --samples test \
+      images), ODE block solved by dopri5 with per-sample steps (default tolerance 1e-3).
       """)
 
   enum Workload: String, ExpressibleByArgument, CaseIterable {
     case w1
+    case w2
   }
 
   @Argument(help: "The workload: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -26,48 +29,29 @@ struct EvalCommand: ParsableCommand {
   @Option(help: "Weight file (safetensors, the workload's tensor names).")
   var weights: String
 
-  @Option(help: "Held-out samples.")
-  var samples: Int = 20_000
+  @Option(help: "Held-out samples (w1: 20000 by default; w2: the whole test set).")
+  var samples: Int?
 
-  @Option(help: "rtol = atol of the solve.")
-  var tolerance: Float = 1e-5
+  @Option(help: "rtol = atol of the solve (w1: 1e-5, w2: 1e-3 by default).")
+  var tolerance: Float?
+
+  @Option(help: "w2: the directory of the Fashion-MNIST IDX files.")
+  var data: String = ImageDataset.fashionMNISTDirectory
 
   func validate() throws {
-    guard samples >= 1 else {
+    if let samples, samples < 1 {
       throw ValidationError("--samples must be at least 1, got \(samples)")
     }
-    guard tolerance > 0 && tolerance < 1 else {
+    if let tolerance, !(tolerance > 0 && tolerance < 1) {
       throw ValidationError("--tolerance must be in (0, 1), got \(tolerance)")
     }
   }
 
   func run() throws {
     BLASRuntime.setThreadCount(1)
-    let field = try W1Flow.field(weights: URL(fileURLWithPath: weights), as: Float.self)
-    let density = try CNFDensity(
-      field: field, endTime: 0.5, relativeTolerance: tolerance, absoluteTolerance: tolerance)
-    var total = 0.0
-    var evaluations = 0.0
-    var failed = 0
-    let chunk = 2000
-    for start in stride(from: 0, to: samples, by: chunk) {
-      let count = Swift.min(chunk, samples - start)
-      let data: Tensor<Float> = try ToyDensity.moons.sample(
-        count: count, seed: 1_000_003, offset: start)
-      let (values, statistics) = try density.logLikelihoods(data)
-      total -= values.reduce(0.0) { $0 + Double($1) }
-      evaluations += statistics.meanFunctionEvaluations * Double(count)
-      failed += count - (statistics.statusCounts[.success] ?? 0)
+    switch workload {
+    case .w1: try evaluateW1(samples: samples ?? 20_000, tolerance: tolerance ?? 1e-5)
+    case .w2: try evaluateW2(tolerance: tolerance ?? 1e-3)
     }
-    let nll = total / Double(samples)
-    print(
-      "W1 \(weights): NLL \(String(format: "%.4f", nll)) nats per point on \(samples) fresh moons")
-    var line = JSONLine()
-    line.add("workload", "w1")
-    line.add("nll", nll, digits: 4)
-    line.add("samples", samples)
-    line.add("nfe_mean", evaluations / Double(samples), digits: 2)
-    line.add("failed", failed)
-    print(line)
   }
 }

@@ -1,0 +1,59 @@
+import NodeCore
+import NodeNN
+import NodeSensitivity
+import NodeSolvers
+
+/// A vector field computed by a chain of layers, `dz/dt = network(z, t)`,
+/// with the chain's hand-written VJP: an ODE block of an ODE-Net.
+public final class NetworkField<Scalar: TensorScalar>: DifferentiableVectorField {
+  /// The network, `D → D`.
+  public let network: Sequential<Scalar>
+  public var parameters: [Scalar]
+
+  /// A field over `network` with the given flat parameters.
+  ///
+  /// - Precondition: the network maps `D` to `D` and `parameters` has its count.
+  public init(network: Sequential<Scalar>, parameters: [Scalar]) {
+    precondition(network.inputSize == network.outputSize, "a vector field maps R^D to R^D")
+    precondition(
+      parameters.count == network.parameterCount, "\(network.parameterCount) parameters expected")
+    self.network = network
+    self.parameters = parameters
+  }
+
+  public var dimension: Int { network.inputSize }
+  public var parameterCount: Int { parameters.count }
+  public var parameterBlocks: [Range<Int>] {
+    network.namedParameters.map { $0.offset..<($0.offset + $0.shape.reduce(1, *)) }
+  }
+
+  public func evaluate(_ batch: FieldBatch<Scalar>, into derivatives: MutableMatrixView<Scalar>) {
+    parameters.withUnsafeBufferPointer {
+      network.forward(
+        batch.states, times: batch.times, parameters: $0.baseAddress!, into: derivatives)
+    }
+  }
+
+  public func vectorJacobianProduct(
+    _ batch: FieldBatch<Scalar>, cotangents: MatrixView<Scalar>,
+    stateCotangents: MutableMatrixView<Scalar>?, derivatives: MutableMatrixView<Scalar>?,
+    timeCotangents: UnsafeMutablePointer<Scalar>?,
+    parameterGradient: ParameterGradientSink<Scalar>?
+  ) {
+    let n = batch.count
+    if n == 0 { return }
+    parameters.withUnsafeBufferPointer { p in
+      let output =
+        derivatives
+        ?? MutableMatrixView(base: scratch.reserve(n * dimension), rows: n, columns: dimension)
+      network.forward(batch.states, times: batch.times, parameters: p.baseAddress!, into: output)
+      timeCotangents?.update(repeating: 0, count: n)
+      network.backward(
+        times: batch.times, parameters: p.baseAddress!, outputCotangent: cotangents,
+        inputCotangent: stateCotangents, timeCotangents: timeCotangents,
+        parameterGradient: parameterGradient?.gradient, rowWeights: parameterGradient?.rowWeights)
+    }
+  }
+
+  private let scratch = ScratchBuffer<Scalar>()
+}

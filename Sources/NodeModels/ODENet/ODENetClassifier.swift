@@ -1,0 +1,124 @@
+import Foundation
+import NodeCore
+import NodeNN
+import NodeSolvers
+
+/// The paper's ODE-Net classifier (section 3; torchdiffeq's `odenet_mnist`,
+/// WORKLOADS.md W2) for `1 × 28 × 28` images:
+///
+/// - `down`: conv 3×3 1→w, GroupNorm, ReLU, conv 4×4 stride 2 pad 1 w→w,
+///   GroupNorm, ReLU, conv 4×4 stride 2 pad 1 w→w (feature map `w × 6 × 6`);
+/// - `ode`: an ODE block on t ∈ [0, 1] whose field is GroupNorm, ReLU,
+///   concat-time conv 3×3 (w+1)→w pad 1, GroupNorm, ReLU, concat-time conv, GroupNorm;
+/// - `head`: GroupNorm, ReLU, global average pool, linear w→10.
+///
+/// GroupNorms have `min(32, w)` groups and ε 1e-5. Tensor names are
+/// WORKLOADS.md's (`down.conv1.weight`, …, `head.fc.bias`), in PyTorch's layouts.
+public final class ODENetClassifier<Scalar: TensorScalar> {
+  /// The downsampling layers.
+  public let down: Sequential<Scalar>
+  /// The ODE block's dynamics.
+  public let ode: NetworkField<Scalar>
+  /// The classification head.
+  public let head: Sequential<Scalar>
+  /// The width (channels) of the feature maps.
+  public let width: Int
+  /// The down-sampling and head parameters (the ODE block's are in ``ode``).
+  public var downParameters: [Scalar]
+  public var headParameters: [Scalar]
+
+  /// A classifier of the given width with zero parameters (load or initialise them).
+  public init(width: Int = 64) {
+    self.width = width
+    let groups = Swift.min(32, width)
+    let c1 = ConvolutionGeometry(
+      inputChannels: 1, outputChannels: width, kernel: (3, 3), input: (28, 28))
+    let c2 = ConvolutionGeometry(
+      inputChannels: width, outputChannels: width, kernel: (4, 4), stride: 2, padding: 1,
+      input: (26, 26))
+    let c3 = ConvolutionGeometry(
+      inputChannels: width, outputChannels: width, kernel: (4, 4), stride: 2, padding: 1,
+      input: (13, 13))
+    down = Sequential(
+      [
+        Conv2d(c1), GroupNorm(groups: groups, channels: width, pixels: 26 * 26),
+        ElementwiseActivation(.relu, size: width * 26 * 26),
+        Conv2d(c2), GroupNorm(groups: groups, channels: width, pixels: 13 * 13),
+        ElementwiseActivation(.relu, size: width * 13 * 13), Conv2d(c3),
+      ],
+      names: ["down.conv1", "down.norm1", nil, "down.conv2", "down.norm2", nil, "down.conv3"])
+    let pixels = 36
+    let block = ConvolutionGeometry(
+      inputChannels: width + 1, outputChannels: width, kernel: (3, 3), padding: 1, input: (6, 6))
+    let dynamics = Sequential<Scalar>(
+      [
+        GroupNorm(groups: groups, channels: width, pixels: pixels),
+        ElementwiseActivation(.relu, size: width * pixels), ConcatTimeConv2d(block),
+        GroupNorm(groups: groups, channels: width, pixels: pixels),
+        ElementwiseActivation(.relu, size: width * pixels), ConcatTimeConv2d(block),
+        GroupNorm(groups: groups, channels: width, pixels: pixels),
+      ],
+      names: ["ode.norm1", nil, "ode.conv1", "ode.norm2", nil, "ode.conv2", "ode.norm3"])
+    ode = NetworkField(
+      network: dynamics, parameters: [Scalar](repeating: 0, count: dynamics.parameterCount))
+    head = Sequential(
+      [
+        GroupNorm(groups: groups, channels: width, pixels: pixels),
+        ElementwiseActivation(.relu, size: width * pixels),
+        GlobalAveragePool(channels: width, pixels: pixels), Linear(inputs: width, outputs: 10),
+      ],
+      names: ["head.norm", nil, nil, "head.fc"])
+    downParameters = [Scalar](repeating: 0, count: down.parameterCount)
+    headParameters = [Scalar](repeating: 0, count: head.parameterCount)
+  }
+
+  /// The number of parameters.
+  public var parameterCount: Int { down.parameterCount + ode.parameterCount + head.parameterCount }
+
+  /// Loads every parameter from a safetensors file with exactly this model's tensors.
+  ///
+  /// - Throws: ``SafetensorsError`` naming a missing, extra or mis-shaped tensor.
+  public func load(_ file: SafetensorsFile) throws {
+    let known = Set(
+      (down.namedParameters + ode.network.namedParameters + head.namedParameters).map(\.name))
+    let extra = file.tensorNames.filter { !known.contains($0) }
+    if !extra.isEmpty {
+      throw SafetensorsError.unexpectedTensors(
+        source: file.source, tensors: extra, expected: known.sorted())
+    }
+    downParameters = try down.parameters(from: file, ignoringOthers: true)
+    ode.parameters = try ode.network.parameters(from: file, ignoringOthers: true)
+    headParameters = try head.parameters(from: file, ignoringOthers: true)
+  }
+
+  /// Class logits `[B, 10]` for images `[B, 784]` (pixels in [0, 1]), with
+  /// the ODE block solved by `integrator` from t = 0 to 1; also the block's statistics.
+  public func logits(_ images: Tensor<Scalar>, integrator: ODEIntegrator<Scalar>) throws -> (
+    Tensor<Scalar>, SolveStatistics<Scalar>
+  ) {
+    let b = images.shape[0]
+    let features = down.outputSize
+    var h = [Scalar](repeating: 0, count: b * features)
+    let zeros = [Scalar](repeating: 0, count: b)
+    images.withUnsafeBufferPointer { x in
+      h.withUnsafeMutableBufferPointer { y in
+        down.forward(
+          MatrixView(base: x.baseAddress!, rows: b, columns: 784), times: zeros,
+          parameters: downParameters,
+          into: MutableMatrixView(base: y.baseAddress!, rows: b, columns: features))
+      }
+    }
+    let solution = try integrator.solve(
+      ode, initialStates: Tensor(shape: [b, features], scalars: h), times: .shared([0, 1]))
+    var logits = [Scalar](repeating: 0, count: b * 10)
+    solution.finalStates.withUnsafeBufferPointer { z in
+      logits.withUnsafeMutableBufferPointer { y in
+        head.forward(
+          MatrixView(base: z.baseAddress!, rows: b, columns: features), times: zeros,
+          parameters: headParameters,
+          into: MutableMatrixView(base: y.baseAddress!, rows: b, columns: 10))
+      }
+    }
+    return (Tensor(shape: [b, 10], scalars: logits), solution.statistics)
+  }
+}
