@@ -9,8 +9,6 @@ import Testing
 @testable import NodeModels
 
 @Suite struct ODENetTests {
-  static let weights = URL(fileURLWithPath: "/work/shared/weights")
-
   @Test func hasTheReferenceShapeAndNames() {
     let model = ODENetClassifier<Float>()
     #expect(model.down.outputSize == 64 * 36)
@@ -28,9 +26,9 @@ import Testing
   }
 
   /// The reference weights classify the first test images as well as the reference did.
-  @Test func trainedWeightsClassifyFashionMNIST() throws {
-    let url = Self.weights.appendingPathComponent("w2-trained.safetensors")
-    try #require(FileManager.default.fileExists(atPath: url.path))
+  @Test(.enabled(if: ReferenceWeights.available("w2-trained")))
+  func trainedWeightsClassifyFashionMNIST() throws {
+    let url = ReferenceWeights.url("w2-trained")
     let test = try ImageDataset.fashionMNIST(split: .test)
     let model = ODENetClassifier<Float>()
     try model.load(SafetensorsFile(contentsOf: url))

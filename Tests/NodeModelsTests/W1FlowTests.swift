@@ -11,8 +11,6 @@ import Testing
 /// The W1 flow: its exact-trace dynamics, their hand-derived adjoint, and the
 /// reference weights' likelihood on fresh moons.
 @Suite struct W1FlowTests {
-  static let weights = URL(fileURLWithPath: "/work/shared/weights")
-
   /// The augmented dynamics `[f, −tr J]` and their VJP against finite differences.
   @Test func exactTraceDynamicsAndAdjointMatchFiniteDifferences() throws {
     let network: Sequential<Double> = W1Flow.network(width: 6)
@@ -121,9 +119,9 @@ import Testing
   }
 
   /// The reference weights (trained by torchdiffeq, NLL 2.416 at 1e-5) on fresh moons.
-  @Test func trainedWeightsGiveTheReferenceLikelihood() throws {
-    let url = Self.weights.appendingPathComponent("w1-trained.safetensors")
-    try #require(FileManager.default.fileExists(atPath: url.path))
+  @Test(.enabled(if: ReferenceWeights.available("w1-trained")))
+  func trainedWeightsGiveTheReferenceLikelihood() throws {
+    let url = ReferenceWeights.url("w1-trained")
     let field: ExactTraceCNFField<Float> = try W1Flow.field(weights: url)
     let density = try CNFDensity(
       field: field, endTime: 0.5, relativeTolerance: 1e-5, absoluteTolerance: 1e-5)
