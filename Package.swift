@@ -93,6 +93,7 @@ let package = Package(
       ],
       resources: [
         .copy("Resources/w3-problem.safetensors"), .copy("Resources/w1-init.safetensors"),
+        .copy("Resources/w2-init.safetensors"),
       ]
     ),
     .executableTarget(

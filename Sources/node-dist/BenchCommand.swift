@@ -12,7 +12,9 @@ struct BenchCommand: ParsableCommand {
     abstract: "Time a reference workload and print its figures as a JSON line.",
     discussion: """
       Workloads: w1 (one CNF training iteration on moons: batch 512, concat-squash 2-64-64-64-2, \
-      exact trace, dopri5 rtol = atol = 1e-5, adjoint, Adam); w3 (forward solve of 4096 states through a 2-64-64-2 tanh MLP, dopri5, \
+      exact trace, dopri5 rtol = atol = 1e-5, adjoint, Adam); w2 (one ODE-Net training \
+      iteration on 128 Fashion-MNIST images: dopri5 rtol = atol = 1e-3, adjoint, SGD momentum); \
+      w3 (forward solve of 4096 states through a 2-64-64-2 tanh MLP, dopri5, \
       rtol = atol = 1e-6); memory (one gradient computation on the W3 problem for each \
       gradient mode and tolerance, each in a fresh process, printing its peak memory). \
       Pin to one core for single-thread figures: taskset -c 0 node-dist bench w3 --threads 1
@@ -20,6 +22,7 @@ struct BenchCommand: ParsableCommand {
 
   enum Workload: String, ExpressibleByArgument, CaseIterable {
     case w1
+    case w2
     case w3
     case memory
   }
@@ -64,6 +67,7 @@ struct BenchCommand: ParsableCommand {
     BLASRuntime.setThreadCount(1)
     switch workload {
     case .w1: try runW1()
+    case .w2: try runW2()
     case .w3: try runW3()
     case .memory: try runMemory()
     }

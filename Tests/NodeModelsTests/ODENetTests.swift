@@ -103,3 +103,45 @@ import Testing
     #expect(worst < 1e-5, "worst relative error \(worst)")
   }
 }
+
+@Suite struct ODENetGradientTests {
+  /// The whole classifier's gradient (head, ODE block by backprop through a
+  /// constant-step RK4 solve, downsampling) against finite differences.
+  @Test func wholeModelGradientMatchesFiniteDifferences() throws {
+    let model = ODENetClassifier<Double>(width: 4)
+    let random = CounterRandom(seed: 21)
+    model.parameters = (0..<model.parameterCount).map {
+      0.4 * random.normal(stream: 1, index: UInt64($0), as: Double.self)
+    }
+    let images = Tensor<Double>(
+      shape: [2, 784],
+      scalars: (0..<1568).map { random.uniform(stream: 2, index: UInt64($0), as: Double.self) })
+    let labels = [3, 7]
+    let solver = try ODEGradientSolver<Double>(
+      mode: .backprop, method: .rk4, forward: .constant(stepSize: 0.25))
+    let result = try model.gradient(images: images, labels: labels, solver: solver)
+    let base = model.parameters
+    func loss(_ p: [Double]) throws -> Double {
+      model.parameters = p
+      defer { model.parameters = base }
+      return try model.gradient(images: images, labels: labels, solver: solver).loss
+    }
+    var worst = 0.0
+    let h = 1e-5
+    // Parameters of every part: downsampling, ODE block, head.
+    let down = model.down.parameterCount
+    let block = model.ode.parameterCount
+    let picks =
+      Array(stride(from: 0, to: down, by: 37)) + Array(stride(from: down, to: down + block, by: 29))
+      + Array(stride(from: down + block, to: model.parameterCount, by: 5))
+    for j in picks {
+      var (up, downP) = (base, base)
+      up[j] += h
+      downP[j] -= h
+      let fd = (try loss(up) - loss(downP)) / (2 * h)
+      worst = max(worst, abs(result.gradient[j] - fd) / max(abs(fd), 1e-3))
+    }
+    #expect(result.loss.isFinite)
+    #expect(worst < 1e-5, "worst relative error \(worst) over \(picks.count) parameters")
+  }
+}

@@ -29,3 +29,23 @@ import Testing
     #expect(abs(w[0] - 0.95) < 1e-12)
   }
 }
+
+@Suite struct SGDTests {
+  /// PyTorch's momentum update by hand, plain and Nesterov.
+  @Test func matchesTheUpdateByHand() {
+    var sgd = SGD<Double>(parameterCount: 1, learningRate: 0.1, momentum: 0.9)
+    var x = [1.0]
+    sgd.update(&x, gradient: [2])  // b = 2
+    #expect(abs(x[0] - 0.8) < 1e-15)
+    sgd.update(&x, gradient: [1])  // b = 0.9·2 + 1 = 2.8
+    #expect(abs(x[0] - 0.52) < 1e-15)
+    var nesterov = SGD<Double>(parameterCount: 1, learningRate: 0.1, momentum: 0.9, nesterov: true)
+    var y = [1.0]
+    nesterov.update(&y, gradient: [2])  // b = 2, step g + μ b = 3.8
+    #expect(abs(y[0] - 0.62) < 1e-15)
+    var decayed = SGD<Double>(parameterCount: 1, learningRate: 0.1, weightDecay: 0.5)
+    var z = [2.0]
+    decayed.update(&z, gradient: [0])
+    #expect(abs(z[0] - 1.9) < 1e-15)
+  }
+}

@@ -1,0 +1,110 @@
+import NodeCore
+import NodeNN
+import NodeSensitivity
+import NodeSolvers
+
+extension ODENetClassifier {
+  /// Every parameter, flat: the downsampling layers', the ODE block's, the head's.
+  public var parameters: [Scalar] {
+    get { downParameters + ode.parameters + headParameters }
+    set {
+      precondition(newValue.count == parameterCount, "\(parameterCount) parameters expected")
+      let (a, b) = (down.parameterCount, down.parameterCount + ode.parameterCount)
+      downParameters = Array(newValue[0..<a])
+      ode.parameters = Array(newValue[a..<b])
+      headParameters = Array(newValue[b...])
+    }
+  }
+
+  /// What one gradient computation on a batch found.
+  public struct BatchGradient {
+    /// The mean cross-entropy over the batch.
+    public let loss: Double
+    /// How many samples the model classified correctly.
+    public let correct: Int
+    /// `∂loss/∂θ`, in the order of ``parameters``.
+    public let gradient: [Scalar]
+    /// The ODE block's forward and backward statistics, per sample.
+    public let forward: SolveStatistics<Scalar>
+    public let backward: SolveStatistics<Scalar>
+  }
+
+  /// The mean cross-entropy of a batch (`images` `[B, 784]`, labels in
+  /// `0..<10`) and its gradient: forward through the downsampling layers, the
+  /// ODE block (by `solver`, in its gradient mode) and the head, then back
+  /// through the head, the block's adjoint (or backprop) and the downsampling layers.
+  public func gradient(
+    images: Tensor<Scalar>, labels: [Int], solver: ODEGradientSolver<Scalar>
+  ) throws -> BatchGradient {
+    let b = images.shape[0]
+    let features = down.outputSize
+    let zeros = [Scalar](repeating: 0, count: b)
+    var start = [Scalar](repeating: 0, count: b * features)
+    var gradient = [Scalar](repeating: 0, count: parameterCount)
+    let downCount = down.parameterCount
+    let headOffset = downCount + ode.parameterCount
+    images.withUnsafeBufferPointer { x in
+      start.withUnsafeMutableBufferPointer { y in
+        down.forward(
+          MatrixView(base: x.baseAddress!, rows: b, columns: 784), times: zeros,
+          parameters: downParameters,
+          into: MutableMatrixView(base: y.baseAddress!, rows: b, columns: features))
+      }
+    }
+    let pass = try solver.forward(
+      ode, initialStates: Tensor(shape: [b, features], scalars: start), times: .shared([0, 1]))
+    var logits = [Scalar](repeating: 0, count: b * 10)
+    var logitBars = [Scalar](repeating: 0, count: b * 10)
+    var losses = [Scalar](repeating: 0, count: b)
+    var endBars = [Scalar](repeating: 0, count: b * features)
+    var correct = 0
+    pass.solution.finalStates.withUnsafeBufferPointer { z in
+      logits.withUnsafeMutableBufferPointer { y in
+        head.forward(
+          MatrixView(base: z.baseAddress!, rows: b, columns: features), times: zeros,
+          parameters: headParameters,
+          into: MutableMatrixView(base: y.baseAddress!, rows: b, columns: 10))
+      }
+    }
+    logits.withUnsafeBufferPointer { y in
+      logitBars.withUnsafeMutableBufferPointer { g in
+        correct = SoftmaxCrossEntropy.evaluate(
+          logits: MatrixView(base: y.baseAddress!, rows: b, columns: 10), labels: labels,
+          scale: 1 / Scalar(b), losses: &losses,
+          gradient: MutableMatrixView(base: g.baseAddress!, rows: b, columns: 10))
+      }
+    }
+    logitBars.withUnsafeBufferPointer { g in
+      endBars.withUnsafeMutableBufferPointer { dz in
+        gradient.withUnsafeMutableBufferPointer { grad in
+          head.backward(
+            times: zeros, parameters: headParameters,
+            outputCotangent: MatrixView(base: g.baseAddress!, rows: b, columns: 10),
+            inputCotangent: MutableMatrixView(base: dz.baseAddress!, rows: b, columns: features),
+            timeCotangents: nil, parameterGradient: grad.baseAddress! + headOffset, rowWeights: nil)
+        }
+      }
+    }
+    // The loss looks only at z(1): zero cotangent at t = 0.
+    var cotangents = [Scalar](repeating: 0, count: b * 2 * features)
+    for s in 0..<b {
+      for i in 0..<features { cotangents[(s * 2 + 1) * features + i] = endBars[s * features + i] }
+    }
+    let blockGradients = try solver.backward(
+      pass, outputCotangents: Tensor(shape: [b, 2, features], scalars: cotangents))
+    gradient.replaceSubrange(downCount..<headOffset, with: blockGradients.parameters.scalars)
+    blockGradients.initialStates.withUnsafeBufferPointer { dz in
+      gradient.withUnsafeMutableBufferPointer { grad in
+        down.backward(
+          times: zeros, parameters: downParameters,
+          outputCotangent: MatrixView(base: dz.baseAddress!, rows: b, columns: features),
+          inputCotangent: nil, timeCotangents: nil, parameterGradient: grad.baseAddress!,
+          rowWeights: nil)
+      }
+    }
+    let loss = losses.reduce(0.0) { $0 + Double($1) } / Double(b)
+    return BatchGradient(
+      loss: loss, correct: correct, gradient: gradient, forward: pass.solution.statistics,
+      backward: blockGradients.statistics)
+  }
+}
