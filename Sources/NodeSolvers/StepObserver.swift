@@ -72,6 +72,8 @@ public struct StepAttempt<Scalar: TensorScalar> {
 
   /// Writes stage `j`'s input `y + h Σ_l a_jl k_l` of every row into `out`
   /// (`[rows, dimension]`), by the same operations as the step itself.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func stageInput(_ j: Int, into out: UnsafeMutablePointer<Scalar>) {
     stageInputTerms[j].withUnsafeBufferPointer {
       combineStages(

@@ -50,6 +50,17 @@ public struct ConvolutionGeometry: Sendable, Equatable {
   public var inputSize: Int { inputChannels * inputHeight * inputWidth }
   public var outputSize: Int { outputChannels * outputPixels }
 
+  /// The output positions `lo ..< hi` (along one axis of `count` outputs)
+  /// whose input position `o·s − p + offset` falls inside `0 ..< size`.
+  @inlinable
+  func validRange(offset: Int, size: Int, count: Int) -> Range<Int> {
+    var lo = 0
+    while lo < count && lo * stride - padding + offset < 0 { lo += 1 }
+    var hi = count
+    while hi > lo && (hi - 1) * stride - padding + offset >= size { hi -= 1 }
+    return lo..<hi
+  }
+
   /// Unfolds one sample `[C, H, W]` into `columns` `[C·kh·kw, H'·W']` (im2col):
   /// column `p` holds the patch under output pixel `p`, zeros where it hangs over the border.
   @inlinable
@@ -60,20 +71,24 @@ public struct ConvolutionGeometry: Sendable, Equatable {
     var row = 0
     for c in 0..<inputChannels {
       for i in 0..<kernelHeight {
+        let rows = validRange(offset: i, size: inputHeight, count: oh)
         for j in 0..<kernelWidth {
           let out = columns + row * oh * ow
-          for y in 0..<oh {
-            let sy = y * stride - padding + i
-            if sy < 0 || sy >= inputHeight {
-              for xo in 0..<ow { out[y * ow + xo] = 0 }
-              continue
+          let xs = validRange(offset: j, size: inputWidth, count: ow)
+          out.update(repeating: 0, count: rows.lowerBound * ow)
+          for y in rows {
+            let line = out + y * ow
+            let source = x + (c * inputHeight + y * stride - padding + i) * inputWidth
+            for xo in 0..<xs.lowerBound { line[xo] = 0 }
+            if stride == 1 {
+              (line + xs.lowerBound).update(
+                from: source + xs.lowerBound - padding + j, count: xs.count)
+            } else {
+              for xo in xs { line[xo] = source[xo * stride - padding + j] }
             }
-            let source = x + (c * inputHeight + sy) * inputWidth
-            for xo in 0..<ow {
-              let sx = xo * stride - padding + j
-              out[y * ow + xo] = sx >= 0 && sx < inputWidth ? source[sx] : 0
-            }
+            for xo in xs.upperBound..<ow { line[xo] = 0 }
           }
+          (out + rows.upperBound * ow).update(repeating: 0, count: (oh - rows.upperBound) * ow)
           row += 1
         }
       }
@@ -90,16 +105,14 @@ public struct ConvolutionGeometry: Sendable, Equatable {
     var row = 0
     for c in 0..<inputChannels {
       for i in 0..<kernelHeight {
+        let rows = validRange(offset: i, size: inputHeight, count: oh)
         for j in 0..<kernelWidth {
           let source = columns + row * oh * ow
-          for y in 0..<oh {
-            let sy = y * stride - padding + i
-            if sy < 0 || sy >= inputHeight { continue }
-            let target = x + (c * inputHeight + sy) * inputWidth
-            for xo in 0..<ow {
-              let sx = xo * stride - padding + j
-              if sx >= 0 && sx < inputWidth { target[sx] += source[y * ow + xo] }
-            }
+          let xs = validRange(offset: j, size: inputWidth, count: ow)
+          for y in rows {
+            let line = source + y * ow
+            let target = x + (c * inputHeight + y * stride - padding + i) * inputWidth
+            for xo in xs { target[xo * stride - padding + j] += line[xo] }
           }
           row += 1
         }
