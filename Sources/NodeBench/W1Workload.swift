@@ -59,10 +59,8 @@ public final class W1Workload {
     let data: Tensor<Float> = try ToyDensity.moons.sample(
       count: batchSize, seed: seed, offset: iteration * batchSize)
     iteration += 1
-    let density = try CNFDensity(
-      field: field, endTime: 0.5, relativeTolerance: 1e-5, absoluteTolerance: 1e-5)
     let pass = try solver.forward(
-      field, initialStates: density.augmented(data), times: .shared([0, 0.5]))
+      field, initialStates: field.initialStates(data: data), times: .shared([0, 0.5]))
     // L = (1/B) Σ (½‖z(T)‖² + log 2π + Δ(T)): ∂L/∂z(T) = z(T)/B, ∂L/∂Δ(T) = 1/B.
     let b = batchSize
     let scale = 1 / Float(b)

@@ -23,9 +23,7 @@ public final class NetworkField<Scalar: TensorScalar>: DifferentiableVectorField
 
   public var dimension: Int { network.inputSize }
   public var parameterCount: Int { parameters.count }
-  public var parameterBlocks: [Range<Int>] {
-    network.namedParameters.map { $0.offset..<($0.offset + $0.shape.reduce(1, *)) }
-  }
+  public var parameterBlocks: [Range<Int>] { network.parameterRanges }
 
   public func evaluate(_ batch: FieldBatch<Scalar>, into derivatives: MutableMatrixView<Scalar>) {
     parameters.withUnsafeBufferPointer {

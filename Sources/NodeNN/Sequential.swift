@@ -69,6 +69,11 @@ public final class Sequential<Scalar: TensorScalar> {
     return result
   }
 
+  /// Each parameter tensor's range in the flat buffer, in order.
+  public var parameterRanges: [Range<Int>] {
+    namedParameters.map { $0.offset..<($0.offset + $0.shape.reduce(1, *)) }
+  }
+
   /// Runs the chain on `x` and keeps each layer's output; writes the last into `y`.
   public func forward(
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
@@ -88,6 +93,24 @@ public final class Sequential<Scalar: TensorScalar> {
       let target = y.row(r)
       for i in 0..<outputSize { target[i] = source[i] }
     }
+  }
+
+  /// Runs the chain on `rows` rows of flat `input` (see
+  /// ``forward(_:times:parameters:into:)``) and returns the flat outputs.
+  public func forward(_ input: [Scalar], rows: Int, times: [Scalar], parameters: [Scalar])
+    -> [Scalar]
+  {
+    precondition(input.count == rows * inputSize, "\(rows) rows of \(inputSize) inputs expected")
+    var output = [Scalar](repeating: 0, count: rows * outputSize)
+    input.withUnsafeBufferPointer { x in
+      output.withUnsafeMutableBufferPointer { y in
+        forward(
+          MatrixView(base: x.baseAddress!, rows: rows, columns: inputSize), times: times,
+          parameters: parameters,
+          into: MutableMatrixView(base: y.baseAddress!, rows: rows, columns: outputSize))
+      }
+    }
+    return output
   }
 
   /// The input to layer `l` and its output in the last forward pass.

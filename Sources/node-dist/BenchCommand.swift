@@ -74,9 +74,7 @@ struct BenchCommand: ParsableCommand {
   }
 
   private func runW3() throws {
-    guard let url = weights.map({ URL(fileURLWithPath: $0) }) ?? W3Workload.bundledProblemURL else {
-      throw ValidationError("the bundled w3-problem.safetensors is missing; pass --weights FILE")
-    }
+    let url = try weightsURL(bundled: W3Workload.bundledProblemURL, name: "w3-problem.safetensors")
     guard !(sharedStep && threads > 1) else {
       throw ValidationError(
         "--shared-step couples the whole batch and runs on one thread; drop --threads")
@@ -108,6 +106,21 @@ struct BenchCommand: ParsableCommand {
     line.add("nfe_max", stats.maxFunctionEvaluations)
     line.add("peak_rss_mb", ProcessMemory.peakResidentMegabytes ?? .nan, digits: 1)
     print(line)
+  }
+
+  /// `--weights` if given, else the workload's bundled file `name`.
+  func weightsURL(bundled: URL?, name: String) throws -> URL {
+    guard let url = weights.map({ URL(fileURLWithPath: $0) }) ?? bundled else {
+      throw ValidationError("the bundled \(name) is missing; pass --weights FILE")
+    }
+    return url
+  }
+
+  /// Refuses `--threads` for workloads that run on one thread so far.
+  func requireOneThread(_ workload: String) throws {
+    guard threads == 1 else {
+      throw ValidationError("bench \(workload) runs on one thread for now; drop --threads")
+    }
   }
 
   func fmt(_ value: Double) -> String { String(format: "%.2f", value) }

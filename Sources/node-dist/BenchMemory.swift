@@ -48,9 +48,7 @@ extension BenchCommand {
   /// program, so each peak resident size is that computation's alone, and
   /// relays their JSON lines.
   func runMemory() throws {
-    guard let url = weights.map({ URL(fileURLWithPath: $0) }) ?? W3Workload.bundledProblemURL else {
-      throw ValidationError("the bundled w3-problem.safetensors is missing; pass --weights FILE")
-    }
+    let url = try weightsURL(bundled: W3Workload.bundledProblemURL, name: "w3-problem.safetensors")
     guard memory.endTime.isFinite && memory.endTime > 0 else {
       throw ValidationError("--end-time must be a finite time > 0, got \(memory.endTime)")
     }

@@ -7,13 +7,9 @@ extension BenchCommand {
   /// W1: the median time of one CNF training iteration (forward solve,
   /// adjoint backward, Adam step) with its forward and backward NFE.
   func runW1() throws {
-    guard let url = weights.map({ URL(fileURLWithPath: $0) }) ?? W1Workload.bundledInitialWeightsURL
-    else {
-      throw ValidationError("the bundled w1-init.safetensors is missing; pass --weights FILE")
-    }
-    guard threads == 1 else {
-      throw ValidationError("bench w1 runs on one thread for now; drop --threads")
-    }
+    let url = try weightsURL(
+      bundled: W1Workload.bundledInitialWeightsURL, name: "w1-init.safetensors")
+    try requireOneThread("w1")
     let w1 = try W1Workload(weights: url)
     var last: W1Workload.Step?
     let timing = try TimingSummary.measure(iterations: iters, warmup: warmup) {

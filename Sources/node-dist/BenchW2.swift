@@ -7,13 +7,9 @@ extension BenchCommand {
   /// W2: the median time of one ODE-Net training iteration (downsampling,
   /// ODE block with adjoint gradients, head, SGD step) with the block's NFE.
   func runW2() throws {
-    guard let url = weights.map({ URL(fileURLWithPath: $0) }) ?? W2Workload.bundledInitialWeightsURL
-    else {
-      throw ValidationError("the bundled w2-init.safetensors is missing; pass --weights FILE")
-    }
-    guard threads == 1 else {
-      throw ValidationError("bench w2 runs on one thread for now; drop --threads")
-    }
+    let url = try weightsURL(
+      bundled: W2Workload.bundledInitialWeightsURL, name: "w2-init.safetensors")
+    try requireOneThread("w2")
     let w2 = try W2Workload(weights: url)
     var last: W2Workload.Step?
     let timing = try TimingSummary.measure(iterations: iters, warmup: warmup) {

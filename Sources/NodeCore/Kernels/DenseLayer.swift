@@ -64,25 +64,6 @@ public struct DenseLayer<Scalar: TensorScalar>: Sendable {
       }
     }
   }
-
-  /// Calls `body` with the C kernels' description of this `Float` layer, its
-  /// pointers valid for the duration of the call.
-  func withKernelDescription<R>(_ body: (nd_dense_layer_f32) -> R) -> R {
-    precondition(Scalar.self == Float.self, "the C kernels are float32")
-    return weight.withUnsafeBufferPointer { w in
-      transposedWeight.withUnsafeBufferPointer { wt in
-        bias.withUnsafeBufferPointer { b in
-          func float(_ p: UnsafeBufferPointer<Scalar>) -> UnsafePointer<Float> {
-            UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: Float.self)
-          }
-          return body(
-            nd_dense_layer_f32(
-              in: inputWidth, out: outputWidth, wt: float(wt), w: float(w), bias: float(b),
-              activation: activation == .tanh ? ND_ACTIVATION_TANH : ND_ACTIVATION_IDENTITY))
-        }
-      }
-    }
-  }
 }
 
 /// Whether the CPU can run the CNodeKernels (checked once).

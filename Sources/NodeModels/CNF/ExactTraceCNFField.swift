@@ -44,8 +44,17 @@ public final class ExactTraceCNFField<Scalar: TensorScalar>: DifferentiableVecto
   public var dimension: Int { dataDimension + 1 }
   public var parameterCount: Int { parameters.count }
 
-  public var parameterBlocks: [Range<Int>] {
-    network.namedParameters.map { $0.offset..<($0.offset + $0.shape.reduce(1, *)) }
+  public var parameterBlocks: [Range<Int>] { network.parameterRanges }
+
+  /// The augmented initial states `[x, 0]` of data points `[B, D]`.
+  public func initialStates(data x: Tensor<Scalar>) -> Tensor<Scalar> {
+    let (b, d) = (x.shape[0], dataDimension)
+    precondition(x.rank == 2 && x.shape[1] == d, "data must be [B, \(d)], got \(x.shape)")
+    var scalars = [Scalar](repeating: 0, count: b * (d + 1))
+    for s in 0..<b {
+      for i in 0..<d { scalars[s * (d + 1) + i] = x.scalars[s * d + i] }
+    }
+    return Tensor(shape: [b, d + 1], scalars: scalars)
   }
 
   /// Runs the network and its `D` identity directions on the `z` part of the rows.

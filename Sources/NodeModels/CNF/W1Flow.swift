@@ -64,23 +64,13 @@ public struct CNFDensity<Scalar: TensorScalar> {
         PIController(relativeTolerance: relativeTolerance, absoluteTolerance: absoluteTolerance)))
   }
 
-  /// The augmented initial states `[x, 0]` of data points `[B, D]`.
-  public func augmented(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
-    let (b, d) = (x.shape[0], x.shape[1])
-    var scalars = [Scalar](repeating: 0, count: b * (d + 1))
-    for s in 0..<b {
-      for i in 0..<d { scalars[s * (d + 1) + i] = x.scalars[s * d + i] }
-    }
-    return Tensor(shape: [b, d + 1], scalars: scalars)
-  }
-
   /// `log p(x)` of each data point, and the forward solve's statistics.
   public func logLikelihoods(_ x: Tensor<Scalar>) throws -> (
     values: [Scalar], statistics: SolveStatistics<Scalar>
   ) {
     let d = field.dataDimension
     let solution = try integrator.solve(
-      field, initialStates: augmented(x), times: .shared([0, endTime]))
+      field, initialStates: field.initialStates(data: x), times: .shared([0, endTime]))
     let logTwoPi = Scalar.log(2 * Scalar.pi)
     var values: [Scalar] = []
     for s in 0..<x.shape[0] {

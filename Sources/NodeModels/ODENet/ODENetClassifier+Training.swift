@@ -39,33 +39,18 @@ extension ODENetClassifier {
     let b = images.shape[0]
     let features = down.outputSize
     let zeros = [Scalar](repeating: 0, count: b)
-    var start = [Scalar](repeating: 0, count: b * features)
     var gradient = [Scalar](repeating: 0, count: parameterCount)
     let downCount = down.parameterCount
     let headOffset = downCount + ode.parameterCount
-    images.withUnsafeBufferPointer { x in
-      start.withUnsafeMutableBufferPointer { y in
-        down.forward(
-          MatrixView(base: x.baseAddress!, rows: b, columns: 784), times: zeros,
-          parameters: downParameters,
-          into: MutableMatrixView(base: y.baseAddress!, rows: b, columns: features))
-      }
-    }
+    let start = down.forward(images.scalars, rows: b, times: zeros, parameters: downParameters)
     let pass = try solver.forward(
       ode, initialStates: Tensor(shape: [b, features], scalars: start), times: .shared([0, 1]))
-    var logits = [Scalar](repeating: 0, count: b * 10)
+    let logits = head.forward(
+      pass.solution.finalStates.scalars, rows: b, times: zeros, parameters: headParameters)
     var logitBars = [Scalar](repeating: 0, count: b * 10)
     var losses = [Scalar](repeating: 0, count: b)
     var endBars = [Scalar](repeating: 0, count: b * features)
     var correct = 0
-    pass.solution.finalStates.withUnsafeBufferPointer { z in
-      logits.withUnsafeMutableBufferPointer { y in
-        head.forward(
-          MatrixView(base: z.baseAddress!, rows: b, columns: features), times: zeros,
-          parameters: headParameters,
-          into: MutableMatrixView(base: y.baseAddress!, rows: b, columns: 10))
-      }
-    }
     logits.withUnsafeBufferPointer { y in
       logitBars.withUnsafeMutableBufferPointer { g in
         correct = SoftmaxCrossEntropy.evaluate(

@@ -97,28 +97,12 @@ public final class ODENetClassifier<Scalar: TensorScalar> {
     Tensor<Scalar>, SolveStatistics<Scalar>
   ) {
     let b = images.shape[0]
-    let features = down.outputSize
-    var h = [Scalar](repeating: 0, count: b * features)
     let zeros = [Scalar](repeating: 0, count: b)
-    images.withUnsafeBufferPointer { x in
-      h.withUnsafeMutableBufferPointer { y in
-        down.forward(
-          MatrixView(base: x.baseAddress!, rows: b, columns: 784), times: zeros,
-          parameters: downParameters,
-          into: MutableMatrixView(base: y.baseAddress!, rows: b, columns: features))
-      }
-    }
+    let h = down.forward(images.scalars, rows: b, times: zeros, parameters: downParameters)
     let solution = try integrator.solve(
-      ode, initialStates: Tensor(shape: [b, features], scalars: h), times: .shared([0, 1]))
-    var logits = [Scalar](repeating: 0, count: b * 10)
-    solution.finalStates.withUnsafeBufferPointer { z in
-      logits.withUnsafeMutableBufferPointer { y in
-        head.forward(
-          MatrixView(base: z.baseAddress!, rows: b, columns: features), times: zeros,
-          parameters: headParameters,
-          into: MutableMatrixView(base: y.baseAddress!, rows: b, columns: 10))
-      }
-    }
+      ode, initialStates: Tensor(shape: [b, down.outputSize], scalars: h), times: .shared([0, 1]))
+    let logits = head.forward(
+      solution.finalStates.scalars, rows: b, times: zeros, parameters: headParameters)
     return (Tensor(shape: [b, 10], scalars: logits), solution.statistics)
   }
 }

@@ -30,23 +30,18 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
   /// Offsets of `a`, `c`, `d` in the layer's parameters.
   var gateOffset: Int { (inputSize + 1) * outputSize }
 
-  /// `h = W x + b` into the affine scratch and `g = σ(a t + c)` into the gate scratch.
-  func affineAndGate(
-    _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>
-  ) -> (UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) {
-    let n = x.rows
+  /// `g = σ(a t + c)` of every row into the gate scratch.
+  func gate(rows n: Int, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>)
+    -> UnsafeMutablePointer<Scalar>
+  {
     let out = outputSize
-    let h = affineScratch.reserve(n * out)
-    linear.forward(
-      x, times: times, parameters: parameters,
-      into: MutableMatrixView(base: h, rows: n, columns: out))
     let g = gateScratch.reserve(n * out)
     let a = parameters + gateOffset
     let c = a + out
     for r in 0..<n {
       for o in 0..<out { g[r * out + o] = 1 / (1 + Scalar.exp(-(a[o] * times[r] + c[o]))) }
     }
-    return (h, g)
+    return g
   }
 
   @_specialize(where Scalar == Float)
@@ -55,10 +50,15 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>
   ) {
+    let n = x.rows
     let out = outputSize
-    let (h, g) = affineAndGate(x, times: times, parameters: parameters)
+    let h = affineScratch.reserve(n * out)
+    linear.forward(
+      x, times: times, parameters: parameters,
+      into: MutableMatrixView(base: h, rows: n, columns: out))
+    let g = gate(rows: n, times: times, parameters: parameters)
     let d = parameters + gateOffset + 2 * out
-    for r in 0..<x.rows {
+    for r in 0..<n {
       let row = y.row(r)
       for o in 0..<out { row[o] = h[r * out + o] * g[r * out + o] + d[o] * times[r] }
     }
@@ -72,9 +72,25 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     inputCotangent dx: MutableMatrixView<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?,
     parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
   ) {
+    let g = gate(rows: x.rows, times: times, parameters: parameters)
+    backward(
+      x, output: y, gate: g, times: times, parameters: parameters, outputCotangent: dy,
+      inputCotangent: dx, timeCotangents: timeCotangents, parameterGradient: parameterGradient,
+      rowWeights: rowWeights)
+  }
+
+  /// The backward pass with the gate already computed. `h g = y − d t`, so
+  /// the gate's slope `h g (1 − g)` comes from the output without re-running
+  /// the linear map.
+  private func backward(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, gate g: UnsafePointer<Scalar>,
+    times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
+    outputCotangent dy: MatrixView<Scalar>, inputCotangent dx: MutableMatrixView<Scalar>?,
+    timeCotangents: UnsafeMutablePointer<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
+    rowWeights: UnsafePointer<Scalar>?
+  ) {
     let n = x.rows
     let out = outputSize
-    let (h, g) = affineAndGate(x, times: times, parameters: parameters)
     let a = parameters + gateOffset
     let d = a + 2 * out
     // dh = dy ⊙ g goes through the linear map.
@@ -88,13 +104,13 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
       inputCotangent: dx, parameterGradient: parameterGradient, rowWeights: rowWeights)
     // ∂y/∂a = h g(1−g) t, ∂y/∂c = h g(1−g), ∂y/∂d = t, ∂y/∂t = h g(1−g) a + d.
     for r in 0..<n {
-      let upstream = dy.row(r)
+      let (upstream, output) = (dy.row(r), y.row(r))
       let t = times[r]
       let w = rowWeights?[r] ?? 1
       var timeCotangent: Scalar = 0
       for o in 0..<out {
         let i = r * out + o
-        let slope = h[i] * g[i] * (1 - g[i])
+        let slope = (output[o] - d[o] * t) * (1 - g[i])
         if let gradient = parameterGradient {
           let ga = gradient + gateOffset
           ga[o] += w * upstream[o] * slope * t
@@ -115,7 +131,7 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     into outputTangents: MutableMatrixView<Scalar>
   ) {
     let out = outputSize
-    let (_, g) = affineAndGate(x, times: times, parameters: parameters)
+    let g = gate(rows: x.rows, times: times, parameters: parameters)
     linear.jvp(
       x, output: y, times: times, parameters: parameters, inputTangents: inputTangents,
       directions: directions, into: outputTangents)
@@ -146,10 +162,11 @@ extension ConcatSquashLinear {
     let out = outputSize
     let k = directions
     // The ordinary part: y's cotangent through the layer, gate and time included.
+    let g = gate(rows: n, times: times, parameters: parameters)
     backward(
-      x, output: y, times: times, parameters: parameters, outputCotangent: dy, inputCotangent: dx,
-      timeCotangents: timeCotangents, parameterGradient: parameterGradient, rowWeights: rowWeights)
-    let (_, g) = affineAndGate(x, times: times, parameters: parameters)
+      x, output: y, gate: g, times: times, parameters: parameters, outputCotangent: dy,
+      inputCotangent: dx, timeCotangents: timeCotangents, parameterGradient: parameterGradient,
+      rowWeights: rowWeights)
     let a = parameters + gateOffset
     // ẏ_k = (W ẋ_k) g: the linear map sees ẏ̄_k ⊙ g …
     let gated = tangentScratch.reserve(n * k * out)

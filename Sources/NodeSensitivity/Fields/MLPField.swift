@@ -27,6 +27,7 @@ public final class MLPField<Scalar: TensorScalar>: DifferentiableVectorField {
   private let deltaScratch = ScratchBuffer<Scalar>()
   private let inputDeltaScratch = ScratchBuffer<Scalar>()
   private let weightedDeltaScratch = ScratchBuffer<Scalar>()
+  private let outputScratch = ScratchBuffer<Scalar>()
 
   public var dimension: Int { widths[0] }
 
@@ -206,8 +207,7 @@ public final class MLPField<Scalar: TensorScalar>: DifferentiableVectorField {
     // The output is only needed when asked for; otherwise a scratch block takes it.
     let output =
       derivatives
-      ?? MutableMatrixView(
-        base: inputDeltaScratch.reserve(n * maxWidth), rows: n, columns: dimension)
+      ?? MutableMatrixView(base: outputScratch.reserve(n * dimension), rows: n, columns: dimension)
     let (input, inputStride) = forward(batch, into: output)
     let delta = deltaScratch.reserve(n * maxWidth)
     let inputDelta = inputDeltaScratch.reserve(n * maxWidth)

@@ -185,7 +185,6 @@ final class BackpropWorkspace<Scalar: TensorScalar> {
   private let stageBuffers: [[ScratchBuffer<Scalar>]]
   private let identifierBuffer = ScratchBuffer<Int>()
   private let lastBuffer = ScratchBuffer<Bool>()
-  let stageCount: Int
   private(set) var states = UnsafeMutablePointer<Scalar>(bitPattern: 8)!
   private(set) var endAdjoint = UnsafeMutablePointer<Scalar>(bitPattern: 8)!
   private(set) var startAdjoint = UnsafeMutablePointer<Scalar>(bitPattern: 8)!
@@ -201,7 +200,6 @@ final class BackpropWorkspace<Scalar: TensorScalar> {
   private(set) var stageCotangents: [UnsafeMutablePointer<Scalar>] = []
 
   init(stages: Int) {
-    stageCount = stages
     buffers = (0..<4).map { _ in ScratchBuffer<Scalar>() }
     rowBuffers = (0..<3).map { _ in ScratchBuffer<Scalar>() }
     stageBuffers = (0..<4).map { _ in (0..<stages).map { _ in ScratchBuffer<Scalar>() } }

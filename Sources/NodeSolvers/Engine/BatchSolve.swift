@@ -308,6 +308,7 @@ struct BatchSolve<Scalar: TensorScalar> {
       for r in 0..<n { ws.rowErrorSquares[r] = shared }
     }
     if let observer, observer.measuresErrors {
+      // The third-order sums were consumed above: their buffer holds the observer's ratios.
       observer.errorRatios(of: attempt, into: ws.rowThirdOrderErrorSquares)
       if pi.scope == .sharedAcrossBatch {
         var largest: Scalar = 0
