@@ -60,6 +60,9 @@ public struct JSONLine: CustomStringConvertible, Sendable {
     fields.append((key, value.isFinite ? String(format: "%.\(digits)f", value) : "null"))
   }
 
+  /// The encoded value of a field, as printed.
+  func rawValue(_ key: String) -> String? { fields.first { $0.0 == key }?.1 }
+
   public var description: String {
     "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
   }

@@ -33,7 +33,7 @@ public final class W2Workload {
     weights url: URL, batchSize: Int = 128, mode: GradientMode = .adjoint,
     dataDirectory: String = ImageDataset.fashionMNISTDirectory
   ) throws {
-    model = ODENetClassifier()
+    model = try ODENetClassifier(mode: mode)
     try model.load(SafetensorsFile(contentsOf: url))
     let controller = StepSizeController<Float>.adaptive(
       PIController(relativeTolerance: 1e-3, absoluteTolerance: 1e-3))
@@ -44,7 +44,13 @@ public final class W2Workload {
   }
 
   /// What one iteration measured.
-  public typealias Step = ODENetClassifier<Float>.BatchGradient
+  public struct Step {
+    /// The batch's mean cross-entropy before the update.
+    public let loss: Double
+    /// The ODE block's forward and backward statistics per sample.
+    public let forward: SolveStatistics<Float>
+    public let backward: SolveStatistics<Float>
+  }
 
   /// One training iteration on the next batch (in file order).
   public func step() throws -> Step {
@@ -57,6 +63,7 @@ public final class W2Workload {
     var parameters = model.parameters
     optimizer.update(&parameters, gradient: result.gradient)
     model.parameters = parameters
-    return result
+    // An ODE-Net always reports its block's statistics.
+    return Step(loss: result.loss, forward: result.forward!, backward: result.backward!)
   }
 }

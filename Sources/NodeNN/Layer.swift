@@ -6,11 +6,14 @@ public struct ParameterTensor: Sendable, Equatable {
   public let name: String
   /// The shape, e.g. `[out, in]` for a linear weight.
   public let shape: [Int]
+  /// How the tensor starts (``Sequential/initialParameters(seed:stream:)``).
+  public let initialization: ParameterInitialization
 
   /// Creates a description.
-  public init(name: String, shape: [Int]) {
+  public init(name: String, shape: [Int], initialization: ParameterInitialization) {
     self.name = name
     self.shape = shape
+    self.initialization = initialization
   }
 
   /// The number of scalars.

@@ -38,48 +38,22 @@ extension EvalCommand {
 
   /// The W2 ODE-Net's accuracy on the Fashion-MNIST test set.
   func evaluateW2(tolerance: Float) throws {
-    let model = ODENetClassifier<Float>()
+    let model = try ODENetClassifier<Float>(tolerance: tolerance)
     try model.load(SafetensorsFile(contentsOf: URL(fileURLWithPath: weights)))
     let test = try ImageDataset.fashionMNIST(split: .test, directory: data)
-    let count = Swift.min(samples ?? test.count, test.count)
-    let integrator = try ODEIntegrator<Float>(
-      method: .dormandPrince,
-      controller: .adaptive(
-        PIController(relativeTolerance: tolerance, absoluteTolerance: tolerance)))
-    var correct = 0
-    var evaluations = 0.0
-    var largest = 0
-    let clock = ContinuousClock()
-    let elapsed = try clock.measure {
-      for start in stride(from: 0, to: count, by: 128) {
-        let indices = Array(start..<Swift.min(start + 128, count))
-        let images: Tensor<Float> = test.batch(indices: indices)
-        let (logits, statistics) = try model.logits(
-          images.reshaped([indices.count, 784]), integrator: integrator)
-        for (row, label) in test.labels(at: indices).enumerated() {
-          let scores = Array(logits.row(row))
-          let predicted = scores.indices.max { scores[$0] < scores[$1] }!
-          if predicted == label { correct += 1 }
-        }
-        evaluations += statistics.meanFunctionEvaluations * Double(indices.count)
-        largest = Swift.max(largest, statistics.maxFunctionEvaluations)
-      }
-    }
-    let accuracy = Double(correct) / Double(count)
+    let result = try ClassifierEvaluation.evaluate(model, on: test, batchSize: 128, limit: samples)
     print(
-      "W2 \(weights): test accuracy \(String(format: "%.2f", 100 * accuracy)) % on \(count) "
-        + "Fashion-MNIST test images, ODE block NFE mean "
-        + "\(String(format: "%.2f", evaluations / Double(count))) max \(largest)")
+      "W2 \(weights): test accuracy \(String(format: "%.2f", 100 * result.accuracy)) % on "
+        + "\(result.samples) Fashion-MNIST test images, ODE block NFE mean "
+        + "\(String(format: "%.2f", result.meanEvaluations ?? .nan)) max \(result.maxEvaluations)")
     var line = JSONLine()
     line.add("workload", "w2")
-    line.add("accuracy", accuracy, digits: 4)
-    line.add("samples", count)
-    line.add("nfe_mean", evaluations / Double(count), digits: 2)
-    line.add("nfe_max", largest)
-    line.add(
-      "seconds",
-      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18, digits: 1
-    )
+    line.add("accuracy", result.accuracy, digits: 4)
+    line.add("samples", result.samples)
+    line.add("nfe_mean", result.meanEvaluations ?? .nan, digits: 2)
+    line.add("nfe_max", result.maxEvaluations)
+    line.add("failed", result.failedSamples)
+    line.add("seconds", result.seconds, digits: 1)
     print(line)
   }
 }

@@ -7,6 +7,9 @@ struct NodeDist: ParsableCommand {
     commandName: "node-dist",
     abstract:
       "Neural ODEs with per-sample adaptive solves and adjoint gradients, on one process or many MPI ranks.",
-    subcommands: [DemoCommand.self, BenchCommand.self, EvalCommand.self, InfoCommand.self],
+    subcommands: [
+      DemoCommand.self, BenchCommand.self, EvalCommand.self, ReproduceCommand.self,
+      InfoCommand.self,
+    ],
     defaultSubcommand: DemoCommand.self)
 }

@@ -9,8 +9,8 @@ import Testing
 @testable import NodeModels
 
 @Suite struct ODENetTests {
-  @Test func hasTheReferenceShapeAndNames() {
-    let model = ODENetClassifier<Float>()
+  @Test func hasTheReferenceShapeAndNames() throws {
+    let model = try ODENetClassifier<Float>()
     #expect(model.down.outputSize == 64 * 36)
     #expect(model.ode.dimension == 64 * 36)
     #expect(model.head.outputSize == 10)
@@ -30,7 +30,7 @@ import Testing
   func trainedWeightsClassifyFashionMNIST() throws {
     let url = ReferenceWeights.url("w2-trained")
     let test = try ImageDataset.fashionMNIST(split: .test)
-    let model = ODENetClassifier<Float>()
+    let model = try ODENetClassifier<Float>()
     try model.load(SafetensorsFile(contentsOf: url))
     let integrator = try ODEIntegrator<Float>(
       method: .dormandPrince,
@@ -53,7 +53,7 @@ import Testing
 
   /// The ODE block's VJP through the real layers against finite differences (Double, width 4).
   @Test func odeBlockGradientMatchesFiniteDifferences() throws {
-    let model = ODENetClassifier<Double>(width: 4)
+    let model = try ODENetClassifier<Double>(width: 4)
     let random = CounterRandom(seed: 9)
     model.ode.parameters = (0..<model.ode.parameterCount).map {
       0.5 * random.normal(stream: 1, index: UInt64($0), as: Double.self) + ($0 % 7 == 0 ? 1 : 0)
@@ -108,7 +108,7 @@ import Testing
   /// The whole classifier's gradient (head, ODE block by backprop through a
   /// constant-step RK4 solve, downsampling) against finite differences.
   @Test func wholeModelGradientMatchesFiniteDifferences() throws {
-    let model = ODENetClassifier<Double>(width: 4)
+    let model = try ODENetClassifier<Double>(width: 4)
     let random = CounterRandom(seed: 21)
     model.parameters = (0..<model.parameterCount).map {
       0.4 * random.normal(stream: 1, index: UInt64($0), as: Double.self)

@@ -197,6 +197,35 @@ import Testing
   ])
   func convolution(geometry: ConvolutionGeometry) { Self.check(Conv2d<Double>(geometry)) }
 
+  @Test func convolutionWithoutBias() {
+    let layer = Conv2d<Double>(
+      ConvolutionGeometry(
+        inputChannels: 2, outputChannels: 3, kernel: (3, 3), padding: 1, input: (4, 4)),
+      bias: false)
+    #expect(layer.parameterTensors.map(\.name) == ["weight"])
+    Self.check(layer)
+  }
+
+  /// A ResNet block's shape with smooth activations (ReLU's kink would spoil
+  /// the differences): `x + conv(elu(norm(conv(tanh(norm(x))))))`.
+  @Test func residualBlock() {
+    let geometry = ConvolutionGeometry(
+      inputChannels: 2, outputChannels: 2, kernel: (3, 3), padding: 1, input: (3, 3))
+    let body = Sequential<Double>(
+      [
+        GroupNorm(groups: 1, channels: 2, pixels: 9), ElementwiseActivation(.tanh, size: 18),
+        Conv2d(geometry, bias: false), GroupNorm(groups: 2, channels: 2, pixels: 9),
+        ElementwiseActivation(.elu, size: 18), Conv2d(geometry, bias: false),
+      ],
+      names: ["norm1", nil, "conv1", "norm2", nil, "conv2"])
+    let block = Residual(body)
+    #expect(
+      block.parameterTensors.map(\.name) == [
+        "norm1.weight", "norm1.bias", "conv1.weight", "norm2.weight", "norm2.bias", "conv2.weight",
+      ])
+    Self.check(block)
+  }
+
   @Test func concatTimeConvolution() {
     Self.check(
       ConcatTimeConv2d<Double>(

@@ -16,26 +16,13 @@ extension ODENetClassifier {
     }
   }
 
-  /// What one gradient computation on a batch found.
-  public struct BatchGradient {
-    /// The mean cross-entropy over the batch.
-    public let loss: Double
-    /// How many samples the model classified correctly.
-    public let correct: Int
-    /// `∂loss/∂θ`, in the order of ``parameters``.
-    public let gradient: [Scalar]
-    /// The ODE block's forward and backward statistics, per sample.
-    public let forward: SolveStatistics<Scalar>
-    public let backward: SolveStatistics<Scalar>
-  }
-
   /// The mean cross-entropy of a batch (`images` `[B, 784]`, labels in
   /// `0..<10`) and its gradient: forward through the downsampling layers, the
   /// ODE block (by `solver`, in its gradient mode) and the head, then back
   /// through the head, the block's adjoint (or backprop) and the downsampling layers.
   public func gradient(
     images: Tensor<Scalar>, labels: [Int], solver: ODEGradientSolver<Scalar>
-  ) throws -> BatchGradient {
+  ) throws -> ClassifierGradient<Scalar> {
     let b = images.shape[0]
     let features = down.outputSize
     let zeros = [Scalar](repeating: 0, count: b)
@@ -47,18 +34,9 @@ extension ODENetClassifier {
       ode, initialStates: Tensor(shape: [b, features], scalars: start), times: .shared([0, 1]))
     let logits = head.forward(
       pass.solution.finalStates.scalars, rows: b, times: zeros, parameters: headParameters)
-    var logitBars = [Scalar](repeating: 0, count: b * 10)
-    var losses = [Scalar](repeating: 0, count: b)
+    let (loss, correct, logitBars) = ClassifierLoss.evaluate(
+      logits: logits, labels: labels, rows: b, classes: 10)
     var endBars = [Scalar](repeating: 0, count: b * features)
-    var correct = 0
-    logits.withUnsafeBufferPointer { y in
-      logitBars.withUnsafeMutableBufferPointer { g in
-        correct = SoftmaxCrossEntropy.evaluate(
-          logits: MatrixView(base: y.baseAddress!, rows: b, columns: 10), labels: labels,
-          scale: 1 / Scalar(b), losses: &losses,
-          gradient: MutableMatrixView(base: g.baseAddress!, rows: b, columns: 10))
-      }
-    }
     logitBars.withUnsafeBufferPointer { g in
       endBars.withUnsafeMutableBufferPointer { dz in
         gradient.withUnsafeMutableBufferPointer { grad in
@@ -87,8 +65,7 @@ extension ODENetClassifier {
           rowWeights: nil)
       }
     }
-    let loss = losses.reduce(0.0) { $0 + Double($1) } / Double(b)
-    return BatchGradient(
+    return ClassifierGradient(
       loss: loss, correct: correct, gradient: gradient, forward: pass.solution.statistics,
       backward: blockGradients.statistics)
   }

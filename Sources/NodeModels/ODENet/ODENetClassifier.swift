@@ -1,6 +1,7 @@
 import Foundation
 import NodeCore
 import NodeNN
+import NodeSensitivity
 import NodeSolvers
 
 /// The paper's ODE-Net classifier (section 3; torchdiffeq's `odenet_mnist`,
@@ -26,30 +27,30 @@ public final class ODENetClassifier<Scalar: TensorScalar> {
   /// The down-sampling and head parameters (the ODE block's are in ``ode``).
   public var downParameters: [Scalar]
   public var headParameters: [Scalar]
+  /// How ``gradient(images:labels:)`` solves and differentiates the ODE
+  /// block: the adjoint for the paper's ODE-Net, backprop through the
+  /// solver's steps for its RK-Net.
+  public var solver: ODEGradientSolver<Scalar>
+  /// How ``predictions(images:)`` solves the ODE block (its tolerance may
+  /// differ from training's: the paper tests at a looser one).
+  public var evaluationIntegrator: ODEIntegrator<Scalar>
 
-  /// A classifier of the given width with zero parameters (load or initialise them).
-  public init(width: Int = 64) {
+  /// A classifier of the given width with zero parameters (load or
+  /// initialise them), its ODE block solved by dopri5 at `rtol = atol =
+  /// tolerance` and differentiated by `mode`, for training and prediction alike.
+  ///
+  /// - Throws: ``SolverError`` for a tolerance the controller refuses.
+  public init(width: Int = 64, mode: GradientMode = .adjoint, tolerance: Scalar = 1e-3) throws {
+    precondition(width > 0, "an ODE-Net needs a positive width, got \(width)")
     self.width = width
-    let groups = Swift.min(32, width)
-    let c1 = ConvolutionGeometry(
-      inputChannels: 1, outputChannels: width, kernel: (3, 3), input: (28, 28))
-    let c2 = ConvolutionGeometry(
-      inputChannels: width, outputChannels: width, kernel: (4, 4), stride: 2, padding: 1,
-      input: (26, 26))
-    let c3 = ConvolutionGeometry(
-      inputChannels: width, outputChannels: width, kernel: (4, 4), stride: 2, padding: 1,
-      input: (13, 13))
-    down = Sequential(
-      [
-        Conv2d(c1), GroupNorm(groups: groups, channels: width, pixels: 26 * 26),
-        ElementwiseActivation(.relu, size: width * 26 * 26),
-        Conv2d(c2), GroupNorm(groups: groups, channels: width, pixels: 13 * 13),
-        ElementwiseActivation(.relu, size: width * 13 * 13), Conv2d(c3),
-      ],
-      names: ["down.conv1", "down.norm1", nil, "down.conv2", "down.norm2", nil, "down.conv3"])
-    let pixels = 36
+    let groups = ClassifierStages.groups(width: width)
+    let stem = ClassifierStages.downsampling(width: width, as: Scalar.self)
+    down = Sequential(stem.layers, names: stem.names)
+    let side = ClassifierStages.featureSide
+    let pixels = side * side
     let block = ConvolutionGeometry(
-      inputChannels: width + 1, outputChannels: width, kernel: (3, 3), padding: 1, input: (6, 6))
+      inputChannels: width + 1, outputChannels: width, kernel: (3, 3), padding: 1,
+      input: (side, side))
     let dynamics = Sequential<Scalar>(
       [
         GroupNorm(groups: groups, channels: width, pixels: pixels),
@@ -61,15 +62,14 @@ public final class ODENetClassifier<Scalar: TensorScalar> {
       names: ["ode.norm1", nil, "ode.conv1", "ode.norm2", nil, "ode.conv2", "ode.norm3"])
     ode = NetworkField(
       network: dynamics, parameters: [Scalar](repeating: 0, count: dynamics.parameterCount))
-    head = Sequential(
-      [
-        GroupNorm(groups: groups, channels: width, pixels: pixels),
-        ElementwiseActivation(.relu, size: width * pixels),
-        GlobalAveragePool(channels: width, pixels: pixels), Linear(inputs: width, outputs: 10),
-      ],
-      names: ["head.norm", nil, nil, "head.fc"])
+    let top = ClassifierStages.head(width: width, as: Scalar.self)
+    head = Sequential(top.layers, names: top.names)
     downParameters = [Scalar](repeating: 0, count: down.parameterCount)
     headParameters = [Scalar](repeating: 0, count: head.parameterCount)
+    let controller = StepSizeController<Scalar>.adaptive(
+      PIController(relativeTolerance: tolerance, absoluteTolerance: tolerance))
+    solver = try ODEGradientSolver(mode: mode, method: .dormandPrince, forward: controller)
+    evaluationIntegrator = try ODEIntegrator(method: .dormandPrince, controller: controller)
   }
 
   /// The number of parameters.

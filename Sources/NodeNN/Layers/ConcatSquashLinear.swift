@@ -22,8 +22,10 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
 
   public var parameterTensors: [ParameterTensor] {
     linear.parameterTensors
+      // FFJORD's hyper-networks of the time are `nn.Linear(1, out)`: fan-in 1.
       + ["gate_weight", "gate_bias", "time_weight"].map {
-        ParameterTensor(name: $0, shape: [outputSize])
+        ParameterTensor(
+          name: $0, shape: [outputSize], initialization: .kaimingUniform(fanIn: 1))
       }
   }
 

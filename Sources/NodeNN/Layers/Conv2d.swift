@@ -1,8 +1,8 @@
 import NodeCore
 
 /// A 2-D convolution (PyTorch's `nn.Conv2d`): parameters `weight`
-/// `[O, C, kh, kw]` then `bias` `[O]`; each row is one sample `[C, H, W]`
-/// in, `[O, H', W']` out.
+/// `[O, C, kh, kw]` then, unless built without one, `bias` `[O]`; each row is
+/// one sample `[C, H, W]` in, `[O, H', W']` out.
 ///
 /// Each sample is unfolded (im2col, into a buffer reused across calls) and
 /// multiplied by the weight in one GEMM of its own — `[O, C·kh·kw] ×
@@ -11,20 +11,30 @@ import NodeCore
 public final class Conv2d<Scalar: TensorScalar>: Layer {
   /// The shape of the convolution.
   public let geometry: ConvolutionGeometry
+  /// Whether the layer adds a learned bias per output channel.
+  public let hasBias: Bool
   private let columns = ScratchBuffer<Scalar>()
   private let columnCotangents = ScratchBuffer<Scalar>()
 
-  /// A convolution of the given geometry.
-  public init(_ geometry: ConvolutionGeometry) { self.geometry = geometry }
+  /// A convolution of the given geometry, with a bias unless `bias` is false
+  /// (ResNet blocks' convolutions, followed by a norm, have none).
+  public init(_ geometry: ConvolutionGeometry, bias: Bool = true) {
+    self.geometry = geometry
+    hasBias = bias
+  }
 
   public var inputSize: Int { geometry.inputSize }
   public var outputSize: Int { geometry.outputSize }
   public var parameterTensors: [ParameterTensor] {
     let g = geometry
+    let initialization = ParameterInitialization.kaimingUniform(fanIn: g.patchSize)
+    let weight = ParameterTensor(
+      name: "weight", shape: [g.outputChannels, g.inputChannels, g.kernelHeight, g.kernelWidth],
+      initialization: initialization)
+    guard hasBias else { return [weight] }
     return [
-      ParameterTensor(
-        name: "weight", shape: [g.outputChannels, g.inputChannels, g.kernelHeight, g.kernelWidth]),
-      ParameterTensor(name: "bias", shape: [g.outputChannels]),
+      weight,
+      ParameterTensor(name: "bias", shape: [g.outputChannels], initialization: initialization),
     ]
   }
 
@@ -56,7 +66,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>
   ) {
-    convolve(x, parameters: parameters, bias: true, into: y)
+    convolve(x, parameters: parameters, bias: hasBias, into: y)
   }
 
   @_specialize(where Scalar == Float)
@@ -81,7 +91,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
           .none, .transposed, m: outputs, n: k, k: pixels, alpha: w, a: upstream, lda: pixels,
           b: cols, ldb: pixels, beta: 1, c: gradient, ldc: k)
         let biasGradient = gradient + outputs * k
-        for o in 0..<outputs {
+        for o in 0..<outputs where hasBias {
           var sum: Scalar = 0
           for p in 0..<pixels { sum += upstream[o * pixels + p] }
           biasGradient[o] += w * sum

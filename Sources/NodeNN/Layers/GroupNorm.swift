@@ -31,8 +31,8 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
   public var outputSize: Int { channels * pixels }
   public var parameterTensors: [ParameterTensor] {
     [
-      ParameterTensor(name: "weight", shape: [channels]),
-      ParameterTensor(name: "bias", shape: [channels]),
+      ParameterTensor(name: "weight", shape: [channels], initialization: .constant(1)),
+      ParameterTensor(name: "bias", shape: [channels], initialization: .constant(0)),
     ]
   }
 

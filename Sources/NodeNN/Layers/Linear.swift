@@ -22,9 +22,11 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
   }
 
   public var parameterTensors: [ParameterTensor] {
-    [
-      ParameterTensor(name: "weight", shape: [outputSize, inputSize]),
-      ParameterTensor(name: "bias", shape: [outputSize]),
+    let initialization = ParameterInitialization.kaimingUniform(fanIn: inputSize)
+    return [
+      ParameterTensor(
+        name: "weight", shape: [outputSize, inputSize], initialization: initialization),
+      ParameterTensor(name: "bias", shape: [outputSize], initialization: initialization),
     ]
   }
 
