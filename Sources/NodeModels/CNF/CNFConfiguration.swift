@@ -58,6 +58,7 @@ public enum HutchinsonNoise: String, Sendable, Equatable, CaseIterable {
 /// `z` and `Δ` never read them: solve with ``PIController/controlledDimensions``
 /// = `D + 1` to keep them out of error control.
 public struct RNODERegularisers: OptionSet, Sendable, Hashable {
+  /// The set's bits: 1 kinetic energy, 2 Jacobian Frobenius norm.
   public let rawValue: Int
   /// Creates a set from its bits.
   public init(rawValue: Int) { self.rawValue = rawValue }
@@ -75,6 +76,7 @@ public enum CNFError: Error, CustomStringConvertible, Equatable {
   /// Some samples' solves failed (non-finite, too many steps, …) in a block.
   case solveFailed(block: Int, direction: String, failedSamples: Int)
 
+  /// What is wrong, and what is allowed.
   public var description: String {
     switch self {
     case .invalidConfiguration(let name, let value, let allowed):
