@@ -13,7 +13,7 @@ import NodeTraining
 /// same tolerances, and an Adam step (lr 1e-3), in Float.
 public final class W1Workload {
   /// The flow's dynamics; its parameters are the model's.
-  public let field: ExactTraceCNFField<Float>
+  public let field: CNFField<Float>
   /// The gradient solver.
   public let solver: ODEGradientSolver<Float>
   /// The optimizer.

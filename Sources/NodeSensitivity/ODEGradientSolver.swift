@@ -47,7 +47,10 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
   /// Creates a solver.
   ///
   /// - Parameters:
-  ///   - adjoint: the backward solve's step control; by default the forward's.
+  ///   - adjoint: the backward solve's step control; by default the forward's
+  ///     with every component of `[z, a]` under error control (a forward
+  ///     ``PIController/controlledDimensions`` counts components of `z` and
+  ///     does not carry over to the augmented state).
   ///   - adjointNorm: the seminorm (default) leaves the parameter integral out
   ///     of the backward error control.
   /// - Throws: ``SensitivityError`` for settings the integrator refuses, or a
@@ -60,7 +63,7 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
     self.mode = mode
     self.method = method
     forwardController = forward
-    adjointController = adjoint ?? forward
+    adjointController = adjoint ?? Self.adjointDefault(forward)
     self.adjointNorm = adjointNorm
     self.maxSteps = maxSteps
     do {
@@ -80,6 +83,16 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
         "the adjoint norm applies to the adjoint modes (adjoint, checkpointed); "
           + "backprop through the solver has no backward solve")
     }
+  }
+
+  /// The forward controller without its error-control prefix: the backward
+  /// state `[z, a]` is measured in full, as torchdiffeq's adjoint does for
+  /// every state (a CNF's reconstructed `Δ`, `E`, `F` and their constant
+  /// adjoints included; the constant adjoints add zero error).
+  static func adjointDefault(_ forward: StepSizeController<Scalar>) -> StepSizeController<Scalar> {
+    guard case .adaptive(var pi) = forward else { return forward }
+    pi.controlledDimensions = nil
+    return .adaptive(pi)
   }
 
   /// Integrates `initialStates` (`[B, D]`) over `times` and keeps what the

@@ -73,7 +73,8 @@ public final class ODEIntegrator<Scalar: TensorScalar> {
   /// - Parameter observer: sees every step attempt (see ``StepObserver``).
   ///
   /// - Throws: ``SolverError`` for a state tensor that is not `[B, field.dimension]`,
-  ///   an unusable time grid, or a per-sample grid with shared-step control.
+  ///   an unusable time grid, a per-sample grid with shared-step control, or
+  ///   ``PIController/controlledDimensions`` beyond the field's dimension.
   ///   A sample that cannot be integrated is not an error: see
   ///   ``SolveStatistics/status``.
   @_specialize(where Scalar == Float)
@@ -90,6 +91,10 @@ public final class ODEIntegrator<Scalar: TensorScalar> {
     }
     let batchSize = initialStates.shape[0]
     let dimension = field.dimension
+    var errorDimension = dimension
+    if case .adaptive(let pi) = controller {
+      errorDimension = try pi.errorDimension(of: dimension)
+    }
     try times.validate(batchSize: batchSize)
     if let sampleIdentifiers, sampleIdentifiers.count != batchSize {
       throw SolverError.shapeMismatch(
@@ -134,7 +139,8 @@ public final class ODEIntegrator<Scalar: TensorScalar> {
         field: field, initialStates: initialStates, grid: grid.baseAddress!,
         gridStride: gridStride, gridCount: gridCount, method: method, controller: controller,
         maxSteps: maxSteps, sampleIdentifiers: sampleIdentifiers,
-        initialStepSizes: initialStepSizes, observer: observer, workspace: workspace)
+        initialStepSizes: initialStepSizes, observer: observer, errorDimension: errorDimension,
+        workspace: workspace)
       run.run()
     }
     let ws = workspace

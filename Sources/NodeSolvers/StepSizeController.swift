@@ -58,6 +58,13 @@ public struct PIController<Scalar: TensorScalar>: Sendable, Equatable {
   public var maxNonFiniteRetries: Int = 10
   /// Per-sample or batch-wide error control.
   public var scope: ErrorControlScope = .perSample
+  /// The number of leading state components the error norm (and the initial
+  /// step heuristic) measures; nil measures all of them. Components after the
+  /// prefix are integrated with the same steps but never reject one or shrink
+  /// it — e.g. a CNF's RNODE regulariser integrals `[z, Δ | E, F]`, which the
+  /// loss reads but the dynamics do not (Finlay et al. 2020, section 4). Must
+  /// lie in `1 ... dimension` of the field being solved (checked per solve).
+  public var controlledDimensions: Int? = nil
 
   /// A controller with the given tolerances and default gains.
   public init(relativeTolerance: Scalar, absoluteTolerance: Scalar) {
@@ -86,9 +93,28 @@ public struct PIController<Scalar: TensorScalar>: Sendable, Equatable {
     if let h = initialStepSize {
       try check(h.isFinite && h > 0, "initial step size", h, "a finite value > 0")
     }
+    if let p = controlledDimensions, p < 1 {
+      throw SolverError.invalidOption(
+        name: "controlled dimensions", value: "\(p)", allowed: "nil (every component) or ≥ 1")
+    }
     if maxNonFiniteRetries < 1 {
       throw SolverError.invalidOption(
         name: "max non-finite retries", value: "\(maxNonFiniteRetries)", allowed: "≥ 1")
     }
+  }
+
+  /// The number of components the error norm measures in a state of
+  /// `dimension` components.
+  ///
+  /// - Throws: ``SolverError/invalidOption(name:value:allowed:)`` when
+  ///   ``controlledDimensions`` exceeds `dimension`.
+  func errorDimension(of dimension: Int) throws -> Int {
+    guard let p = controlledDimensions else { return dimension }
+    guard p >= 1 && p <= dimension else {
+      throw SolverError.invalidOption(
+        name: "controlled dimensions", value: "\(p)",
+        allowed: "nil (every component) or 1 ... \(dimension), the field's dimension")
+    }
+    return p
   }
 }

@@ -18,7 +18,7 @@ import Testing
     let parameters = (0..<network.parameterCount).map {
       0.7 * random.normal(stream: 1, index: UInt64($0), as: Double.self)
     }
-    let field = ExactTraceCNFField(network: network, parameters: parameters)
+    let field = CNFField(network: network, parameters: parameters)
     let n = 3
     let states = (0..<(n * 3)).map { random.normal(stream: 2, index: UInt64($0), as: Double.self) }
     let times = [0.1, 0.3, 0.45]
@@ -122,7 +122,7 @@ import Testing
   @Test(.enabled(if: ReferenceWeights.available("w1-trained")))
   func trainedWeightsGiveTheReferenceLikelihood() throws {
     let url = ReferenceWeights.url("w1-trained")
-    let field: ExactTraceCNFField<Float> = try W1Flow.field(weights: url)
+    let field: CNFField<Float> = try W1Flow.field(weights: url)
     let density = try CNFDensity(
       field: field, endTime: 0.5, relativeTolerance: 1e-5, absoluteTolerance: 1e-5)
     let data: Tensor<Float> = try ToyDensity.moons.sample(count: 2000, seed: 17, offset: 0)

@@ -32,20 +32,23 @@ public enum W1Flow {
 
   /// The flow's dynamics with the parameters of a W1 safetensors file.
   public static func field<Scalar: TensorScalar>(weights url: URL, as _: Scalar.Type = Scalar.self)
-    throws -> ExactTraceCNFField<Scalar>
+    throws -> CNFField<Scalar>
   {
     let network: Sequential<Scalar> = network()
     let file = try SafetensorsFile(contentsOf: url)
-    return ExactTraceCNFField(network: network, parameters: try network.parameters(from: file))
+    return CNFField(network: network, parameters: try network.parameters(from: file))
   }
 }
 
 /// Log-likelihoods under a CNF with a standard normal base density (the
 /// paper's eq. 8): `log p(x) = log N(z(T); 0, I) − Δ(T)` where `[z, Δ]`
-/// integrates `[f, −tr ∂f/∂z]` from `[x, 0]` at t = 0 to T.
+/// integrates `[f, −tr ∂f/∂z]` from `[x, 0]` at t = 0 to T, with the field's
+/// trace estimator (use the exact trace for a density value; a Hutchinson
+/// field gives an unbiased estimate of `log p(x)` up to the solver's error).
+/// Regulariser components, if the field has them, are left out of error control.
 public struct CNFDensity<Scalar: TensorScalar> {
   /// The flow's dynamics.
-  public let field: ExactTraceCNFField<Scalar>
+  public let field: CNFField<Scalar>
   /// The integration time T.
   public let endTime: Scalar
   /// The solver.
@@ -53,15 +56,17 @@ public struct CNFDensity<Scalar: TensorScalar> {
 
   /// A density with dopri5 at the given tolerances.
   public init(
-    field: ExactTraceCNFField<Scalar>, endTime: Scalar, relativeTolerance: Scalar,
+    field: CNFField<Scalar>, endTime: Scalar, relativeTolerance: Scalar,
     absoluteTolerance: Scalar
   ) throws {
     self.field = field
     self.endTime = endTime
-    integrator = try ODEIntegrator(
-      method: .dormandPrince,
-      controller: .adaptive(
-        PIController(relativeTolerance: relativeTolerance, absoluteTolerance: absoluteTolerance)))
+    var controller = PIController(
+      relativeTolerance: relativeTolerance, absoluteTolerance: absoluteTolerance)
+    if field.dimension > field.controlledDimensions {
+      controller.controlledDimensions = field.controlledDimensions
+    }
+    integrator = try ODEIntegrator(method: .dormandPrince, controller: .adaptive(controller))
   }
 
   /// `log p(x)` of each data point, and the forward solve's statistics.
@@ -71,14 +76,11 @@ public struct CNFDensity<Scalar: TensorScalar> {
     let d = field.dataDimension
     let solution = try integrator.solve(
       field, initialStates: field.initialStates(data: x), times: .shared([0, endTime]))
-    let logTwoPi = Scalar.log(2 * Scalar.pi)
     var values: [Scalar] = []
     for s in 0..<x.shape[0] {
       let row = solution.finalStates.row(s)
-      var squares: Scalar = 0
-      for i in 0..<d { squares += row[row.startIndex + i] * row[row.startIndex + i] }
-      let base = -(squares + Scalar(d) * logTwoPi) / 2
-      values.append(base - row[row.startIndex + d])
+      values.append(
+        StandardNormalBase.logDensity(row, dimension: d) - row[row.startIndex + d])
     }
     return (values, solution.statistics)
   }

@@ -15,17 +15,17 @@ extension BatchSolve {
     let y = ws.states
     let f0 = ws.stages[0]
     let f1 = ws.stages[1]
-    let d = Scalar(dimension)
+    let d = Scalar(errorDimension)
     // d0, d1 per row in rowErrorSquares / rowNextStep as scratch.
     let d0 = ws.rowErrorSquares
     let d1 = ws.rowNextStep
     for r in 0..<n {
       let row = r * dimension
       d0[r] = sumOfScaledSquares(
-        y + row, minus: nil, reference: y + row, dimension: dimension,
+        y + row, minus: nil, reference: y + row, dimension: errorDimension,
         relativeTolerance: rtol, absoluteTolerance: atol)
       d1[r] = sumOfScaledSquares(
-        f0 + row, minus: nil, reference: y + row, dimension: dimension,
+        f0 + row, minus: nil, reference: y + row, dimension: errorDimension,
         relativeTolerance: rtol, absoluteTolerance: atol)
     }
     normalise(d0, rows: n, elementsPerRow: d, shared: shared)
@@ -46,7 +46,7 @@ extension BatchSolve {
     for r in 0..<n {
       let row = r * dimension
       d2[r] = sumOfScaledSquares(
-        f1 + row, minus: f0 + row, reference: y + row, dimension: dimension,
+        f1 + row, minus: f0 + row, reference: y + row, dimension: errorDimension,
         relativeTolerance: rtol, absoluteTolerance: atol)
     }
     normalise(d2, rows: n, elementsPerRow: d, shared: shared)

@@ -43,6 +43,8 @@ struct BatchSolve<Scalar: TensorScalar> {
   /// on the previous one (``PIController``).
   let errorExponent: Scalar
   let previousErrorExponent: Scalar
+  /// The leading components the error norm measures (``PIController/controlledDimensions``).
+  let errorDimension: Int
   /// Rows currently integrating.
   private(set) var active: Int
   /// Whether stage 0 of every active row holds `f(t, y)` (always true for FSAL methods).
@@ -53,8 +55,9 @@ struct BatchSolve<Scalar: TensorScalar> {
     gridStride: Int, gridCount: Int, method: ButcherTableau,
     controller: StepSizeController<Scalar>, maxSteps: Int, sampleIdentifiers: [Int]?,
     initialStepSizes: [Scalar]? = nil, observer: (any StepObserver<Scalar>)? = nil,
-    workspace: IntegratorWorkspace<Scalar>
+    errorDimension: Int? = nil, workspace: IntegratorWorkspace<Scalar>
   ) {
+    self.errorDimension = errorDimension ?? initialStates.shape[1]
     self.sampleIdentifiers = sampleIdentifiers
     self.initialStepSizes = initialStepSizes
     self.observer = observer
@@ -273,7 +276,8 @@ struct BatchSolve<Scalar: TensorScalar> {
     ) {
       terms.withUnsafeBufferPointer { weightedSum($0, count: n * dimension, into: scratch) }
       scaledErrorSquares(
-        rows: n, dimension: dimension, errorSum: scratch, steps: ws.rowStep,
+        rows: n, dimension: dimension, controlled: errorDimension, errorSum: scratch,
+        steps: ws.rowStep,
         start: ws.states, end: ws.trialStates,
         relativeTolerance: pi.relativeTolerance, absoluteTolerance: pi.absoluteTolerance,
         into: squares)
@@ -290,7 +294,7 @@ struct BatchSolve<Scalar: TensorScalar> {
       if fifth == 0 && third == 0 { return 0 }
       return fifth / (elements * (fifth + Scalar(0.01) * third)).squareRoot()
     }
-    let d = Scalar(dimension)
+    let d = Scalar(errorDimension)
     switch pi.scope {
     case .perSample:
       for r in 0..<n {

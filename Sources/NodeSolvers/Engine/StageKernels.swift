@@ -38,11 +38,12 @@ func combineStages<Scalar: TensorScalar>(
 }
 
 /// The squared-error sums `Σ_d (h e_d / (atol + rtol · max(|y₀|, |y₁|)))²` of
-/// each row, with `e = Σ_j e_j k_j` already in `errorSum`. A row whose new state
-/// is non-finite gets NaN.
+/// each row over its first `controlled` of `dimension` components, with
+/// `e = Σ_j e_j k_j` already in `errorSum`. A row whose new state is
+/// non-finite in any component, controlled or not, gets NaN.
 func scaledErrorSquares<Scalar: TensorScalar>(
-  rows: Int, dimension: Int, errorSum: UnsafePointer<Scalar>, steps h: UnsafePointer<Scalar>,
-  start y0: UnsafePointer<Scalar>, end y1: UnsafePointer<Scalar>,
+  rows: Int, dimension: Int, controlled: Int, errorSum: UnsafePointer<Scalar>,
+  steps h: UnsafePointer<Scalar>, start y0: UnsafePointer<Scalar>, end y1: UnsafePointer<Scalar>,
   relativeTolerance rtol: Scalar, absoluteTolerance atol: Scalar,
   into squares: UnsafeMutablePointer<Scalar>
 ) {
@@ -51,13 +52,17 @@ func scaledErrorSquares<Scalar: TensorScalar>(
     let base = r * dimension
     var sum: Scalar = 0
     var finite = true
-    for d in base..<(base + dimension) {
+    for d in base..<(base + controlled) {
       let end = y1[d]
       finite = finite && end.isFinite
       let scale = atol + rtol * Swift.max(Swift.abs(y0[d]), Swift.abs(end))
       let error = hr * errorSum[d]
       let scaled = error == 0 ? 0 : error / scale
       sum = sum + scaled * scaled
+    }
+    if controlled < dimension {
+      finite =
+        finite && Elementwise.allFinite(y1 + base + controlled, count: dimension - controlled)
     }
     squares[r] = finite ? sum : .nan
   }
