@@ -89,7 +89,7 @@ let package = Package(
       name: "NodeBench",
       dependencies: [
         "NodeCore", "NodeSolvers", "NodeSensitivity", "NodeNN", "NodeModels", "NodeData",
-        "NodeTraining",
+        "NodeTraining", "CZlib",
       ],
       resources: [
         .copy("Resources/w3-problem.safetensors"), .copy("Resources/w1-init.safetensors"),

@@ -30,12 +30,18 @@ public final class W1Workload {
   }
 
   /// Loads the flow from a W1 weight file (`layers.{0…3}.*`).
-  public init(
+  public convenience init(
     weights url: URL, batchSize: Int = 512, seed: UInt64 = 0, mode: GradientMode = .adjoint
-  )
-    throws
-  {
-    field = try W1Flow.field(weights: url)
+  ) throws {
+    try self.init(
+      field: W1Flow.field(weights: url), batchSize: batchSize, seed: seed, mode: mode)
+  }
+
+  /// Trains `field` (the W1 flow with any parameters, e.g. a seeded initialisation).
+  public init(
+    field: CNFField<Float>, batchSize: Int = 512, seed: UInt64 = 0, mode: GradientMode = .adjoint
+  ) throws {
+    self.field = field
     let controller = StepSizeController<Float>.adaptive(
       PIController(relativeTolerance: 1e-5, absoluteTolerance: 1e-5))
     solver = try ODEGradientSolver(mode: mode, method: .dormandPrince, forward: controller)

@@ -9,30 +9,17 @@ extension EvalCommand {
   /// The W1 flow's mean negative log-likelihood on fresh moons.
   func evaluateW1(samples: Int, tolerance: Float) throws {
     let field = try W1Flow.field(weights: URL(fileURLWithPath: weights), as: Float.self)
-    let density = try CNFDensity(
-      field: field, endTime: 0.5, relativeTolerance: tolerance, absoluteTolerance: tolerance)
-    var total = 0.0
-    var evaluations = 0.0
-    var failed = 0
-    let chunk = 2000
-    for start in stride(from: 0, to: samples, by: chunk) {
-      let count = Swift.min(chunk, samples - start)
-      let data: Tensor<Float> = try ToyDensity.moons.sample(
-        count: count, seed: 1_000_003, offset: start)
-      let (values, statistics) = try density.logLikelihoods(data)
-      total -= values.reduce(0.0) { $0 + Double($1) }
-      evaluations += statistics.meanFunctionEvaluations * Double(count)
-      failed += count - (statistics.statusCounts[.success] ?? 0)
-    }
-    let nll = total / Double(samples)
+    let result = try HeldOutLikelihood.evaluate(field, samples: samples, tolerance: tolerance)
+    let nll = result.nll
     print(
       "W1 \(weights): NLL \(String(format: "%.4f", nll)) nats per point on \(samples) fresh moons")
     var line = JSONLine()
     line.add("workload", "w1")
     line.add("nll", nll, digits: 4)
     line.add("samples", samples)
-    line.add("nfe_mean", evaluations / Double(samples), digits: 2)
-    line.add("failed", failed)
+    line.add("nfe_mean", result.meanEvaluations, digits: 2)
+    line.add("nfe_max", result.maxEvaluations)
+    line.add("failed", result.failedSamples)
     print(line)
   }
 
