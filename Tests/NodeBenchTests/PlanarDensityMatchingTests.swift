@@ -128,6 +128,48 @@ import Testing
     #expect(a.0 != c.0)
   }
 
+  /// The measurement of BENCHMARKS-style figures, off unless
+  /// `PLANAR_MEASURE` names a target (`u1` … `u4`, `8gaussians`): M = 32,
+  /// H = 8, batch 256, 2000 iterations at 1e-5, lr 1e-2, in Float. Prints the
+  /// loss and NFE every 100 iterations, the time, a held-out loss on 8192
+  /// draws and the grid mass on [-4, 4]². Run it in release:
+  /// `PLANAR_MEASURE=u1 swift test -c release -Xswiftc -enable-testing
+  /// --filter PlanarDensityMatchingTests/measuredRun`.
+  @Test(.enabled(if: ProcessInfo.processInfo.environment["PLANAR_MEASURE"] != nil))
+  func measuredRun() throws {
+    let name = ProcessInfo.processInfo.environment["PLANAR_MEASURE"]!
+    let run = try PlanarDensityMatching<Float>(
+      target: try TargetDensity(name: name), units: 32, gateWidth: 8, seed: 0, batchSize: 256,
+      tolerance: 1e-5, learningRate: 1e-2)
+    let start = Date()
+    var window: [PlanarDensityMatching<Float>.Step] = []
+    var means: [Double] = []
+    for i in 1...2000 {
+      window.append(try run.step())
+      if i % 100 == 0 {
+        func mean(_ value: (PlanarDensityMatching<Float>.Step) -> Double) -> Double {
+          window.map(value).reduce(0, +) / Double(window.count)
+        }
+        means.append(mean(\.loss))
+        print(
+          name,
+          String(
+            format: "iteration %4d: mean loss %.4f, NFE forward %.1f backward %.1f, %.1f s", i,
+            means.last!, mean(\.forward.meanFunctionEvaluations),
+            mean(\.backward.meanFunctionEvaluations), Date().timeIntervalSince(start)))
+        window = []
+      }
+    }
+    var heldOut = 0.0
+    for k in 0..<8 {
+      let draws = run.baseDraws(count: 1024, seed: 999, stream: UInt64(k))
+      heldOut += try run.lossAndGradient(basePoints: draws).loss / 8
+    }
+    let grid = try run.logDensityGrid(xRange: -4...4, yRange: -4...4, resolution: 200)
+    print("\(name): held-out loss \(heldOut) on 8192 draws, mass \(grid.totalMass) on [-4, 4]²")
+    #expect(means.last! < means.first!)
+  }
+
   /// Bad settings are refused with the allowed range.
   @Test func invalidSettingsAreRefused() throws {
     #expect(
