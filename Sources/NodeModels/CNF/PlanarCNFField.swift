@@ -122,6 +122,7 @@ public final class PlanarCNFField<Scalar: TensorScalar>: DifferentiableVectorFie
   /// `D + 1`: the state and the log-density change.
   public var dimension: Int { dataDimension + 1 }
 
+  /// The number of parameters, `M(2D + H + 2) + 2H`.
   public var parameterCount: Int {
     Self.parameterCount(dataDimension: dataDimension, units: units, gateWidth: gateWidth)
   }
