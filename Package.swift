@@ -115,6 +115,8 @@ let package = Package(
     .testTarget(name: "NodeTrainingTests", dependencies: ["NodeCore", "NodeTraining"]),
     .testTarget(name: "NodeDataTests", dependencies: ["NodeCore", "NodeData"]),
     .testTarget(name: "NodeDistributedTests", dependencies: ["NodeDistributed"]),
-    .testTarget(name: "NodeBenchTests", dependencies: ["NodeCore", "NodeSolvers", "NodeBench"]),
+    .testTarget(
+      name: "NodeBenchTests",
+      dependencies: ["NodeCore", "NodeSolvers", "NodeData", "NodeModels", "NodeBench"]),
   ]
 )
