@@ -107,7 +107,8 @@ public final class MoonsExperiment {
     figure.addHistogram("data", points: data)
     figure.addHistogram("samples", points: try flow.sample(count: samples, seed: seed).points)
     figure.addDensity(
-      "density", logDensities: try flow.logDensities(figure.cellCentres(as: Float.self)).logDensities)
+      "density",
+      logDensities: try flow.logDensities(figure.cellCentres(as: Float.self)).logDensities)
     return figure
   }
 }

@@ -8,7 +8,8 @@ import NodeCore
 struct ReproduceMoons: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "moons",
-    abstract: "Train the W1 CNF on moons; print the held-out NLL curve; draw data, samples, density.",
+    abstract:
+      "Train the W1 CNF on moons; print the held-out NLL curve; draw data, samples, density.",
     discussion: """
       Training: fresh batches of 512 moons points, dopri5 at rtol = atol = 1e-5 forward and \
       adjoint, exact trace, Adam lr 1e-3, from w1-init (bundled) or the flow's default \
@@ -89,14 +90,17 @@ struct ReproduceMoons: ParsableCommand {
         + ",\(f(point.forwardEvaluations)),\(f(point.backwardEvaluations)),"
         + String(format: "%.1f", point.trainingSeconds) + "\n"
     }
-    try csv.write(to: directory.appendingPathComponent("nll.csv"), atomically: true, encoding: .utf8)
+    try csv.write(
+      to: directory.appendingPathComponent("nll.csv"), atomically: true, encoding: .utf8)
     try SafetensorsWriter.write(
       experiment.workload.field.network.tensors(of: experiment.workload.field.parameters),
       to: directory.appendingPathComponent("w1-moons.safetensors"))
     let figure = try experiment.figure(samples: pictureSamples)
     let picture = directory.appendingPathComponent("moons.png")
     try figure.image().write(to: picture)
-    print("wrote \(directory.path)/{nll.csv, w1-moons.safetensors, moons.png (data | samples | density)}")
+    print(
+      "wrote \(directory.path)/{nll.csv, w1-moons.safetensors, moons.png (data | samples | density)}"
+    )
     let last = curve.last!
     var line = JSONLine()
     line.add("experiment", "moons")
