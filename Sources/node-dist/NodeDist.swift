@@ -11,5 +11,5 @@ struct NodeDist: ParsableCommand {
       DemoCommand.self, BenchCommand.self, EvalCommand.self, ReproduceCommand.self,
       InfoCommand.self,
     ],
-    defaultSubcommand: DemoCommand.self)
+    defaultSubcommand: ReproduceCommand.self)
 }

@@ -5,5 +5,6 @@ struct ReproduceCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "reproduce",
     abstract: "Reproduce an experiment of the Neural ODE paper with node-dist's own training.",
-    subcommands: [ReproduceTable1.self, ReproduceMoons.self, ReproducePlanar.self])
+    subcommands: [ReproduceTable1.self, ReproduceMoons.self, ReproducePlanar.self],
+    defaultSubcommand: ReproducePlanar.self)
 }
