@@ -18,6 +18,8 @@ public final class Sequential<Scalar: TensorScalar> {
   public let parameterCount: Int
   private var input = MatrixView<Scalar>(base: UnsafePointer(bitPattern: 8)!, rows: 0, columns: 0)
   private let outputs: [ScratchBuffer<Scalar>]
+  /// The input of the last flat-array forward pass, kept for the backward pass.
+  private let ownedInput = ScratchBuffer<Scalar>()
   private let cotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
   private let tangentOutputs: [ScratchBuffer<Scalar>]
   private var inputTangents = MatrixView<Scalar>(
@@ -97,18 +99,21 @@ public final class Sequential<Scalar: TensorScalar> {
 
   /// Runs the chain on `rows` rows of flat `input` (see
   /// ``forward(_:times:parameters:into:)``) and returns the flat outputs.
+  ///
+  /// The chain keeps its own copy of `input`, so ``backward(times:parameters:outputCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
+  /// may follow whatever becomes of the caller's array.
   public func forward(_ input: [Scalar], rows: Int, times: [Scalar], parameters: [Scalar])
     -> [Scalar]
   {
     precondition(input.count == rows * inputSize, "\(rows) rows of \(inputSize) inputs expected")
+    let owned = ownedInput.reserve(input.count)
+    input.withUnsafeBufferPointer { owned.update(from: $0.baseAddress!, count: input.count) }
     var output = [Scalar](repeating: 0, count: rows * outputSize)
-    input.withUnsafeBufferPointer { x in
-      output.withUnsafeMutableBufferPointer { y in
-        forward(
-          MatrixView(base: x.baseAddress!, rows: rows, columns: inputSize), times: times,
-          parameters: parameters,
-          into: MutableMatrixView(base: y.baseAddress!, rows: rows, columns: outputSize))
-      }
+    output.withUnsafeMutableBufferPointer { y in
+      forward(
+        MatrixView(base: owned, rows: rows, columns: inputSize), times: times,
+        parameters: parameters,
+        into: MutableMatrixView(base: y.baseAddress!, rows: rows, columns: outputSize))
     }
     return output
   }
