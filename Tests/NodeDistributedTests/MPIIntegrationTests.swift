@@ -17,17 +17,19 @@ import Testing
   }
 
   /// Runs `arguments` under `mpirun -n ranks` (as root if need be, oversubscribed,
-  /// stdin closed, a 60 s job limit) and returns its exit status and output.
+  /// stdin closed, waiting ranks yielding the core, a 300 s job limit: the
+  /// ranks share 2 cores with the other tests) and returns its exit status and output.
   static func launch(ranks: Int, _ arguments: [String]) throws -> (Int32, String) {
     let process = Process()
     process.executableURL = mpirun!
     process.arguments =
-      ["-n", "\(ranks)", "--oversubscribe", "--stdin", "none", "--timeout", "60", tool!.path]
+      ["-n", "\(ranks)", "--oversubscribe", "--stdin", "none", "--timeout", "300", tool!.path]
       + arguments
     var environment = ProcessInfo.processInfo.environment
     environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
     environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
     environment["OPENBLAS_NUM_THREADS"] = "1"
+    environment["OMPI_MCA_mpi_yield_when_idle"] = "1"
     environment["NO_COLOR"] = "1"
     process.environment = environment
     let pipe = Pipe()
