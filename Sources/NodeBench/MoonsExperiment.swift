@@ -61,31 +61,27 @@ public final class MoonsExperiment {
         allowed: "iterations ≥ 0 and an interval ≥ 1")
     }
     var curve: [CurvePoint] = []
-    var (loss, forward, backward, window) = (0.0, 0.0, 0.0, 0)
+    var window = StepWindow()
     var seconds = 0.0
     let clock = ContinuousClock()
     func record(_ iteration: Int) throws {
+      let means = window.take()
       let point = CurvePoint(
         iteration: iteration,
         heldOut: try HeldOutLikelihood.evaluate(
           workload.field, samples: heldOutSamples, tolerance: 1e-5),
-        trainingLoss: window > 0 ? loss / Double(window) : nil,
-        forwardEvaluations: window > 0 ? forward / Double(window) : nil,
-        backwardEvaluations: window > 0 ? backward / Double(window) : nil,
+        trainingLoss: means?.loss, forwardEvaluations: means?.forward,
+        backwardEvaluations: means?.backward,
         trainingSeconds: seconds)
       curve.append(point)
       progress(point)
-      (loss, forward, backward, window) = (0, 0, 0, 0)
     }
     try record(0)
     for iteration in 0..<iterations {
       let start = clock.now
       let step = try workload.step()
       seconds += (clock.now - start).seconds
-      loss += step.loss
-      forward += step.forward.meanFunctionEvaluations
-      backward += step.backward.meanFunctionEvaluations
-      window += 1
+      window.add(loss: step.loss, forward: step.forward, backward: step.backward)
       let done = iteration + 1
       if done % evaluateEvery == 0 || done == iterations { try record(done) }
     }

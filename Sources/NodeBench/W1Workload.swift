@@ -50,15 +50,8 @@ public final class W1Workload {
     self.seed = seed
   }
 
-  /// What one iteration measured.
-  public struct Step {
-    /// The batch's mean negative log-likelihood before the update, in nats.
-    public let loss: Double
-    /// Forward statistics per sample.
-    public let forward: SolveStatistics<Float>
-    /// Backward statistics per sample.
-    public let backward: SolveStatistics<Float>
-  }
+  /// What one iteration measured (the loss is the mean NLL in nats).
+  public typealias Step = TrainingStep
 
   /// One training iteration on the next batch of moons.
   public func step() throws -> Step {

@@ -43,14 +43,8 @@ public final class W2Workload {
     self.batchSize = batchSize
   }
 
-  /// What one iteration measured.
-  public struct Step {
-    /// The batch's mean cross-entropy before the update.
-    public let loss: Double
-    /// The ODE block's forward and backward statistics per sample.
-    public let forward: SolveStatistics<Float>
-    public let backward: SolveStatistics<Float>
-  }
+  /// What one iteration measured (the loss is the mean cross-entropy).
+  public typealias Step = TrainingStep
 
   /// One training iteration on the next batch (in file order).
   public func step() throws -> Step {

@@ -69,31 +69,28 @@ struct ReproducePlanar: ParsableCommand {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     print("planar CNF (M = \(units)) on \(target): \(iterations) iterations of \(batch) draws")
     var csv = "iteration,mean_loss,nfe_forward,nfe_backward,seconds\n"
-    var (loss, forward, backward, window) = (0.0, 0.0, 0.0, 0)
+    var window = StepWindow()
     var first: Double?
     var last = 0.0
     let clock = ContinuousClock()
     let start = clock.now
     for iteration in 1...iterations {
       let step = try matching.step()
-      loss += step.loss
-      forward += step.forward.meanFunctionEvaluations
-      backward += step.backward.meanFunctionEvaluations
-      window += 1
-      guard iteration % every == 0 || iteration == iterations else { continue }
-      let n = Double(window)
+      window.add(loss: step.loss, forward: step.forward, backward: step.backward)
+      guard iteration % every == 0 || iteration == iterations, let means = window.take() else {
+        continue
+      }
       let seconds = (clock.now - start).seconds
-      first = first ?? loss / n
-      last = loss / n
+      first = first ?? means.loss
+      last = means.loss
       print(
-        "iteration \(iteration): mean loss \(String(format: "%.4f", loss / n)), NFE fwd "
-          + "\(String(format: "%.1f", forward / n)) bwd \(String(format: "%.1f", backward / n)), "
+        "iteration \(iteration): mean loss \(String(format: "%.4f", means.loss)), NFE fwd "
+          + "\(String(format: "%.1f", means.forward)) bwd \(String(format: "%.1f", means.backward)), "
           + "\(String(format: "%.1f", seconds)) s")
       fflush(nil)
       csv +=
-        "\(iteration),\(String(format: "%.5f", loss / n)),\(String(format: "%.2f", forward / n)),"
-        + "\(String(format: "%.2f", backward / n)),\(String(format: "%.2f", seconds))\n"
-      (loss, forward, backward, window) = (0, 0, 0, 0)
+        "\(iteration),\(String(format: "%.5f", means.loss)),\(String(format: "%.2f", means.forward)),"
+        + "\(String(format: "%.2f", means.backward)),\(String(format: "%.2f", seconds))\n"
     }
     try csv.write(
       to: directory.appendingPathComponent("loss.csv"), atomically: true, encoding: .utf8)
