@@ -15,6 +15,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
   ],
   targets: [
     // C libraries from Debian, through pkg-config.
@@ -69,10 +70,15 @@ let package = Package(
       name: "NodeModels",
       dependencies: ["NodeCore", "NodeSolvers", "NodeSensitivity", "NodeNN"]
     ),
-    // Training: optimizers (the trainer, schedules and checkpoints come next).
+    // Training: configs, the distributed sampler, optimizers and schedules,
+    // checkpoints, metrics and the trainer that drives them on every rank.
     .target(
       name: "NodeTraining",
-      dependencies: ["NodeCore", .product(name: "RealModule", package: "swift-numerics")]
+      dependencies: [
+        "NodeCore", "NodeSolvers", "NodeSensitivity", "NodeNN", "NodeModels", "NodeData",
+        "NodeDistributed", .product(name: "RealModule", package: "swift-numerics"),
+        .product(name: "Yams", package: "Yams"),
+      ]
     ),
     // Data: IDX (MNIST-format) files, two-dimensional toy densities.
     .target(
@@ -100,6 +106,7 @@ let package = Package(
       name: "node-dist",
       dependencies: [
         "NodeCore", "NodeSolvers", "NodeSensitivity", "NodeBench", "NodeDistributed",
+        "NodeTraining", "NodeModels", "NodeData",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -111,8 +118,12 @@ let package = Package(
     .testTarget(name: "NodeNNTests", dependencies: ["NodeCore", "NodeNN"]),
     .testTarget(
       name: "NodeModelsTests",
-      dependencies: ["NodeCore", "NodeSolvers", "NodeSensitivity", "NodeNN", "NodeModels", "NodeData"]),
-    .testTarget(name: "NodeTrainingTests", dependencies: ["NodeCore", "NodeTraining"]),
+      dependencies: [
+        "NodeCore", "NodeSolvers", "NodeSensitivity", "NodeNN", "NodeModels", "NodeData",
+      ]),
+    .testTarget(
+      name: "NodeTrainingTests",
+      dependencies: ["NodeCore", "NodeModels", "NodeData", "NodeDistributed", "NodeTraining"]),
     .testTarget(name: "NodeDataTests", dependencies: ["NodeCore", "NodeData"]),
     .testTarget(name: "NodeDistributedTests", dependencies: ["NodeDistributed"]),
     .testTarget(
