@@ -76,7 +76,7 @@ let package = Package(
       name: "NodeTraining",
       dependencies: [
         "NodeCore", "NodeSolvers", "NodeSensitivity", "NodeNN", "NodeModels", "NodeData",
-        "NodeDistributed", .product(name: "RealModule", package: "swift-numerics"),
+        "NodeDistributed", "CZlib", .product(name: "RealModule", package: "swift-numerics"),
         .product(name: "Yams", package: "Yams"),
       ]
     ),
