@@ -123,7 +123,9 @@ let package = Package(
       ]),
     .testTarget(
       name: "NodeTrainingTests",
-      dependencies: ["NodeCore", "NodeModels", "NodeData", "NodeDistributed", "NodeTraining"]),
+      dependencies: [
+        "NodeCore", "NodeNN", "NodeModels", "NodeData", "NodeDistributed", "NodeTraining",
+      ]),
     .testTarget(name: "NodeDataTests", dependencies: ["NodeCore", "NodeData"]),
     .testTarget(name: "NodeDistributedTests", dependencies: ["NodeDistributed"]),
     .testTarget(

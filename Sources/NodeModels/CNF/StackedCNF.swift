@@ -28,9 +28,9 @@ public final class StackedCNF<Scalar: TensorScalar> {
   /// `D`, the data dimension of every block.
   public let dataDimension: Int
   /// The adjoint gradient solver of training (``lossAndGradient(data:noiseSeed:weights:sampleIdentifiers:)``).
-  public let solver: ODEGradientSolver<Scalar>
+  public private(set) var solver: ODEGradientSolver<Scalar>
   /// The integrator of densities and sampling (``logDensities(_:)``, ``sample(count:seed:firstIndex:)``).
-  public let integrator: ODEIntegrator<Scalar>
+  public private(set) var integrator: ODEIntegrator<Scalar>
 
   /// A flow of `blocks` over `intervals`, integrated by `method` at the given
   /// tolerances forward, backward and when sampling.
@@ -76,6 +76,74 @@ public final class StackedCNF<Scalar: TensorScalar> {
     self.blocks = blocks
     self.intervals = intervals
     dataDimension = d
+  }
+
+  /// Solves at new tolerances from now on: training's forward solve and
+  /// adjoint (same method and step limit) and the density/sampling integrator.
+  /// The forward and sampling solves control `[z, Δ]` only, the adjoint all
+  /// of `[z, a]`, as at construction.
+  ///
+  /// - Throws: ``SensitivityError`` for tolerances the controller refuses.
+  public func setTolerances(
+    forward: (relative: Scalar, absolute: Scalar), adjoint: (relative: Scalar, absolute: Scalar),
+    evaluation: (relative: Scalar, absolute: Scalar)
+  ) throws {
+    func controller(_ t: (relative: Scalar, absolute: Scalar), controlled: Int?)
+      -> StepSizeController<Scalar>
+    {
+      var pi = PIController(relativeTolerance: t.relative, absoluteTolerance: t.absolute)
+      pi.controlledDimensions = controlled
+      return .adaptive(pi)
+    }
+    let (method, maxSteps) = (solver.method, solver.maxSteps)
+    let newSolver = try ODEGradientSolver(
+      mode: solver.mode, method: method,
+      forward: controller(forward, controlled: dataDimension + 1),
+      adjoint: controller(adjoint, controlled: nil), adjointNorm: solver.adjointNorm,
+      maxSteps: maxSteps)
+    do {
+      integrator = try ODEIntegrator(
+        method: method, controller: controller(evaluation, controlled: dataDimension + 1),
+        maxSteps: maxSteps)
+    } catch let error as SolverError {
+      throw SensitivityError.solver(error)
+    }
+    solver = newSolver
+  }
+
+  /// The named tensors of flat `parameters`: block `k`'s network tensors
+  /// under `blocks.k.` (W1's `layers.*` names when there is one block).
+  public func namedTensors(of parameters: [Scalar]) -> [String: Tensor<Scalar>] {
+    var result: [String: Tensor<Scalar>] = [:]
+    for (k, (block, range)) in zip(blocks, parameterRanges).enumerated() {
+      let prefix = blocks.count == 1 ? "" : "blocks.\(k)."
+      for (name, tensor) in block.network.tensors(of: Array(parameters[range])) {
+        result[prefix + name] = tensor
+      }
+    }
+    return result
+  }
+
+  /// The flat parameters stored under ``namedTensors(of:)``' names.
+  ///
+  /// - Throws: ``SafetensorsError`` naming a missing, mis-shaped or unexpected tensor.
+  public func parameters(from file: SafetensorsFile) throws -> [Scalar] {
+    let expected = namedTensors(of: parameters)
+    let extra = file.tensorNames.filter { expected[$0] == nil }
+    if !extra.isEmpty {
+      throw SafetensorsError.unexpectedTensors(
+        source: file.source, tensors: extra, expected: expected.keys.sorted())
+    }
+    var flat: [Scalar] = []
+    for (k, block) in blocks.enumerated() {
+      let prefix = blocks.count == 1 ? "" : "blocks.\(k)."
+      for (name, offset, shape) in block.network.namedParameters {
+        let tensor: Tensor<Scalar> = try file.tensor(prefix + name, expectedShape: shape)
+        precondition(offset + parameterRanges[k].lowerBound == flat.count)
+        flat += tensor.scalars
+      }
+    }
+    return flat
   }
 
   /// Every block's parameter count, summed.

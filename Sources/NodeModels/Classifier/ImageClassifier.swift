@@ -57,6 +57,11 @@ public protocol ImageClassifier<Scalar>: AnyObject {
 
   /// The logits of `images`.
   func predictions(images: Tensor<Scalar>) throws -> ClassifierPrediction<Scalar>
+  /// `parameters` (flat, this model's order) as tensors named by layer and
+  /// parameter (`down.conv1.weight`, …), for a safetensors file.
+  func namedTensors(of parameters: [Scalar]) -> [String: Tensor<Scalar>]
+  /// Loads every parameter from a safetensors file of ``namedTensors(of:)``' names.
+  func load(_ file: SafetensorsFile) throws
 }
 
 /// The mean softmax cross-entropy of flat logits and its gradient.

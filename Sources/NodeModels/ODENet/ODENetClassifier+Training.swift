@@ -16,6 +16,33 @@ extension ODENetClassifier {
     }
   }
 
+  /// The named tensors of flat `parameters`: `down.*`, `ode.*`, `head.*`.
+  public func namedTensors(of parameters: [Scalar]) -> [String: Tensor<Scalar>] {
+    let (a, b) = (down.parameterCount, down.parameterCount + ode.parameterCount)
+    return down.tensors(of: Array(parameters[0..<a]))
+      .merging(ode.network.tensors(of: Array(parameters[a..<b]))) { first, _ in first }
+      .merging(head.tensors(of: Array(parameters[b...]))) { first, _ in first }
+  }
+
+  /// Solves the ODE block at new tolerances: training's forward and adjoint
+  /// solves (dopri5, in the current gradient mode) and prediction's.
+  ///
+  /// - Throws: ``SensitivityError`` or ``SolverError`` for tolerances the
+  ///   controller refuses.
+  public func setTolerances(
+    forward: (relative: Scalar, absolute: Scalar), adjoint: (relative: Scalar, absolute: Scalar),
+    evaluation: (relative: Scalar, absolute: Scalar)
+  ) throws {
+    func controller(_ t: (relative: Scalar, absolute: Scalar)) -> StepSizeController<Scalar> {
+      .adaptive(PIController(relativeTolerance: t.relative, absoluteTolerance: t.absolute))
+    }
+    solver = try ODEGradientSolver(
+      mode: solver.mode, method: solver.method, forward: controller(forward),
+      adjoint: controller(adjoint), adjointNorm: solver.adjointNorm, maxSteps: solver.maxSteps)
+    evaluationIntegrator = try ODEIntegrator(
+      method: solver.method, controller: controller(evaluation), maxSteps: solver.maxSteps)
+  }
+
   /// The mean cross-entropy of a batch (`images` `[B, 784]`, labels in
   /// `0..<10`) and its gradient: forward through the downsampling layers, the
   /// ODE block (by `solver`, in its gradient mode) and the head, then back

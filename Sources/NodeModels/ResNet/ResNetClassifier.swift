@@ -64,6 +64,11 @@ public final class ResNetClassifier<Scalar: TensorScalar>: ImageClassifier {
     parameters = try network.parameters(from: file)
   }
 
+  /// The network's named tensors of `parameters`.
+  public func namedTensors(of parameters: [Scalar]) -> [String: Tensor<Scalar>] {
+    network.tensors(of: parameters)
+  }
+
   public func gradient(images: Tensor<Scalar>, labels: [Int]) throws -> ClassifierGradient<Scalar> {
     let b = images.shape[0]
     let zeros = [Scalar](repeating: 0, count: b)

@@ -55,3 +55,5 @@ public struct Adam<Scalar: TensorScalar>: Sendable {
     }
   }
 }
+
+extension Adam: Codable, Equatable where Scalar: Codable {}

@@ -52,3 +52,5 @@ public struct SGD<Scalar: TensorScalar>: Sendable {
     }
   }
 }
+
+extension SGD: Codable, Equatable where Scalar: Codable {}

@@ -1,0 +1,56 @@
+import NodeCore
+
+/// The optimizer of a run, with its state: one value to configure, step,
+/// checkpoint (as JSON, moments included) and restore.
+public enum Optimizer: Sendable, Codable, Equatable {
+  /// SGD with optional momentum, Nesterov and L2 weight decay.
+  case sgd(SGD<Float>)
+  /// Adam, or AdamW when its decoupled weight decay is nonzero.
+  case adam(Adam<Float>)
+
+  /// Takes one step on `parameters` from `gradient` at `learningRate`.
+  public mutating func update(
+    _ parameters: inout [Float], gradient: [Float], learningRate: Double
+  ) {
+    switch self {
+    case .sgd(var sgd):
+      sgd.learningRate = Float(learningRate)
+      sgd.update(&parameters, gradient: gradient)
+      self = .sgd(sgd)
+    case .adam(var adam):
+      adam.learningRate = Float(learningRate)
+      adam.update(&parameters, gradient: gradient)
+      self = .adam(adam)
+    }
+  }
+
+  /// Steps taken so far.
+  public var step: Int {
+    switch self {
+    case .sgd(let sgd): return sgd.step
+    case .adam(let adam): return adam.step
+    }
+  }
+}
+
+/// Gradient clipping by global norm (PyTorch's `clip_grad_norm_`).
+public enum GradientClipping {
+  /// The Euclidean norm of `gradient`, accumulated in `Double` in index order.
+  public static func norm(_ gradient: [Float]) -> Double {
+    var sum = 0.0
+    for g in gradient { sum += Double(g) * Double(g) }
+    return sum.squareRoot()
+  }
+
+  /// Scales `gradient` so its norm is at most `maxNorm`; returns the norm
+  /// before clipping.
+  @discardableResult
+  public static func clip(_ gradient: inout [Float], maxNorm: Double) -> Double {
+    let total = norm(gradient)
+    if total > maxNorm {
+      let scale = Float(maxNorm / (total + 1e-6))
+      for i in gradient.indices { gradient[i] *= scale }
+    }
+    return total
+  }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import NodeCore
+import NodeData
+import NodeDistributed
+import NodeModels
+import NodeNN
+import Testing
+
+@testable import NodeTraining
+
+/// The trainer on the in-process mock communicator: rank-count independence,
+/// resume, checkpoint recovery, skipped steps and failing ranks.
+@Suite struct TrainerTests {
+  /// A small moons CNF (width 8) trained with Adam on batches of 16 in 4 chunks.
+  static func makeTrainer(
+    communicator: any Communicator, steps: Int, runDirectory: URL? = nil,
+    learningRate: Double = 1e-2, checkpointEvery: Int? = nil
+  ) throws -> Trainer {
+    let network: Sequential<Float> = W1Flow.network(width: 8)
+    let field = CNFField(
+      network: network, parameters: [Float](repeating: 0, count: network.parameterCount))
+    let flow = try StackedCNF(
+      blocks: [field], intervals: [0...0.5], relativeTolerance: 1e-4, absoluteTolerance: 1e-4)
+    let task = DensityTask(
+      flow: flow, density: .moons, trainingSetSize: 64, evaluationSetSize: 40, trainingSeed: 1,
+      evaluationSeed: 2)
+    let sampler = try DistributedSampler(
+      datasetSize: 64, globalBatch: 16, chunkCount: 4, seed: 3)
+    var settings = TrainerSettings(
+      steps: steps, seed: 5, learningRate: LearningRateSchedule(base: learningRate))
+    settings.checkpointEvery = checkpointEvery
+    settings.checksumEvery = 2
+    let tolerance = ToleranceSchedule.constant(Tolerance(relative: 1e-4, absolute: 1e-4))
+    return try Trainer(
+      task: task, communicator: communicator, sampler: sampler,
+      optimizer: .adam(Adam(parameterCount: task.parameterCount, learningRate: 0)),
+      tolerances: SolverTolerances(forward: tolerance, adjoint: tolerance, evaluation: tolerance),
+      settings: settings, runDirectory: runDirectory)
+  }
+
+  /// Trains on `ranks` mock ranks; every rank's final parameters.
+  static func train(ranks: Int, steps: Int) throws -> [[Float]] {
+    try MockCommunicator.run(size: ranks, timeout: 60) { communicator in
+      let trainer = try makeTrainer(communicator: communicator, steps: steps)
+      try trainer.start(resume: false)
+      _ = try trainer.run()
+      return trainer.task.parameters
+    }.map { try $0.get() }
+  }
+
+  static func temporaryDirectory() -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent(
+      "node-dist-trainer-\(UUID().uuidString)")
+  }
+
+  @Test func oneTwoAndFourRanksTrainToBitwiseEqualParameters() throws {
+    let single = try Self.train(ranks: 1, steps: 6)[0]
+    let initial = try MockCommunicator.run(size: 1) { communicator in
+      let trainer = try Self.makeTrainer(communicator: communicator, steps: 0)
+      try trainer.start(resume: false)
+      return trainer.task.parameters
+    }[0].get()
+    #expect(single != initial, "training changed nothing")
+    for ranks in [2, 4] {
+      let parameters = try Self.train(ranks: ranks, steps: 6)
+      for (rank, values) in parameters.enumerated() {
+        #expect(values == single, "rank \(rank) of \(ranks) differs from the single-rank run")
+      }
+    }
+  }
+
+  @Test func moreRanksThanChunksIsAClearError() throws {
+    let results = MockCommunicator.run(size: 5) { communicator in
+      _ = try Self.makeTrainer(communicator: communicator, steps: 1)
+    }
+    guard case .failure(let error) = results[0] else {
+      Issue.record("5 ranks on 4 chunks were accepted")
+      return
+    }
+    #expect("\(error)".contains("at most train.chunks = 4"))
+  }
+
+  @Test func resumedRunEqualsUninterruptedRun() throws {
+    let uninterrupted = try Self.train(ranks: 1, steps: 8)[0]
+    let directory = Self.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    // Stop after step 5 (the run's end writes a checkpoint there), then
+    // resume on two ranks for the remaining steps.
+    _ = try MockCommunicator.run(size: 1) { communicator in
+      let trainer = try Self.makeTrainer(
+        communicator: communicator, steps: 5, runDirectory: directory)
+      try trainer.start(resume: false)
+      _ = try trainer.run()
+    }[0].get()
+    let resumed = try MockCommunicator.run(size: 2) { communicator in
+      let trainer = try Self.makeTrainer(
+        communicator: communicator, steps: 8, runDirectory: directory)
+      try trainer.start(resume: true)
+      #expect(trainer.step == 5)
+      _ = try trainer.run()
+      return trainer.task.parameters
+    }.map { try $0.get() }
+    #expect(resumed[0] == uninterrupted, "the resumed run differs from the uninterrupted one")
+    #expect(resumed[1] == uninterrupted, "rank 1 of the resumed run differs")
+  }
+
+  @Test func corruptNewestCheckpointFallsBackToThePreviousOne() throws {
+    let directory = Self.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    _ = try MockCommunicator.run(size: 1) { communicator in
+      let trainer = try Self.makeTrainer(
+        communicator: communicator, steps: 4, runDirectory: directory, checkpointEvery: 2)
+      try trainer.start(resume: false)
+      _ = try trainer.run()
+    }[0].get()
+    let newest = directory.appendingPathComponent("checkpoints/step-00000004/weights.safetensors")
+    let bytes = try Data(contentsOf: newest)
+    try bytes.prefix(bytes.count / 2).write(to: newest)
+    let outcome = try MockCommunicator.run(size: 1) { communicator in
+      let trainer = try Self.makeTrainer(
+        communicator: communicator, steps: 4, runDirectory: directory)
+      var skipped: [String] = []
+      trainer.observer = { event in
+        if case .started(_, _, let failures) = event { skipped = failures }
+      }
+      try trainer.start(resume: true)
+      return (trainer.step, skipped)
+    }[0].get()
+    #expect(outcome.0 == 2)
+    #expect(outcome.1.count == 1 && outcome.1[0].contains("step-00000004"))
+  }
+
+  @Test func nonFiniteStepsAreSkippedTogetherThenStopTheRun() throws {
+    // A learning rate of infinity makes the parameters non-finite after one
+    // update; every later step's loss is then NaN on every rank.
+    let results = MockCommunicator.run(size: 2, timeout: 60) { communicator in
+      let trainer = try Self.makeTrainer(
+        communicator: communicator, steps: 20, learningRate: .infinity)
+      try trainer.start(resume: false)
+      _ = try trainer.run()
+    }
+    for result in results {
+      guard case .failure(let error) = result else {
+        Issue.record("a run with non-finite parameters finished")
+        continue
+      }
+      #expect(
+        "\(error)".contains("skipped steps in a row") || "\(error)".contains("rank"),
+        "unexpected error: \(error)")
+    }
+    guard case .failure(let first) = results[0] else { return }
+    #expect("\(first)".contains("stopped after 5 skipped steps in a row"))
+  }
+
+  @Test func aRankThatFailsStopsEveryRankWithinSeconds() throws {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let results = MockCommunicator.run(size: 2, timeout: 10) { communicator in
+      let trainer = try Self.makeTrainer(communicator: communicator, steps: 50)
+      try trainer.start(resume: false)
+      if communicator.rank == 1 { throw TrainingError.coordinatorFailed("injected fault") }
+      _ = try trainer.run()
+    }
+    #expect(clock.now - start < .seconds(10))
+    for result in results {
+      guard case .failure = result else {
+        Issue.record("a rank finished although its peer failed")
+        continue
+      }
+    }
+  }
+}
