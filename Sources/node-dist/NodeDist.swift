@@ -8,7 +8,8 @@ struct NodeDist: ParsableCommand {
     abstract:
       "Neural ODEs with per-sample adaptive solves and adjoint gradients, on one process or many MPI ranks.",
     subcommands: [
-      DemoCommand.self, BenchCommand.self, EvalCommand.self, ReproduceCommand.self,
+      TrainCommand.self, DemoCommand.self, BenchCommand.self, EvalCommand.self,
+      ReproduceCommand.self,
       InfoCommand.self,
     ],
     defaultSubcommand: ReproduceCommand.self)

@@ -14,14 +14,18 @@ public final class ClassifierTask: TrainingTask {
   /// Images evaluated per solve in ``evaluate(samples:)``.
   public let evaluationBatch: Int
 
-  /// A task; pixels enter the model scaled to `[0, 1]` (as in the paper's code).
+  /// A task on the first `trainingLimit` training and `evaluationLimit`
+  /// held-out images (nil: all); pixels enter the model scaled to `[0, 1]`
+  /// (as in the paper's code).
   public init(
     model: any ImageClassifier<Float>, training: ImageDataset, evaluation: ImageDataset,
-    evaluationBatch: Int = 256
+    trainingLimit: Int? = nil, evaluationLimit: Int? = nil, evaluationBatch: Int = 256
   ) {
     self.model = model
     self.training = training
     self.evaluation = evaluation
+    trainingSetSize = min(trainingLimit ?? training.count, training.count)
+    evaluationSetSize = min(evaluationLimit ?? evaluation.count, evaluation.count)
     self.evaluationBatch = max(1, evaluationBatch)
   }
 
@@ -31,8 +35,8 @@ public final class ClassifierTask: TrainingTask {
     get { model.parameters }
     set { model.parameters = newValue }
   }
-  public var trainingSetSize: Int { training.count }
-  public var evaluationSetSize: Int { evaluation.count }
+  public let trainingSetSize: Int
+  public let evaluationSetSize: Int
 
   public func initializeParameters(seed: UInt64) { model.initializeParameters(seed: seed) }
 

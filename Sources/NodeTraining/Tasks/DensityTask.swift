@@ -74,8 +74,8 @@ public final class DensityTask: TrainingTask {
       evaluation: pair(tolerances.evaluation))
   }
 
-  /// The points at `indices` of the set drawn from `seed`, `[B, 2]`.
-  func points(_ indices: some Collection<Int>, seed: UInt64) -> Tensor<Float> {
+  /// The points at `indices` of the toy set drawn from `seed`, `[B, 2]`.
+  public func points(_ indices: some Collection<Int>, seed: UInt64) -> Tensor<Float> {
     var scalars: [Float] = []
     scalars.reserveCapacity(indices.count * 2)
     for index in indices {

@@ -1,0 +1,98 @@
+import Foundation
+import NodeData
+import NodeDistributed
+import NodeModels
+import NodeNN
+
+extension ExperimentConfiguration {
+  /// The model and its data, parameters not yet set.
+  ///
+  /// - Throws: ``NodeData/DataError`` for missing image files, model errors
+  ///   for settings the solvers refuse.
+  public func makeTask() throws -> any TrainingTask {
+    switch model.kind {
+    case .cnf:
+      let trace: CNFTraceEstimator
+      switch model.trace {
+      case .exact: trace = .exact
+      case .hutchinsonGaussian: trace = .hutchinson(noise: .gaussian)
+      case .hutchinsonRademacher: trace = .hutchinson(noise: .rademacher)
+      }
+      var regularisers: RNODERegularisers = []
+      if model.kineticEnergy > 0 { regularisers.insert(.kineticEnergy) }
+      if model.jacobianFrobenius > 0 { regularisers.insert(.jacobianFrobenius) }
+      let blocks = (0..<model.blocks).map { _ in
+        let network: Sequential<Float> = W1Flow.network(width: model.width)
+        return CNFField(
+          network: network, parameters: [Float](repeating: 0, count: network.parameterCount),
+          trace: trace, regularisers: regularisers)
+      }
+      let end = Float(model.endTime)
+      let tolerance = tolerances.values(step: 0, epoch: 0).forward
+      let flow = try StackedCNF(
+        blocks: blocks, intervals: Array(repeating: 0...end, count: model.blocks),
+        relativeTolerance: Float(tolerance.relative), absoluteTolerance: Float(tolerance.absolute),
+        maxSteps: model.maxSteps)
+      return DensityTask(
+        flow: flow, density: data.density ?? .moons, trainingSetSize: data.trainSize ?? 100_000,
+        evaluationSetSize: data.testSize ?? 5000, trainingSeed: data.seed,
+        evaluationSeed: data.seed + 1,
+        regularisers: RNODEWeights(
+          kineticEnergy: Float(model.kineticEnergy),
+          jacobianFrobenius: Float(model.jacobianFrobenius)))
+    case .odenet, .rknet, .resnet:
+      let load: (ImageDataset.Split) throws -> ImageDataset = { split in
+        data.images == .mnist
+          ? try ImageDataset.mnist(split: split, directory: data.directory)
+          : try ImageDataset.fashionMNIST(split: split, directory: data.directory)
+      }
+      let classifier: any ImageClassifier<Float>
+      switch model.kind {
+      case .resnet: classifier = ResNetClassifier(width: model.width, blocks: model.blocks)
+      case .rknet: classifier = try ODENetClassifier(width: model.width, mode: .backprop)
+      default: classifier = try ODENetClassifier(width: model.width, mode: .adjoint)
+      }
+      return ClassifierTask(
+        model: classifier, training: try load(.train), evaluation: try load(.test),
+        trainingLimit: data.trainSize, evaluationLimit: data.testSize)
+    }
+  }
+
+  /// The sampler of `task`'s training set.
+  public func makeSampler(for task: any TrainingTask) throws -> DistributedSampler {
+    try DistributedSampler(
+      datasetSize: task.trainingSetSize, globalBatch: train.batchSize, chunkCount: train.chunks,
+      seed: train.seed, remainder: train.remainder == .drop ? .drop : .pad)
+  }
+
+  /// The trainer's settings for a run over `sampler`.
+  public func makeSettings(sampler: DistributedSampler) -> TrainerSettings {
+    let steps: Int
+    switch train.length {
+    case .steps(let count): steps = count
+    case .epochs(let count): steps = count * sampler.stepsPerEpoch
+    }
+    var settings = TrainerSettings(
+      steps: steps, seed: train.seed, learningRate: optimizer.makeSchedule(totalSteps: steps))
+    settings.clipNorm = train.clipNorm
+    settings.maxConsecutiveSkips = train.maxConsecutiveSkips
+    settings.logEvery = run.logEvery
+    settings.evaluateEvery = run.evaluateEvery
+    settings.evaluationLimit = run.evaluationSamples
+    settings.checkpointEvery = run.checkpointEvery
+    settings.keepCheckpoints = run.keepCheckpoints
+    settings.checksumEvery = run.checksumEvery
+    return settings
+  }
+
+  /// A trainer for this experiment on `communicator`, writing to `runDirectory`.
+  public func makeTrainer(communicator: any Communicator, runDirectory: URL?) throws -> Trainer {
+    let task = try makeTask()
+    let sampler = try makeSampler(for: task)
+    return try Trainer(
+      task: task, communicator: communicator, sampler: sampler,
+      optimizer: optimizer.makeOptimizer(parameterCount: task.parameterCount),
+      tolerances: tolerances, settings: makeSettings(sampler: sampler),
+      runDirectory: runDirectory, configText: resolvedYAML)
+  }
+}

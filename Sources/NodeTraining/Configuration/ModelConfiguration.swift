@@ -1,0 +1,94 @@
+import NodeData
+import NodeModels
+
+/// `model:` — which of the paper's models, and its size.
+public struct ModelConfiguration: Sendable, Equatable {
+  /// The model families.
+  public enum Kind: String, Sendable, CaseIterable {
+    /// A continuous normalizing flow on 2-D toy data (FFJORD's toy CNF, W1).
+    case cnf
+    /// The paper's ODE-Net classifier, trained by the adjoint.
+    case odenet
+    /// The same network trained by backprop through the solver (RK-Net).
+    case rknet
+    /// The paper's ResNet baseline.
+    case resnet
+  }
+
+  /// The config names of the CNF trace estimators.
+  public enum Trace: String, Sendable, CaseIterable {
+    case exact
+    case hutchinsonGaussian = "hutchinson-gaussian"
+    case hutchinsonRademacher = "hutchinson-rademacher"
+  }
+
+  public var kind: Kind
+  /// Hidden units (CNF) or channels (classifiers).
+  public var width: Int
+  /// Stacked CNF blocks, or ResNet residual blocks.
+  public var blocks: Int
+  /// CNF: each block's integration time.
+  public var endTime: Double
+  /// CNF: the divergence estimator of training.
+  public var trace: Trace
+  /// CNF: RNODE regulariser weights (kinetic energy, Jacobian Frobenius norm).
+  public var kineticEnergy: Double
+  public var jacobianFrobenius: Double
+  /// The most steps a solve may take.
+  public var maxSteps: Int
+
+  init(_ section: ConfigSection) throws {
+    kind = try section.choice("kind", default: nil)
+    let isCNF = kind == .cnf
+    width = try section.int("width", default: 64, range: 1...4096)
+    blocks = try section.int("blocks", default: kind == .resnet ? 6 : 1, range: 1...64)
+    if isCNF {
+      endTime = try section.double("end_time", default: 0.5, minimum: 0, exclusiveMinimum: true)
+      trace = try section.choice("trace", default: .exact)
+      kineticEnergy = try section.double("kinetic_energy", default: 0, minimum: 0)
+      jacobianFrobenius = try section.double("jacobian_frobenius", default: 0, minimum: 0)
+    } else {
+      (endTime, trace, kineticEnergy, jacobianFrobenius) = (1, .exact, 0, 0)
+    }
+    maxSteps = try section.int("max_steps", default: 10_000, range: 1...10_000_000)
+  }
+}
+
+/// `data:` — toy densities for CNFs, MNIST-format images for classifiers.
+public struct DataConfiguration: Sendable, Equatable {
+  /// The config names of the image sets.
+  public enum ImageSet: String, Sendable, CaseIterable {
+    case fashionMNIST = "fashion-mnist"
+    case mnist
+  }
+
+  /// A toy density (CNF), or nil for images.
+  public var density: ToyDensity?
+  /// The image set (classifiers), or nil.
+  public var images: ImageSet?
+  /// The directory of the IDX files.
+  public var directory: String
+  /// Training and held-out samples (images: the first that many; nil: all).
+  public var trainSize: Int?
+  public var testSize: Int?
+  /// Toy data: the seed of the training set (the held-out set uses the next one).
+  public var seed: UInt64
+
+  init(_ section: ConfigSection, model: ModelConfiguration) throws {
+    if model.kind == .cnf {
+      density = try section.choice("name", default: .moons)
+      images = nil
+      trainSize = try section.int("train_size", default: 100_000, range: 1...ToyDensity.indexLimit)
+      testSize = try section.int("test_size", default: 5000, range: 1...ToyDensity.indexLimit)
+      directory = ""
+    } else {
+      density = nil
+      images = try section.choice("name", default: .fashionMNIST)
+      directory = try section.string(
+        "directory", default: ImageDataset.fashionMNISTDirectory)
+      trainSize = try section.optionalInt("train_size", range: 1...Int.max)
+      testSize = try section.optionalInt("test_size", range: 1...Int.max)
+    }
+    seed = UInt64(try section.int("seed", default: 0, range: 0...Int.max - 1))
+  }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import NodeBench
+import NodeCore
+import NodeDistributed
+import NodeTraining
+
+/// `node-dist train --config FILE`: data-parallel training from an
+/// experiment file, on every rank of `mpirun` or alone.
+struct TrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Train a model from an experiment file (configs/*.yaml), alone or under mpirun.",
+    discussion: """
+      Alone: `node-dist train --config configs/cnf-moons.yaml`. On 8 ranks: \
+      `launch/mpirun.sh -n 8 node-dist train --config configs/cnf-moons.yaml` (or mpirun \
+      directly). The global batch (train.batch_size) is cut into train.chunks chunks shared out \
+      over the ranks; the gradients are summed in chunk order, so 1, 2, 4 or 8 ranks train \
+      bitwise the same parameters. Rank 0 prints progress and writes, in the run directory \
+      (--run-dir, else run.directory, else runs/<config name>): config.yaml (the resolved \
+      config), metrics.jsonl (one JSON line per logged step and per evaluation), checkpoints/ \
+      (the last run.keep_checkpoints, each weights.safetensors + state.json), and for CNFs \
+      density.png (data | samples | density). The last line printed is a JSON summary. \
+      --set key.path=value overrides any config key (e.g. --set optimizer.lr=3e-4 --set \
+      tolerance.evaluation.rtol=1e-3). --resume continues from the newest checkpoint that \
+      verifies (any rank count; a corrupt one is reported and skipped).
+      """)
+
+  @Option(name: .long, help: "The experiment file (YAML), e.g. configs/cnf-moons.yaml.")
+  var config: String
+
+  @Option(
+    name: .customLong("set"), parsing: .singleValue,
+    help: ArgumentHelp("Override a config key.", valueName: "key.path=value"))
+  var overrides: [String] = []
+
+  @Flag(help: "Continue from the newest valid checkpoint in the run directory.")
+  var resume = false
+
+  @Option(help: "The run directory (default: run.directory, else runs/<config name>).")
+  var runDir: String?
+
+  @Option(help: "BLAS threads per rank.")
+  var threads = 1
+
+  func validate() throws {
+    if threads < 1 { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
+  }
+
+  func run() throws {
+    let communicator = Communicators.fromEnvironment()
+    do {
+      try train(on: communicator)
+    } catch {
+      CommandFailure.report(error, communicator: communicator)
+    }
+    (communicator as? MPICommunicator)?.finalize()
+  }
+
+  private func train(on communicator: any Communicator) throws {
+    BLASRuntime.setThreadCount(threads)
+    let experiment = try ExperimentConfiguration(
+      contentsOf: URL(fileURLWithPath: config), overrides: overrides)
+    let name = URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
+    let directory = URL(fileURLWithPath: runDir ?? experiment.run.directory ?? "runs/\(name)")
+    let trainer = try experiment.makeTrainer(communicator: communicator, runDirectory: directory)
+    let rank0 = communicator.isCoordinator
+    let progress = TrainingProgress(
+      totalSteps: trainer.settings.steps, logEvery: experiment.run.logEvery)
+    if rank0 {
+      try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+      try experiment.resolvedYAML.write(
+        to: directory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+      trainer.observer = progress.handle
+      progress.line(
+        "\(experiment.model.kind.rawValue) (\(trainer.task.parameterCount) parameters) on "
+          + "\(trainer.task.trainingSetSize) samples: \(trainer.settings.steps) steps of "
+          + "\(trainer.sampler.globalBatch) in \(trainer.sampler.chunkCount) chunks over "
+          + "\(communicator.size) rank(s); run directory \(directory.path)")
+    }
+    let clock = ContinuousClock()
+    let start = clock.now
+    try trainer.start(resume: resume)
+    let final = try trainer.run()
+    let seconds = (clock.now - start).components
+    guard rank0 else { return }
+    if let density = trainer.task as? DensityTask {
+      let picture = directory.appendingPathComponent("density.png")
+      try DensityPicture.make(density, seed: experiment.train.seed).image().write(to: picture)
+      progress.line("wrote \(picture.path) (data | samples | density)")
+    }
+    var line = JSONLine()
+    line.add("experiment", name)
+    line.add("model", experiment.model.kind.rawValue)
+    line.add("ranks", communicator.size)
+    line.add("steps", trainer.step)
+    line.add("skipped_steps", trainer.skippedSteps)
+    if let accuracy = final.accuracy { line.add("accuracy", accuracy, digits: 4) }
+    if let nll = final.nll { line.add("nll", nll, digits: 4) }
+    line.add("nfe_mean", final.nfeMean, digits: 2)
+    line.add("nfe_max", final.nfeMax)
+    line.add("samples", final.samples)
+    line.add("rtol", final.rtol, digits: 8)
+    line.add("atol", final.atol, digits: 8)
+    line.add("parameters_hash", ParameterChecksum.hex(trainer.task.parameters))
+    line.add("seconds", Double(seconds.seconds) + Double(seconds.attoseconds) * 1e-18, digits: 1)
+    progress.line("\(line)")
+  }
+}
