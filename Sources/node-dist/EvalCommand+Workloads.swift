@@ -7,7 +7,7 @@ import NodeSolvers
 
 extension EvalCommand {
   /// The W1 flow's mean negative log-likelihood on fresh moons.
-  func evaluateW1(samples: Int, tolerance: Float) throws {
+  func evaluateW1(weights: String, samples: Int, tolerance: Float) throws {
     let field = try W1Flow.field(weights: URL(fileURLWithPath: weights), as: Float.self)
     let result = try HeldOutLikelihood.evaluate(field, samples: samples, tolerance: tolerance)
     let nll = result.nll
@@ -24,7 +24,7 @@ extension EvalCommand {
   }
 
   /// The W2 ODE-Net's accuracy on the Fashion-MNIST test set.
-  func evaluateW2(tolerance: Float) throws {
+  func evaluateW2(weights: String, tolerance: Float) throws {
     let model = try ODENetClassifier<Float>(tolerance: tolerance)
     try model.load(SafetensorsFile(contentsOf: URL(fileURLWithPath: weights)))
     let test = try ImageDataset.fashionMNIST(split: .test, directory: data)

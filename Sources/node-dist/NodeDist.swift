@@ -8,7 +8,7 @@ struct NodeDist: ParsableCommand {
     abstract:
       "Neural ODEs with per-sample adaptive solves and adjoint gradients, on one process or many MPI ranks.",
     subcommands: [
-      TrainCommand.self, DemoCommand.self, BenchCommand.self, EvalCommand.self,
+      TrainCommand.self, EvalCommand.self, SampleCommand.self, DemoCommand.self, BenchCommand.self,
       ReproduceCommand.self,
       InfoCommand.self,
     ],

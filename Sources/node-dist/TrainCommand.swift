@@ -84,9 +84,11 @@ struct TrainCommand: ParsableCommand {
     let final = try trainer.run()
     let seconds = (clock.now - start).components
     guard rank0 else { return }
-    if let density = trainer.task as? DensityTask {
+    if let density = trainer.task as? DensityTask, experiment.run.picture {
       let picture = directory.appendingPathComponent("density.png")
-      try DensityPicture.make(density, seed: experiment.train.seed).image().write(to: picture)
+      try DensityPicture.make(
+        density, seed: experiment.train.seed, samples: experiment.run.pictureSamples
+      ).image().write(to: picture)
       progress.line("wrote \(picture.path) (data | samples | density)")
     }
     var line = JSONLine()

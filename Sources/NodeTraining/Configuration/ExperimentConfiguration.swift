@@ -120,6 +120,9 @@ public struct RunConfiguration: Sendable, Equatable {
   public var checksumEvery: Int
   /// The run directory (default `runs/<config file name>`).
   public var directory: String?
+  /// CNFs: draw density.png at the end, with this many samples per histogram.
+  public var picture: Bool
+  public var pictureSamples: Int
 
   init(_ section: ConfigSection) throws {
     logEvery = try section.int("log_every", default: 10, range: 1...Int.max)
@@ -129,5 +132,7 @@ public struct RunConfiguration: Sendable, Equatable {
     keepCheckpoints = try section.int("keep_checkpoints", default: 3, range: 1...1000)
     checksumEvery = try section.int("checksum_every", default: 50, range: 1...Int.max)
     directory = try section.optionalString("directory")
+    picture = try section.bool("picture", default: true)
+    pictureSamples = try section.int("picture_samples", default: 20_000, range: 1...10_000_000)
   }
 }

@@ -102,20 +102,30 @@ public final class DensityTask: TrainingTask {
       backwardEvaluations: perSample(result.backward), rejectedSteps: rejected)
   }
 
-  /// Per-point `−log p(x)` with the exact trace, at the evaluation tolerance.
+  /// Per-point `−log p(x)` of held-out points with the exact trace, at the
+  /// evaluation tolerance.
   public func evaluate(samples: Range<Int>) throws -> [SampleEvaluation] {
+    try negativeLogLikelihoods(of: points(samples, seed: evaluationSeed))
+  }
+
+  /// Per-point `−log p(x)` of any points `x` (`[N, D]`), with the exact trace
+  /// at the evaluation tolerance, in batches of ``evaluationBatch``.
+  public func negativeLogLikelihoods(of x: Tensor<Float>) throws -> [SampleEvaluation] {
     var records: [SampleEvaluation] = []
-    var start = samples.lowerBound
-    while start < samples.upperBound {
-      let indices = start..<min(start + evaluationBatch, samples.upperBound)
-      let transport = try flow.logDensities(points(indices, seed: evaluationSeed))
-      for row in 0..<indices.count {
+    let (n, d) = (x.shape[0], x.shape[1])
+    var start = 0
+    while start < n {
+      let end = min(start + evaluationBatch, n)
+      let batch = Tensor(
+        shape: [end - start, d], scalars: Array(x.scalars[(start * d)..<(end * d)]))
+      let transport = try flow.logDensities(batch)
+      for row in 0..<(end - start) {
         let nfe = transport.statistics.reduce(0) { $0 + $1.functionEvaluations[row] }
         records.append(
           SampleEvaluation(
             loss: -Double(transport.logDensities[row]), correct: 0, evaluations: nfe))
       }
-      start = indices.upperBound
+      start = end
     }
     return records
   }

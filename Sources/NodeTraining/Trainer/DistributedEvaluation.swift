@@ -19,16 +19,33 @@ public enum DistributedEvaluation {
     let clock = ContinuousClock()
     let start = clock.now
     let count = min(limit ?? task.evaluationSetSize, task.evaluationSetSize)
+    let records = try self.records(count: count, communicator: communicator) {
+      try task.evaluate(samples: $0)
+    }
+    return summary(
+      records, objective: task.objective, step: step, tolerance: tolerance,
+      seconds: (clock.now - start).seconds)
+  }
+
+  /// Every record of `0..<count`, in order, on every rank: rank `r` runs
+  /// `evaluate` on its contiguous part and one all-gather shares the parts.
+  ///
+  /// - Throws: ``TrainingError/evaluationFailed(rank:reason:)`` on every rank
+  ///   when `evaluate` threw on any rank; ``CommunicatorError``.
+  public static func records(
+    count: Int, communicator: any Communicator,
+    evaluate: (Range<Int>) throws -> [SampleEvaluation]
+  ) throws -> [SampleEvaluation] {
     let ranks = communicator.size
     let mine = DistributedSampler.evaluationRange(count: count, rank: communicator.rank, of: ranks)
     let slots = (count + ranks - 1) / ranks
-    // Per sample: loss, correct, NFE; the last slot of a rank's block holds
-    // its status (0 fine, 1 failed) — a rank's range is at most `slots` long.
+    // Per sample: loss, correct, NFE; after a rank's slots, its status (0 fine, 1 failed).
     let width = 3
-    var local = [Double](repeating: 0, count: slots * width + 1)
+    let block = slots * width + 1
+    var local = [Double](repeating: 0, count: block)
     var failure = ""
     do {
-      for (i, record) in try task.evaluate(samples: mine).enumerated() {
+      for (i, record) in try evaluate(mine).enumerated() {
         local[i * width] = record.loss
         local[i * width + 1] = record.correct
         local[i * width + 2] = Double(record.evaluations)
@@ -38,30 +55,41 @@ public enum DistributedEvaluation {
       local[slots * width] = 1
     }
     let all = ranks == 1 ? local : try communicator.allGather(local)
-    let block = slots * width + 1
     if let failed = (0..<ranks).first(where: { all[$0 * block + slots * width] != 0 }) {
       throw TrainingError.evaluationFailed(
         rank: failed, reason: failed == communicator.rank ? failure : "see that rank's error")
     }
-    var loss = 0.0
-    var correct = 0.0
-    var nfe = 0.0
-    var nfeMax = 0
+    var records: [SampleEvaluation] = []
+    records.reserveCapacity(count)
     for r in 0..<ranks {
       let range = DistributedSampler.evaluationRange(count: count, rank: r, of: ranks)
       for i in 0..<range.count {
         let base = r * block + i * width
-        loss += all[base]
-        correct += all[base + 1]
-        nfe += all[base + 2]
-        nfeMax = max(nfeMax, Int(all[base + 2]))
+        records.append(
+          SampleEvaluation(loss: all[base], correct: all[base + 1], evaluations: Int(all[base + 2]))
+        )
       }
     }
-    let n = Double(max(count, 1))
+    return records
+  }
+
+  /// The metrics of per-sample records, summed in sample order.
+  public static func summary(
+    _ records: [SampleEvaluation], objective: TaskObjective, step: Int, tolerance: Tolerance,
+    seconds: Double
+  ) -> EvaluationMetrics {
+    var (loss, correct, nfe, nfeMax) = (0.0, 0.0, 0.0, 0)
+    for record in records {
+      loss += record.loss
+      correct += record.correct
+      nfe += Double(record.evaluations)
+      nfeMax = max(nfeMax, record.evaluations)
+    }
+    let n = Double(max(records.count, 1))
     var metrics = EvaluationMetrics(
-      step: step, samples: count, loss: loss / n, nfeMean: nfe / n, nfeMax: nfeMax,
-      rtol: tolerance.relative, atol: tolerance.absolute, seconds: (clock.now - start).seconds)
-    switch task.objective {
+      step: step, samples: records.count, loss: loss / n, nfeMean: nfe / n, nfeMax: nfeMax,
+      rtol: tolerance.relative, atol: tolerance.absolute, seconds: seconds)
+    switch objective {
     case .classification:
       metrics.accuracy = correct / n
     case .density(let dimension):

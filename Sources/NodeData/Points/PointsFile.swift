@@ -1,0 +1,112 @@
+import Foundation
+
+/// Points a user supplies to evaluate a density at: a CSV file (one point
+/// per line, comma- or whitespace-separated; a first line that is not
+/// numeric is taken as a header; `#` starts a comment) or a NumPy `.npy`
+/// file (a C-ordered little-endian `float32`/`float64` array of shape
+/// `(N, D)`).
+public enum PointsFile {
+  /// The points of `path` as `N` rows of `dimension` values.
+  ///
+  /// - Throws: ``DataError/invalidFile(path:reason:)`` naming the line or the
+  ///   header field at fault, or a row with another number of values.
+  public static func read(_ path: String, dimension: Int) throws -> [[Double]] {
+    let url = URL(fileURLWithPath: path)
+    guard let data = try? Data(contentsOf: url) else {
+      throw DataError.invalidFile(path: path, reason: "cannot be read")
+    }
+    let rows =
+      path.lowercased().hasSuffix(".npy") ? try npy(data, path: path) : try csv(data, path: path)
+    guard !rows.isEmpty else { throw DataError.invalidFile(path: path, reason: "holds no points") }
+    if let bad = rows.firstIndex(where: { $0.count != dimension }) {
+      throw DataError.invalidFile(
+        path: path,
+        reason:
+          "point \(bad + 1) has \(rows[bad].count) coordinates; the model's data has \(dimension)")
+    }
+    return rows
+  }
+
+  static func csv(_ data: Data, path: String) throws -> [[Double]] {
+    let text = String(decoding: data, as: UTF8.self)
+    var rows: [[Double]] = []
+    for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false)
+      .enumerated()
+    {
+      let line =
+        rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
+        .first.map(String.init)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+      if line.isEmpty { continue }
+      let fields = line.split { $0 == "," || $0 == " " || $0 == "\t" || $0 == ";" }
+      let values = fields.map { Double($0) }
+      if values.contains(where: { $0 == nil }) {
+        if rows.isEmpty && number == 0 { continue }  // a header line
+        throw DataError.invalidFile(
+          path: path, reason: "line \(number + 1) is not a list of numbers: '\(line.prefix(80))'")
+      }
+      rows.append(values.map { $0! })
+    }
+    return rows
+  }
+
+  static func npy(_ data: Data, path: String) throws -> [[Double]] {
+    let bytes = [UInt8](data)
+    guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1...5]) == Array("NUMPY".utf8) else {
+      throw DataError.invalidFile(path: path, reason: "not a NumPy .npy file (bad magic)")
+    }
+    let major = bytes[6]
+    let (lengthBytes, start) = major == 1 ? (2, 10) : (4, 12)
+    guard bytes.count >= start else {
+      throw DataError.invalidFile(path: path, reason: "truncated .npy header")
+    }
+    var headerLength = 0
+    for i in 0..<lengthBytes { headerLength |= Int(bytes[8 + i]) << (8 * i) }
+    guard bytes.count >= start + headerLength else {
+      throw DataError.invalidFile(path: path, reason: "truncated .npy header")
+    }
+    let header = String(decoding: bytes[start..<(start + headerLength)], as: UTF8.self)
+    let width: Int
+    if header.contains("'<f4'") {
+      width = 4
+    } else if header.contains("'<f8'") {
+      width = 8
+    } else {
+      throw DataError.invalidFile(
+        path: path,
+        reason: "dtype in '\(header.trimmingCharacters(in: .whitespaces))' is not"
+          + " little-endian float32 ('<f4') or float64 ('<f8')")
+    }
+    if header.contains("'fortran_order': True") {
+      throw DataError.invalidFile(path: path, reason: "Fortran-ordered arrays are not supported")
+    }
+    guard let open = header.range(of: "'shape': ("),
+      let close = header[open.upperBound...].firstIndex(of: ")")
+    else { throw DataError.invalidFile(path: path, reason: "no shape in the .npy header") }
+    let shape = header[open.upperBound..<close].split(separator: ",").compactMap {
+      Int($0.trimmingCharacters(in: .whitespaces))
+    }
+    guard shape.count == 2 else {
+      throw DataError.invalidFile(path: path, reason: "shape \(shape) is not (N, D)")
+    }
+    let (n, d) = (shape[0], shape[1])
+    let body = start + headerLength
+    guard bytes.count >= body + n * d * width else {
+      throw DataError.invalidFile(
+        path: path, reason: "truncated: \(n)×\(d) values need \(n * d * width) bytes of data")
+    }
+    return data.withUnsafeBytes { raw in
+      (0..<n).map { r in
+        (0..<d).map { c in
+          let offset = body + (r * d + c) * width
+          return width == 4
+            ? Double(
+              Float(
+                bitPattern: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian)
+            )
+            : Double(
+              bitPattern: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self).littleEndian)
+        }
+      }
+    }
+  }
+}

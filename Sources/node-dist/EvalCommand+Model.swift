@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import NodeBench
+import NodeCore
+import NodeData
+import NodeDistributed
+import NodeTraining
+
+extension EvalCommand {
+  /// `eval --checkpoint … | --config … --weights …`, on every rank.
+  func evaluateModel() throws {
+    let communicator = Communicators.fromEnvironment()
+    do {
+      try evaluateModel(on: communicator)
+    } catch {
+      CommandFailure.report(error, communicator: communicator)
+    }
+    (communicator as? MPICommunicator)?.finalize()
+  }
+
+  private func evaluateModel(on communicator: any Communicator) throws {
+    if let samples, samples < 1 { throw ValidationError("--samples must be ≥ 1, got \(samples)") }
+    if output != nil && points == nil { throw ValidationError("--output needs --points") }
+    let model = try source.load()
+    let clock = ContinuousClock()
+    let start = clock.now
+    let metrics: EvaluationMetrics
+    var what = "held-out set"
+    if let points {
+      guard let density = model.task as? DensityTask else {
+        throw ValidationError("--points evaluates a CNF's density; this model is a classifier")
+      }
+      let d = density.flow.dataDimension
+      let rows = try PointsFile.read(points, dimension: d)
+      let x = Tensor<Float>(shape: [rows.count, d], scalars: rows.flatMap { $0.map(Float.init) })
+      let records = try DistributedEvaluation.records(count: rows.count, communicator: communicator)
+      {
+        range in
+        try density.negativeLogLikelihoods(
+          of: Tensor(
+            shape: [range.count, d],
+            scalars: Array(x.scalars[(range.lowerBound * d)..<(range.upperBound * d)])))
+      }
+      metrics = DistributedEvaluation.summary(
+        records, objective: density.objective, step: model.step, tolerance: model.tolerance,
+        seconds: (clock.now - start).seconds)
+      what = points
+      if let output, communicator.isCoordinator {
+        let lines = records.map { String(format: "%.9g", -$0.loss) }.joined(separator: "\n")
+        try (lines + "\n").write(toFile: output, atomically: true, encoding: .utf8)
+      }
+    } else {
+      metrics = try DistributedEvaluation.run(
+        model.task, communicator: communicator, step: model.step, tolerance: model.tolerance,
+        limit: samples)
+    }
+    guard communicator.isCoordinator else { return }
+    var table: [(String, String)] = [
+      ("model", "\(model.experiment.model.kind.rawValue) from \(model.description)")
+    ]
+    table.append(("step", "\(model.step)"))
+    table.append(("data", "\(what), \(metrics.samples) samples over \(communicator.size) rank(s)"))
+    if let accuracy = metrics.accuracy { table.append(("accuracy", percent(accuracy))) }
+    if let nll = metrics.nll {
+      table.append(
+        ("NLL", "\(format(nll, 4)) nats (\(format(metrics.bitsPerDim ?? .nan, 4)) bits/dim)"))
+    } else {
+      table.append(("loss", format(metrics.loss, 4)))
+    }
+    table.append(("NFE / sample", "mean \(format(metrics.nfeMean, 2)), max \(metrics.nfeMax)"))
+    table.append(("tolerance", "rtol \(metrics.rtol), atol \(metrics.atol)"))
+    table.append(("seconds", format(metrics.seconds, 2)))
+    let width = table.map(\.0.count).max() ?? 0
+    for (key, value) in table {
+      print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
+    }
+    if let output { print("wrote \(output)") }
+    var line = JSONLine()
+    if let accuracy = metrics.accuracy { line.add("accuracy", accuracy, digits: 6) }
+    if let nll = metrics.nll { line.add("nll", nll, digits: 6) }
+    line.add("nfe_mean", metrics.nfeMean, digits: 3)
+    line.add("nfe_max", metrics.nfeMax)
+    line.add("samples", metrics.samples)
+    line.add("rtol", metrics.rtol, digits: 10)
+    line.add("atol", metrics.atol, digits: 10)
+    print(line)
+  }
+}

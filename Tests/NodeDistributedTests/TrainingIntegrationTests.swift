@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+/// `node-dist train` under a real `mpirun -n 2` against the same command on
+/// one rank without MPI: the trained parameters must be bitwise equal (the
+/// chunked fixed-order reduction), hence the same held-out result.
+@Suite struct TrainingIntegrationTests {
+  /// The repository's `configs/`.
+  static let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("configs")
+
+  static var available: Bool {
+    MPIIntegrationTests.tool != nil && MPIIntegrationTests.mpirun != nil
+  }
+
+  /// Runs the tool alone (one local rank) and returns its status and output.
+  static func runAlone(_ arguments: [String]) throws -> (Int32, String) {
+    let process = Process()
+    process.executableURL = MPIIntegrationTests.tool!
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["NO_COLOR"] = "1"
+    environment["OPENBLAS_NUM_THREADS"] = "1"
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+  }
+
+  /// The last JSON line of `output` as a dictionary.
+  static func summary(_ output: String) throws -> [String: Any] {
+    let line = try #require(output.split(separator: "\n").last { $0.hasPrefix("{") })
+    return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+  }
+
+  /// Trains `config` with `overrides` alone and on two MPI ranks; both summaries.
+  static func trainBothWays(_ config: String, _ overrides: [String]) throws -> (
+    [String: Any], [String: Any]
+  ) {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "node-dist-integration-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: base) }
+    let arguments =
+      ["train", "--config", configs.appendingPathComponent(config).path]
+      + overrides.flatMap { ["--set", $0] }
+    let (aloneStatus, alone) = try runAlone(
+      arguments + ["--run-dir", base.appendingPathComponent("one").path])
+    #expect(aloneStatus == 0, "single rank failed: \(alone)")
+    let (mpiStatus, mpi) = try MPIIntegrationTests.launch(
+      ranks: 2, arguments + ["--run-dir", base.appendingPathComponent("two").path])
+    #expect(mpiStatus == 0, "mpirun -n 2 failed: \(mpi)")
+    let metrics = base.appendingPathComponent("two/metrics.jsonl")
+    #expect(FileManager.default.fileExists(atPath: metrics.path), "no metrics.jsonl from rank 0")
+    return (try summary(alone), try summary(mpi))
+  }
+
+  @Test(.enabled(if: available, "needs mpirun and the built node-dist"))
+  func quickCNFOnTwoRanksEqualsOneRank() throws {
+    let (one, two) = try Self.trainBothWays(
+      "cnf-moons.yaml",
+      [
+        "model.width=16", "train.steps=3", "train.batch_size=32", "train.chunks=4",
+        "data.test_size=64", "run.eval_every=2", "run.picture=false",
+      ])
+    #expect(one["ranks"] as? Int == 1 && two["ranks"] as? Int == 2)
+    #expect(two["parameters_hash"] as? String == one["parameters_hash"] as? String)
+    #expect(two["nll"] as? Double == one["nll"] as? Double)
+    #expect(two["nfe_max"] as? Int == one["nfe_max"] as? Int)
+  }
+
+  @Test(
+    .enabled(
+      if: available
+        && FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist"),
+      "needs mpirun, the built node-dist and Fashion-MNIST"))
+  func smallODENetOnTwoRanksEqualsOneRank() throws {
+    let (one, two) = try Self.trainBothWays(
+      "odenet-fashion-quick.yaml",
+      [
+        "model.width=4", "data.train_size=64", "data.test_size=32", "train.batch_size=16",
+        "train.chunks=4", "train.epochs=null", "train.steps=2",
+      ])
+    #expect(two["parameters_hash"] as? String == one["parameters_hash"] as? String)
+    #expect(two["accuracy"] as? Double == one["accuracy"] as? Double)
+    #expect(two["steps"] as? Int == 2)
+  }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+@testable import NodeTraining
+
+/// Experiment files: every shipped config decodes; mistakes name the key,
+/// the value and what is allowed.
+@Suite struct ExperimentConfigurationTests {
+  static let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("configs")
+
+  static func message(_ yaml: String, _ overrides: [String] = []) -> String {
+    do {
+      _ = try ExperimentConfiguration(yaml: yaml, overrides: overrides)
+      return "accepted"
+    } catch {
+      return "\(error)"
+    }
+  }
+
+  @Test func everyShippedConfigDecodes() throws {
+    let files = try FileManager.default.contentsOfDirectory(atPath: Self.configs.path)
+      .filter { $0.hasSuffix(".yaml") }
+    #expect(files.count >= 8)
+    for file in files {
+      _ = try ExperimentConfiguration(contentsOf: Self.configs.appendingPathComponent(file))
+    }
+  }
+
+  @Test func decodesTheMoonsConfig() throws {
+    let experiment = try ExperimentConfiguration(
+      contentsOf: Self.configs.appendingPathComponent("cnf-moons.yaml"),
+      overrides: ["optimizer.lr=3e-4", "tolerance.evaluation.rtol=1e-3"])
+    #expect(experiment.model.kind == .cnf && experiment.data.density == .moons)
+    #expect(experiment.train.batchSize == 512 && experiment.train.chunks == 8)
+    #expect(experiment.optimizer.learningRate == 3e-4)
+    let values = experiment.tolerances.values(step: 0, epoch: 0)
+    #expect(values.forward == Tolerance(relative: 1e-5, absolute: 1e-5))
+    #expect(values.evaluation.relative == 1e-3)
+    #expect(experiment.resolvedYAML.contains("0.0003") || experiment.resolvedYAML.contains("3e-4"))
+  }
+
+  @Test func mistakesNameTheKeyTheValueAndWhatIsAllowed() {
+    #expect(Self.message("model: {kind: cfn}").contains("model.kind"))
+    #expect(Self.message("model: {kind: cfn}").contains("cnf"))
+    #expect(Self.message("model: {kind: cnf, widht: 3}").contains("widht"))
+    #expect(
+      Self.message("model: {kind: cnf}\ntrain: {batch_size: 10, chunks: 3}").contains(
+        "a divisor of train.batch_size = 10"))
+    #expect(
+      Self.message("model: {kind: cnf}\ntrain: {steps: 5, epochs: 1}").contains(
+        "one of the two"))
+    #expect(
+      Self.message("model: {kind: cnf}\noptimizer: {kind: adam, weight_decay: 0.1}")
+        .contains("adamw"))
+    #expect(Self.message("model: {kind: cnf}\noptimizer: {lr: -1}").contains("optimizer.lr"))
+    #expect(
+      Self.message(
+        "model: {kind: cnf}\ntolerance: {forward: {kind: piecewise, boundaries: [5], rtol: [1e-3]}}"
+      ).contains("one more value than boundaries"))
+    #expect(Self.message("model: {kind: cnf}", ["data.nmae=moons"]).contains("nmae"))
+  }
+
+  @Test func toleranceKindsDecode() throws {
+    let experiment = try ExperimentConfiguration(
+      yaml: """
+        model: {kind: cnf}
+        tolerance:
+          forward: {kind: geometric, unit: step, length: 10, rtol: [1e-3, 1e-5]}
+          adjoint: {kind: piecewise, unit: epoch, boundaries: [2], rtol: [1e-4, 1e-6], atol: [1e-5, 1e-7]}
+          evaluation: {kind: adaptive, rtol: 1e-3, target_nfe: 20}
+        """)
+    let start = experiment.tolerances.values(step: 0, epoch: 0)
+    let later = experiment.tolerances.values(step: 10, epoch: 3)
+    #expect(start.forward.relative == 1e-3 && abs(later.forward.relative - 1e-5) < 1e-18)
+    #expect(start.adjoint.absolute == 1e-5 && later.adjoint.absolute == 1e-7)
+    #expect(start.evaluation.relative == 1e-3)
+  }
+}
