@@ -124,7 +124,7 @@ let package = Package(
     .testTarget(
       name: "NodeTrainingTests",
       dependencies: [
-        "NodeCore", "NodeNN", "NodeModels", "NodeData", "NodeDistributed", "NodeTraining",
+        "NodeCore", "NodeSolvers", "NodeNN", "NodeModels", "NodeData", "NodeDistributed", "NodeTraining",
       ]),
     .testTarget(name: "NodeDataTests", dependencies: ["NodeCore", "NodeData"]),
     .testTarget(name: "NodeDistributedTests", dependencies: ["NodeDistributed"]),

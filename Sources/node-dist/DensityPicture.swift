@@ -1,5 +1,6 @@
 import NodeBench
 import NodeCore
+import NodeData
 import NodeTraining
 
 /// The picture FFJORD draws of a trained toy CNF: a histogram of held-out
@@ -16,6 +17,22 @@ enum DensityPicture {
     figure.addDensity(
       "density",
       logDensities: try task.flow.logDensities(figure.cellCentres(as: Float.self)).logDensities)
+    return figure
+  }
+}
+
+/// The paper's figure 4 for a planar CNF fitted by density matching: the
+/// target density, the flow's density and a histogram of its samples, over `[−4, 4]²`.
+enum PlanarPicture {
+  static func make(
+    _ matching: PlanarDensityMatching<Float>, seed: UInt64, samples: Int = 20_000,
+    resolution: Int = 160
+  ) throws -> DensityFigure {
+    var figure = DensityFigure(low: -4, high: 4, resolution: resolution)
+    let grid: Tensor<Float> = figure.cellCentres()
+    figure.addDensity("target", logDensities: try matching.target.logDensity(grid).scalars)
+    figure.addDensity("flow", logDensities: try matching.logDensity(at: grid).values)
+    figure.addHistogram("samples", points: try matching.samples(count: samples, seed: seed).points)
     return figure
   }
 }

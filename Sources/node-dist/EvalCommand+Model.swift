@@ -64,6 +64,8 @@ extension EvalCommand {
     if let nll = metrics.nll {
       table.append(
         ("NLL", "\(format(nll, 4)) nats (\(format(metrics.bitsPerDim ?? .nan, 4)) bits/dim)"))
+    } else if let kl = metrics.kl {
+      table.append(("E[log q − log p̃]", "\(format(kl, 4)) nats (KL minus the target's log Z)"))
     } else {
       table.append(("loss", format(metrics.loss, 4)))
     }
@@ -78,6 +80,7 @@ extension EvalCommand {
     var line = JSONLine()
     if let accuracy = metrics.accuracy { line.add("accuracy", accuracy, digits: 6) }
     if let nll = metrics.nll { line.add("nll", nll, digits: 6) }
+    if let kl = metrics.kl { line.add("kl", kl, digits: 6) }
     line.add("nfe_mean", metrics.nfeMean, digits: 3)
     line.add("nfe_max", metrics.nfeMax)
     line.add("samples", metrics.samples)

@@ -3,6 +3,7 @@ import Foundation
 import NodeBench
 import NodeCore
 import NodeData
+import NodeTraining
 
 /// `node-dist reproduce planar`: the paper's density matching with the gated
 /// planar CNF (section 3.1, Figure 4).
@@ -94,11 +95,7 @@ struct ReproducePlanar: ParsableCommand {
     }
     try csv.write(
       to: directory.appendingPathComponent("loss.csv"), atomically: true, encoding: .utf8)
-    var figure = DensityFigure(low: -4, high: 4, resolution: 160)
-    let grid: Tensor<Float> = figure.cellCentres()
-    figure.addDensity("target", logDensities: try density.logDensity(grid).scalars)
-    figure.addDensity("flow", logDensities: try matching.logDensity(at: grid).values)
-    figure.addHistogram("samples", points: try matching.samples(count: 20_000, seed: seed).points)
+    let figure = try PlanarPicture.make(matching, seed: seed)
     let picture = directory.appendingPathComponent("planar-\(target).png")
     try figure.image().write(to: picture)
     print(

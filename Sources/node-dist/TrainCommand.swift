@@ -91,6 +91,13 @@ struct TrainCommand: ParsableCommand {
       ).image().write(to: picture)
       progress.line("wrote \(picture.path) (data | samples | density)")
     }
+    if let planar = trainer.task as? DensityMatchingTask, experiment.run.picture {
+      let picture = directory.appendingPathComponent("density.png")
+      try PlanarPicture.make(
+        planar.matching, seed: experiment.train.seed, samples: experiment.run.pictureSamples
+      ).image().write(to: picture)
+      progress.line("wrote \(picture.path) (target | flow | samples)")
+    }
     var line = JSONLine()
     line.add("experiment", name)
     line.add("model", experiment.model.kind.rawValue)
@@ -99,6 +106,7 @@ struct TrainCommand: ParsableCommand {
     line.add("skipped_steps", trainer.skippedSteps)
     if let accuracy = final.accuracy { line.add("accuracy", accuracy, digits: 4) }
     if let nll = final.nll { line.add("nll", nll, digits: 4) }
+    if let kl = final.kl { line.add("kl", kl, digits: 4) }
     line.add("nfe_mean", final.nfeMean, digits: 2)
     line.add("nfe_max", final.nfeMax)
     line.add("samples", final.samples)

@@ -34,6 +34,7 @@ final class TrainingProgress {
       var text = "eval @ step \(metrics.step): "
       if let accuracy = metrics.accuracy { text += "accuracy \(percent(accuracy)), " }
       if let nll = metrics.nll { text += "NLL \(format(nll, 4)) nats, " }
+      if let kl = metrics.kl { text += "E[log q − log p̃] \(format(kl, 4)) nats, " }
       text += "loss \(format(metrics.loss, 4)), NFE mean \(format(metrics.nfeMean, 1)) max "
       text += "\(metrics.nfeMax) (\(metrics.samples) samples, rtol \(metrics.rtol))"
       line(text)

@@ -170,3 +170,46 @@ import Testing
     }
   }
 }
+
+/// The config → trainer path on the mock communicator, for the models the
+/// CNF test above does not cover.
+@Suite struct ConfiguredTrainerTests {
+  static func parameters(yaml: String, ranks: Int) throws -> [[Float]] {
+    try MockCommunicator.run(size: ranks, timeout: 60) { communicator in
+      let experiment = try ExperimentConfiguration(yaml: yaml)
+      let trainer = try experiment.makeTrainer(communicator: communicator, runDirectory: nil)
+      try trainer.start(resume: false)
+      let metrics = try trainer.run()
+      #expect(metrics.samples == 40)
+      return trainer.task.parameters
+    }.map { try $0.get() }
+  }
+
+  @Test func planarDensityMatchingIsRankIndependent() throws {
+    let yaml = """
+      model: {kind: planar, units: 4, gate_width: 2}
+      data: {name: u2, train_size: 256, test_size: 40}
+      train: {steps: 3, batch_size: 16, chunks: 4, seed: 2}
+      optimizer: {kind: adamw, lr: 1.0e-2, weight_decay: 1.0e-4}
+      lr_schedule: {kind: cosine, warmup_steps: 1}
+      tolerance: {forward: {rtol: 1.0e-4}}
+      """
+    let one = try Self.parameters(yaml: yaml, ranks: 1)[0]
+    for values in try Self.parameters(yaml: yaml, ranks: 4) { #expect(values == one) }
+  }
+
+  @Test func sgdWithNesterovAndClippingIsRankIndependent() throws {
+    let yaml = """
+      model: {kind: cnf, width: 4, trace: hutchinson-rademacher}
+      data: {name: 8gaussians, train_size: 64, test_size: 40}
+      train: {steps: 3, batch_size: 16, chunks: 4, remainder: pad, clip_norm: 0.5}
+      optimizer: {kind: sgd, lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 1.0e-4}
+      lr_schedule: {kind: step, every: 2, factor: 0.5}
+      tolerance:
+        forward: {kind: geometric, unit: step, length: 3, rtol: [1.0e-3, 1.0e-4]}
+        adjoint: {kind: adaptive, rtol: 1.0e-3, target_nfe: 20}
+      """
+    let one = try Self.parameters(yaml: yaml, ranks: 1)[0]
+    for values in try Self.parameters(yaml: yaml, ranks: 2) { #expect(values == one) }
+  }
+}

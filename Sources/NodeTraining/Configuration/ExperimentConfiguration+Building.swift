@@ -40,6 +40,15 @@ extension ExperimentConfiguration {
         regularisers: RNODEWeights(
           kineticEnergy: Float(model.kineticEnergy),
           jacobianFrobenius: Float(model.jacobianFrobenius)))
+    case .planar:
+      let tolerance = tolerances.values(step: 0, epoch: 0).forward
+      let matching = try PlanarDensityMatching<Float>(
+        target: data.target ?? .u1, units: model.units, gateWidth: model.gateWidth,
+        seed: train.seed, batchSize: train.batchSize, tolerance: Float(tolerance.relative),
+        endTime: Float(model.endTime))
+      return DensityMatchingTask(
+        matching: matching, trainingSetSize: data.trainSize ?? 1_000_000,
+        evaluationSetSize: data.testSize ?? 5000)
     case .odenet, .rknet, .resnet:
       let load: (ImageDataset.Split) throws -> ImageDataset = { split in
         data.images == .mnist

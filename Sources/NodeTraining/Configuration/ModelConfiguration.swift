@@ -13,6 +13,9 @@ public struct ModelConfiguration: Sendable, Equatable {
     case rknet
     /// The paper's ResNet baseline.
     case resnet
+    /// The paper's gated planar CNF, fitted to a target density by reverse KL
+    /// (density matching, section 3.1).
+    case planar
   }
 
   /// The config names of the CNF trace estimators.
@@ -36,19 +39,32 @@ public struct ModelConfiguration: Sendable, Equatable {
   public var jacobianFrobenius: Double
   /// The most steps a solve may take.
   public var maxSteps: Int
+  /// Planar CNF: units `M` and the gate network's width `H`.
+  public var units: Int
+  public var gateWidth: Int
 
   init(_ section: ConfigSection) throws {
     kind = try section.choice("kind", default: nil)
     let isCNF = kind == .cnf
     width = try section.int("width", default: 64, range: 1...4096)
     blocks = try section.int("blocks", default: kind == .resnet ? 6 : 1, range: 1...64)
+    (units, gateWidth) = (0, 0)
+    if kind == .planar {
+      units = try section.int("units", default: 32, range: 1...100_000)
+      gateWidth = try section.int("gate_width", default: 8, range: 1...100_000)
+    }
+    if isCNF || kind == .planar {
+      endTime = try section.double(
+        "end_time", default: isCNF ? 0.5 : 1, minimum: 0, exclusiveMinimum: true)
+    } else {
+      endTime = 1
+    }
     if isCNF {
-      endTime = try section.double("end_time", default: 0.5, minimum: 0, exclusiveMinimum: true)
       trace = try section.choice("trace", default: .exact)
       kineticEnergy = try section.double("kinetic_energy", default: 0, minimum: 0)
       jacobianFrobenius = try section.double("jacobian_frobenius", default: 0, minimum: 0)
     } else {
-      (endTime, trace, kineticEnergy, jacobianFrobenius) = (1, .exact, 0, 0)
+      (trace, kineticEnergy, jacobianFrobenius) = (.exact, 0, 0)
     }
     maxSteps = try section.int("max_steps", default: 10_000, range: 1...10_000_000)
   }
@@ -64,6 +80,8 @@ public struct DataConfiguration: Sendable, Equatable {
 
   /// A toy density (CNF), or nil for images.
   public var density: ToyDensity?
+  /// The target density (planar density matching), or nil.
+  public var target: TargetDensity?
   /// The image set (classifiers), or nil.
   public var images: ImageSet?
   /// The directory of the IDX files.
@@ -75,7 +93,21 @@ public struct DataConfiguration: Sendable, Equatable {
   public var seed: UInt64
 
   init(_ section: ConfigSection, model: ModelConfiguration) throws {
-    if model.kind == .cnf {
+    target = nil
+    if model.kind == .planar {
+      let name = try section.string("name", default: "u1")
+      do {
+        target = try TargetDensity(name: name)
+      } catch {
+        throw ConfigError.invalidValue(
+          key: "data.name", value: name, allowed: "one of \(TargetDensity.allowedNames)")
+      }
+      density = nil
+      images = nil
+      trainSize = try section.int("train_size", default: 1_000_000, range: 1...Int.max / 4)
+      testSize = try section.int("test_size", default: 5000, range: 1...Int.max / 4)
+      directory = ""
+    } else if model.kind == .cnf {
       density = try section.choice("name", default: .moons)
       images = nil
       trainSize = try section.int("train_size", default: 100_000, range: 1...ToyDensity.indexLimit)

@@ -7,6 +7,9 @@ public enum TaskObjective: Sendable, Equatable {
   /// Density estimation on `dimension`-dimensional data: mean negative
   /// log-likelihood in nats (and bits per dimension).
   case density(dimension: Int)
+  /// Density matching: the mean reverse-KL term `log q − log p̃` (the KL
+  /// divergence up to the target's log normaliser).
+  case divergence
 }
 
 /// One chunk's contribution to a training step: its mean loss and gradient

@@ -95,6 +95,8 @@ public enum DistributedEvaluation {
     case .density(let dimension):
       metrics.nll = loss / n
       metrics.bitsPerDim = loss / n / (Double(dimension) * log(2))
+    case .divergence:
+      metrics.kl = loss / n
     }
     return metrics
   }

@@ -352,6 +352,8 @@ public final class Trainer {
     case .density(let dimension):
       metrics.nll = metric
       metrics.bitsPerDim = metric / (Double(dimension) * log(2))
+    case .divergence:
+      metrics.kl = metric
     }
     return metrics
   }

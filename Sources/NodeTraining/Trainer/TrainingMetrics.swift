@@ -14,6 +14,8 @@ public struct StepMetrics: Sendable, Codable, Equatable {
   /// Densities: mean negative log-likelihood (nats) and bits per dimension.
   public var nll: Double?
   public var bitsPerDim: Double?
+  /// Density matching: the mean `log q − log p̃` in nats.
+  public var kl: Double?
   /// Function evaluations per sample, forward and backward: mean and max.
   public var nfeForwardMean: Double
   public var nfeForwardMax: Double
@@ -55,6 +57,8 @@ public struct EvaluationMetrics: Sendable, Codable, Equatable {
   /// Densities: mean NLL in nats and bits per dimension.
   public var nll: Double?
   public var bitsPerDim: Double?
+  /// Density matching: the mean `log q − log p̃` in nats.
+  public var kl: Double?
   /// NFE per sample: mean and max.
   public var nfeMean: Double
   public var nfeMax: Int

@@ -1,9 +1,9 @@
 import Foundation
-import NodeBench
 import NodeCore
 import NodeData
 import NodeModels
 import NodeSolvers
+import NodeTraining
 import Testing
 
 /// Reverse-KL density matching with the planar CNF: the loss's adjoint

@@ -3,7 +3,6 @@ import NodeData
 import NodeModels
 import NodeSensitivity
 import NodeSolvers
-import NodeTraining
 
 /// Why a density-matching run could not start or could not take a step.
 public enum DensityMatchingError: Error, CustomStringConvertible, Equatable {
@@ -59,12 +58,12 @@ public final class PlanarDensityMatching<Scalar: TensorScalar> {
   public let batchSize: Int
   /// The seed of the initialisation and of every draw.
   public let seed: UInt64
-  /// `rtol = atol` of every solve.
+  /// `rtol = atol` of every solve at construction.
   public let tolerance: Scalar
   /// The gradient solver (backsolve adjoint, dopri5).
-  public let solver: ODEGradientSolver<Scalar>
+  public private(set) var solver: ODEGradientSolver<Scalar>
   /// The solver of the gradient-free solves: samples and densities.
-  public let integrator: ODEIntegrator<Scalar>
+  public private(set) var integrator: ODEIntegrator<Scalar>
   /// The optimizer.
   public var optimizer: Adam<Scalar>
   /// The number of steps taken.
@@ -185,12 +184,32 @@ public final class PlanarDensityMatching<Scalar: TensorScalar> {
       forward: pass.solution.statistics, backward: gradients.statistics)
   }
 
+  /// Solves at new tolerances from now on: the training forward solve and
+  /// adjoint, and the gradient-free solves (samples, densities).
+  ///
+  /// - Throws: ``SensitivityError`` or ``SolverError`` for tolerances the
+  ///   controller refuses.
+  public func setTolerances(
+    forward: (relative: Scalar, absolute: Scalar), adjoint: (relative: Scalar, absolute: Scalar),
+    evaluation: (relative: Scalar, absolute: Scalar)
+  ) throws {
+    func controller(_ t: (relative: Scalar, absolute: Scalar)) -> StepSizeController<Scalar> {
+      .adaptive(PIController(relativeTolerance: t.relative, absoluteTolerance: t.absolute))
+    }
+    solver = try ODEGradientSolver(
+      mode: .adjoint, method: .dormandPrince, forward: controller(forward),
+      adjoint: controller(adjoint))
+    integrator = try ODEIntegrator(method: .dormandPrince, controller: controller(evaluation))
+  }
+
   /// `count` standard normal points in R², `[count, 2]`: coordinate `k` of
-  /// point `s` is the draw at index `2s + k` of `stream` under `seed`.
-  public func baseDraws(count: Int, seed: UInt64, stream: UInt64) -> Tensor<Scalar> {
+  /// point `s` is the draw at index `2(firstIndex + s) + k` of `stream` under `seed`.
+  public func baseDraws(count: Int, seed: UInt64, stream: UInt64, firstIndex: Int = 0)
+    -> Tensor<Scalar>
+  {
     var points = Tensor<Scalar>(shape: [count, 2])
     points.withUnsafeMutableBufferPointer {
-      CounterRandom(seed: seed).fillNormal($0, stream: stream)
+      CounterRandom(seed: seed).fillNormal($0, stream: stream, start: UInt64(2 * firstIndex))
     }
     return points
   }

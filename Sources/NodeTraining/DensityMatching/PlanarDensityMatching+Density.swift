@@ -92,3 +92,26 @@ extension PlanarDensityMatching {
     return grid.with(logDensities: values.map { Double($0) })
   }
 }
+
+extension PlanarDensityMatching {
+  /// Per base point `z₀` (`[B, 2]`), the reverse-KL term
+  /// `log q(z(T)) − log p̃(z(T))` (the loss of ``lossAndGradient(basePoints:)``
+  /// before averaging), from a forward solve by ``integrator``; a failed
+  /// solve leaves its sample's term NaN (its status says why).
+  public func reverseKLTerms(basePoints: Tensor<Scalar>) throws -> (
+    values: [Double], statistics: SolveStatistics<Scalar>
+  ) {
+    let b = try Self.pointCount(basePoints, name: "base points")
+    let solution = try integrator.solve(
+      field, initialStates: Self.augmented(basePoints), times: .shared([0, endTime]))
+    let final = solution.finalStates.scalars
+    let start = basePoints.scalars
+    let values = (0..<b).map { s -> Double in
+      guard solution.statistics.status[s] == .success else { return .nan }
+      let logQ = Self.logStandardNormal(start[2 * s], start[2 * s + 1]) + final[3 * s + 2]
+      let (logTarget, _) = target.logDensityAndGradient(final[3 * s], final[3 * s + 1])
+      return Double(logQ - logTarget)
+    }
+    return (values, solution.statistics)
+  }
+}
