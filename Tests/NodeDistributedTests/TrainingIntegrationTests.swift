@@ -88,4 +88,49 @@ import Testing
     #expect(two["accuracy"] as? Double == one["accuracy"] as? Double)
     #expect(two["steps"] as? Int == 2)
   }
+
+  /// A run killed with SIGKILL after its first checkpoint and resumed ends
+  /// with the parameters of a run that was never interrupted.
+  @Test(.enabled(if: MPIIntegrationTests.tool != nil, "needs the built node-dist"))
+  func killedAndResumedRunEqualsUninterruptedRun() throws {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "node-dist-kill-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: base) }
+    let arguments =
+      ["train", "--config", Self.configs.appendingPathComponent("cnf-moons.yaml").path]
+      + [
+        "model.width=8", "train.steps=40", "train.batch_size=16", "train.chunks=2",
+        "data.test_size=32", "run.checkpoint_every=2", "run.picture=false",
+      ].flatMap { ["--set", $0] }
+    let (status, uninterrupted) = try Self.runAlone(
+      arguments + ["--run-dir", base.appendingPathComponent("whole").path])
+    #expect(status == 0, "the uninterrupted run failed: \(uninterrupted)")
+
+    let killedDirectory = base.appendingPathComponent("killed")
+    let process = Process()
+    process.executableURL = MPIIntegrationTests.tool!
+    process.arguments = arguments + ["--run-dir", killedDirectory.path]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let checkpoints = killedDirectory.appendingPathComponent("checkpoints")
+    let deadline = Date().addingTimeInterval(120)
+    while Date() < deadline && process.isRunning {
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? []
+      if names.contains(where: { $0.hasPrefix("step-") }) { break }
+      Thread.sleep(forTimeInterval: 0.02)
+    }
+    let killedMidRun = process.isRunning
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    #expect(killedMidRun, "the run finished before it could be killed")
+
+    let (resumedStatus, resumed) = try Self.runAlone(
+      arguments + ["--run-dir", killedDirectory.path, "--resume"])
+    #expect(resumedStatus == 0, "the resumed run failed: \(resumed)")
+    #expect(resumed.contains("resumed from"), "did not resume: \(resumed)")
+    #expect(
+      try Self.summary(resumed)["parameters_hash"] as? String
+        == (try Self.summary(uninterrupted)["parameters_hash"] as? String))
+  }
 }

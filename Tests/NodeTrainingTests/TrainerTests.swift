@@ -152,6 +152,23 @@ import Testing
     #expect("\(first)".contains("stopped after 5 skipped steps in a row"))
   }
 
+  @Test func aRankThatStallsStopsEveryRankWithinTheTimeout() throws {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let results = MockCommunicator.run(size: 2, timeout: 2) { communicator in
+      let trainer = try Self.makeTrainer(communicator: communicator, steps: 50)
+      try trainer.start(resume: false)
+      if communicator.rank == 1 { Thread.sleep(forTimeInterval: 6) }
+      _ = try trainer.run()
+    }
+    #expect(clock.now - start < .seconds(12))
+    guard case .failure(let error) = results[0] else {
+      Issue.record("rank 0 finished although rank 1 stalled")
+      return
+    }
+    #expect("\(error)".contains("rank 1") || "\(error)".contains("timed out"), "\(error)")
+  }
+
   @Test func aRankThatFailsStopsEveryRankWithinSeconds() throws {
     let clock = ContinuousClock()
     let start = clock.now
