@@ -7,6 +7,18 @@ public enum StepSizeController<Scalar: TensorScalar>: Sendable, Equatable {
   case constant(stepSize: Scalar)
   /// Error-controlled steps; needs a method with an error estimate.
   case adaptive(PIController<Scalar>)
+
+  /// Error-controlled steps at `tolerance` (`rtol`, `atol`), the PI
+  /// controller's other settings at their defaults, error measured over the
+  /// first `controlledDimensions` components of each state (nil: all).
+  public static func adaptive(
+    _ tolerance: (relative: Scalar, absolute: Scalar), controlledDimensions: Int? = nil
+  ) -> StepSizeController {
+    var pi = PIController(
+      relativeTolerance: tolerance.relative, absoluteTolerance: tolerance.absolute)
+    pi.controlledDimensions = controlledDimensions
+    return .adaptive(pi)
+  }
 }
 
 /// Which samples share an error estimate and a step size.

@@ -8,14 +8,8 @@ import NodeTraining
 
 extension EvalCommand {
   /// `eval --checkpoint … | --config … --weights …`, on every rank.
-  func evaluateModel() throws {
-    let communicator = Communicators.fromEnvironment()
-    do {
-      try evaluateModel(on: communicator)
-    } catch {
-      CommandFailure.report(error, communicator: communicator)
-    }
-    (communicator as? MPICommunicator)?.finalize()
+  func evaluateModel() {
+    CommandFailure.onEveryRank(evaluateModel(on:))
   }
 
   private func evaluateModel(on communicator: any Communicator) throws {

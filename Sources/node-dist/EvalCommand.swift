@@ -71,7 +71,7 @@ struct EvalCommand: ParsableCommand {
     BLASRuntime.setThreadCount(1)
     guard let workload else {
       if tolerance != nil { throw ValidationError("--tolerance is for w1/w2; use --rtol/--atol") }
-      return try evaluateModel()
+      return evaluateModel()
     }
     guard let weights = source.weights, source.checkpoint == nil, source.config == nil else {
       throw ValidationError(

@@ -38,13 +38,7 @@ struct SampleCommand: ParsableCommand {
 
   func run() throws {
     BLASRuntime.setThreadCount(1)
-    let communicator = Communicators.fromEnvironment()
-    do {
-      try sample(on: communicator)
-    } catch {
-      CommandFailure.report(error, communicator: communicator)
-    }
-    (communicator as? MPICommunicator)?.finalize()
+    CommandFailure.onEveryRank(sample(on:))
   }
 
   private func sample(on communicator: any Communicator) throws {

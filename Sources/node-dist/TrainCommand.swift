@@ -48,13 +48,7 @@ struct TrainCommand: ParsableCommand {
   }
 
   func run() throws {
-    let communicator = Communicators.fromEnvironment()
-    do {
-      try train(on: communicator)
-    } catch {
-      CommandFailure.report(error, communicator: communicator)
-    }
-    (communicator as? MPICommunicator)?.finalize()
+    CommandFailure.onEveryRank(train(on:))
   }
 
   private func train(on communicator: any Communicator) throws {

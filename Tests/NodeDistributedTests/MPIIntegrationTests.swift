@@ -20,18 +20,29 @@ import Testing
   /// stdin closed, waiting ranks yielding the core, a 300 s job limit: the
   /// ranks share 2 cores with the other tests) and returns its exit status and output.
   static func launch(ranks: Int, _ arguments: [String]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = mpirun!
-    process.arguments =
+    try run(
+      mpirun!,
       ["-n", "\(ranks)", "--oversubscribe", "--stdin", "none", "--timeout", "300", tool!.path]
-      + arguments
-    var environment = ProcessInfo.processInfo.environment
-    environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-    environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-    environment["OPENBLAS_NUM_THREADS"] = "1"
-    environment["OMPI_MCA_mpi_yield_when_idle"] = "1"
-    environment["NO_COLOR"] = "1"
-    process.environment = environment
+        + arguments,
+      environment: [
+        "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+        "OMPI_MCA_mpi_yield_when_idle": "1",
+      ])
+  }
+
+  /// Runs `executable` with one BLAS thread, plain output and `environment`
+  /// added; its exit status and its output and errors, interleaved.
+  static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:])
+    throws -> (Int32, String)
+  {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    var merged = ProcessInfo.processInfo.environment
+    merged["OPENBLAS_NUM_THREADS"] = "1"
+    merged["NO_COLOR"] = "1"
+    merged.merge(environment) { _, new in new }
+    process.environment = merged
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe

@@ -15,20 +15,7 @@ import Testing
 
   /// Runs the tool alone (one local rank) and returns its status and output.
   static func runAlone(_ arguments: [String]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = MPIIntegrationTests.tool!
-    process.arguments = arguments
-    var environment = ProcessInfo.processInfo.environment
-    environment["NO_COLOR"] = "1"
-    environment["OPENBLAS_NUM_THREADS"] = "1"
-    process.environment = environment
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    try MPIIntegrationTests.run(MPIIntegrationTests.tool!, arguments)
   }
 
   /// The last JSON line of `output` as a dictionary.

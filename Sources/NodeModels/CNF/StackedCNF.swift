@@ -88,22 +88,15 @@ public final class StackedCNF<Scalar: TensorScalar> {
     forward: (relative: Scalar, absolute: Scalar), adjoint: (relative: Scalar, absolute: Scalar),
     evaluation: (relative: Scalar, absolute: Scalar)
   ) throws {
-    func controller(_ t: (relative: Scalar, absolute: Scalar), controlled: Int?)
-      -> StepSizeController<Scalar>
-    {
-      var pi = PIController(relativeTolerance: t.relative, absoluteTolerance: t.absolute)
-      pi.controlledDimensions = controlled
-      return .adaptive(pi)
-    }
     let (method, maxSteps) = (solver.method, solver.maxSteps)
     let newSolver = try ODEGradientSolver(
       mode: solver.mode, method: method,
-      forward: controller(forward, controlled: dataDimension + 1),
-      adjoint: controller(adjoint, controlled: nil), adjointNorm: solver.adjointNorm,
+      forward: .adaptive(forward, controlledDimensions: dataDimension + 1),
+      adjoint: .adaptive(adjoint), adjointNorm: solver.adjointNorm,
       maxSteps: maxSteps)
     do {
       integrator = try ODEIntegrator(
-        method: method, controller: controller(evaluation, controlled: dataDimension + 1),
+        method: method, controller: .adaptive(evaluation, controlledDimensions: dataDimension + 1),
         maxSteps: maxSteps)
     } catch let error as SolverError {
       throw SensitivityError.solver(error)

@@ -33,14 +33,11 @@ extension ODENetClassifier {
     forward: (relative: Scalar, absolute: Scalar), adjoint: (relative: Scalar, absolute: Scalar),
     evaluation: (relative: Scalar, absolute: Scalar)
   ) throws {
-    func controller(_ t: (relative: Scalar, absolute: Scalar)) -> StepSizeController<Scalar> {
-      .adaptive(PIController(relativeTolerance: t.relative, absoluteTolerance: t.absolute))
-    }
     solver = try ODEGradientSolver(
-      mode: solver.mode, method: solver.method, forward: controller(forward),
-      adjoint: controller(adjoint), adjointNorm: solver.adjointNorm, maxSteps: solver.maxSteps)
+      mode: solver.mode, method: solver.method, forward: .adaptive(forward),
+      adjoint: .adaptive(adjoint), adjointNorm: solver.adjointNorm, maxSteps: solver.maxSteps)
     evaluationIntegrator = try ODEIntegrator(
-      method: solver.method, controller: controller(evaluation), maxSteps: solver.maxSteps)
+      method: solver.method, controller: .adaptive(evaluation), maxSteps: solver.maxSteps)
   }
 
   /// The mean cross-entropy of a batch (`images` `[B, 784]`, labels in

@@ -193,13 +193,10 @@ public final class PlanarDensityMatching<Scalar: TensorScalar> {
     forward: (relative: Scalar, absolute: Scalar), adjoint: (relative: Scalar, absolute: Scalar),
     evaluation: (relative: Scalar, absolute: Scalar)
   ) throws {
-    func controller(_ t: (relative: Scalar, absolute: Scalar)) -> StepSizeController<Scalar> {
-      .adaptive(PIController(relativeTolerance: t.relative, absoluteTolerance: t.absolute))
-    }
     solver = try ODEGradientSolver(
-      mode: .adjoint, method: .dormandPrince, forward: controller(forward),
-      adjoint: controller(adjoint))
-    integrator = try ODEIntegrator(method: .dormandPrince, controller: controller(evaluation))
+      mode: .adjoint, method: .dormandPrince, forward: .adaptive(forward),
+      adjoint: .adaptive(adjoint))
+    integrator = try ODEIntegrator(method: .dormandPrince, controller: .adaptive(evaluation))
   }
 
   /// `count` standard normal points in R², `[count, 2]`: coordinate `k` of

@@ -14,6 +14,13 @@ public struct Tolerance: Sendable, Equatable, Codable, CustomStringConvertible {
   }
 
   public var description: String { "rtol \(relative), atol \(absolute)" }
+
+  /// The pair in `Scalar`, as the models' tolerance setters take it.
+  public func scalars<Scalar: BinaryFloatingPoint>(as _: Scalar.Type = Scalar.self) -> (
+    relative: Scalar, absolute: Scalar
+  ) {
+    (Scalar(relative), Scalar(absolute))
+  }
 }
 
 /// What a schedule counts in: optimizer steps or epochs.

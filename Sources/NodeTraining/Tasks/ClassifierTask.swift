@@ -52,12 +52,9 @@ public final class ClassifierTask: TrainingTask {
 
   public func apply(_ tolerances: SolveTolerances) throws {
     guard let odeNet = model as? ODENetClassifier<Float> else { return }
-    func pair(_ t: Tolerance) -> (relative: Float, absolute: Float) {
-      (Float(t.relative), Float(t.absolute))
-    }
     try odeNet.setTolerances(
-      forward: pair(tolerances.forward), adjoint: pair(tolerances.adjoint),
-      evaluation: pair(tolerances.evaluation))
+      forward: tolerances.forward.scalars(), adjoint: tolerances.adjoint.scalars(),
+      evaluation: tolerances.evaluation.scalars())
   }
 
   public func gradient(samples: ArraySlice<Int>, noiseSeed: UInt64) throws -> ChunkGradient {

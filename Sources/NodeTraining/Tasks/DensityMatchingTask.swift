@@ -85,12 +85,9 @@ public final class DensityMatchingTask: TrainingTask {
   }
 
   public func apply(_ tolerances: SolveTolerances) throws {
-    func pair(_ t: Tolerance) -> (relative: Float, absolute: Float) {
-      (Float(t.relative), Float(t.absolute))
-    }
     try matching.setTolerances(
-      forward: pair(tolerances.forward), adjoint: pair(tolerances.adjoint),
-      evaluation: pair(tolerances.evaluation))
+      forward: tolerances.forward.scalars(), adjoint: tolerances.adjoint.scalars(),
+      evaluation: tolerances.evaluation.scalars())
   }
 
   /// The base draws of global indices `indices` in `stream`, `[B, 2]`.

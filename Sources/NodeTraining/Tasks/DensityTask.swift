@@ -66,12 +66,9 @@ public final class DensityTask: TrainingTask {
   }
 
   public func apply(_ tolerances: SolveTolerances) throws {
-    func pair(_ t: Tolerance) -> (relative: Float, absolute: Float) {
-      (Float(t.relative), Float(t.absolute))
-    }
     try flow.setTolerances(
-      forward: pair(tolerances.forward), adjoint: pair(tolerances.adjoint),
-      evaluation: pair(tolerances.evaluation))
+      forward: tolerances.forward.scalars(), adjoint: tolerances.adjoint.scalars(),
+      evaluation: tolerances.evaluation.scalars())
   }
 
   /// The points at `indices` of the toy set drawn from `seed`, `[B, 2]`.
