@@ -23,8 +23,11 @@ final class TrainingProgress {
 
   func handle(_ event: TrainerEvent) {
     switch event {
-    case .started(let step, let resumedFrom, let skipped):
+    case .started(let step, let resumedFrom, let skipped, let movedTo):
       for reason in skipped { line("skipped a checkpoint that does not verify: \(reason)") }
+      if let movedTo {
+        line("starting afresh: the earlier run's checkpoints were moved to \(movedTo)")
+      }
       if let resumedFrom { line("resumed from \(resumedFrom) at step \(step)") }
       firstStep = step
       started = clock.now

@@ -121,13 +121,36 @@ import Testing
         communicator: communicator, steps: 4, runDirectory: directory)
       var skipped: [String] = []
       trainer.observer = { event in
-        if case .started(_, _, let failures) = event { skipped = failures }
+        if case .started(_, _, let failures, _) = event { skipped = failures }
       }
       try trainer.start(resume: true)
       return (trainer.step, skipped)
     }[0].get()
     #expect(outcome.0 == 2)
     #expect(outcome.1.count == 1 && outcome.1[0].contains("step-00000004"))
+  }
+
+  @Test func aFreshStartSetsAnEarlierRunsCheckpointsAside() throws {
+    let directory = Self.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    for steps in [4, 2] {
+      _ = try MockCommunicator.run(size: 1) { communicator in
+        let trainer = try Self.makeTrainer(
+          communicator: communicator, steps: steps, runDirectory: directory, checkpointEvery: 2)
+        try trainer.start(resume: false)
+        _ = try trainer.run()
+      }[0].get()
+    }
+    let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+    let aside = try #require(names.first { $0.hasPrefix("checkpoints.before-") })
+    #expect(
+      try FileManager.default.contentsOfDirectory(
+        atPath: directory.appendingPathComponent(aside).path
+      ).contains("step-00000004"))
+    let current = try CheckpointStore(
+      directory: directory.appendingPathComponent("checkpoints"), keep: 3
+    ).checkpoints().map(\.lastPathComponent)
+    #expect(current == ["step-00000002"])
   }
 
   @Test func nonFiniteStepsAreSkippedTogetherThenStopTheRun() throws {

@@ -94,11 +94,18 @@ public final class Trainer {
   public func start(resume: Bool) throws {
     var skipped: [String] = []
     var source: String?
+    var setAside: String?
     let decision = try communicator.coordinatorDecision {
-      guard resume, let store = checkpointStore else { return Data() }
+      guard let store = checkpointStore else { return Data() }
+      // A fresh start never mixes its checkpoints with an earlier run's.
+      func setAsideEarlierRun() throws -> Data {
+        setAside = try Self.setAside(store)
+        return Data()
+      }
+      guard resume else { return try setAsideEarlierRun() }
       let (loaded, failures) = try store.newestValid()
       skipped = failures.map { "\($0.url.lastPathComponent): \($0.reason)" }
-      guard let loaded else { return Data() }
+      guard let loaded else { return try setAsideEarlierRun() }
       let state = try JSONDecoder().decode(TrainingState.self, from: loaded.state)
       try check(state)
       let parameters = try task.parameters(from: loaded.weights)
@@ -123,8 +130,25 @@ public final class Trainer {
     try verifyParametersAgree()
     if isCoordinator {
       try openMetrics(appending: !decision.isEmpty)
-      observer(.started(step: step, resumedFrom: source, skippedCheckpoints: skipped))
+      observer(
+        .started(
+          step: step, resumedFrom: source, skippedCheckpoints: skipped,
+          earlierCheckpointsMovedTo: setAside))
     }
+  }
+
+  /// Moves an earlier run's checkpoints (if any) to a sibling directory
+  /// named by the time; returns its path.
+  private static func setAside(_ store: CheckpointStore) throws -> String? {
+    guard try !store.checkpoints().isEmpty else { return nil }
+    let formatter = DateFormatter()
+    formatter.dateFormat = "yyyyMMdd-HHmmss"
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    let target = store.directory.deletingLastPathComponent().appendingPathComponent(
+      "checkpoints.before-\(formatter.string(from: Date()))")
+    try FileManager.default.moveItem(at: store.directory, to: target)
+    try FileManager.default.createDirectory(at: store.directory, withIntermediateDirectories: true)
+    return target.path
   }
 
   private func check(_ state: TrainingState) throws {

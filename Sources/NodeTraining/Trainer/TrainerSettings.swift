@@ -37,8 +37,11 @@ public struct TrainerSettings: Sendable, Equatable, Codable {
 /// What rank 0's trainer reports as it goes (other ranks report nothing).
 public enum TrainerEvent: Sendable {
   /// Starting: fresh, or resumed from a checkpoint at a step, with the
-  /// checkpoints that failed to verify and why.
-  case started(step: Int, resumedFrom: String?, skippedCheckpoints: [String])
+  /// checkpoints that failed to verify and why, and where a fresh start moved
+  /// an earlier run's checkpoints.
+  case started(
+    step: Int, resumedFrom: String?, skippedCheckpoints: [String],
+    earlierCheckpointsMovedTo: String?)
   /// A step finished (or was skipped).
   case step(StepMetrics)
   /// A held-out evaluation finished.
