@@ -21,22 +21,22 @@ extension EvalCommand {
     let metrics: EvaluationMetrics
     var what = "held-out set"
     if let points {
-      guard let density = model.task as? DensityTask else {
-        throw ValidationError("--points evaluates a CNF's density; this model is a classifier")
+      guard let density = model.task as? any PointDensityTask else {
+        throw ValidationError("--points evaluates a flow's density; this model is a classifier")
       }
-      let d = density.flow.dataDimension
+      let d = density.dataDimension
       let rows = try PointsFile.read(points, dimension: d)
-      let x = Tensor<Float>(shape: [rows.count, d], scalars: rows.flatMap { $0.map(Float.init) })
+      let flat = rows.flatMap { $0.map(Float.init) }
       let records = try DistributedEvaluation.records(count: rows.count, communicator: communicator)
       {
         range in
         try density.negativeLogLikelihoods(
           of: Tensor(
             shape: [range.count, d],
-            scalars: Array(x.scalars[(range.lowerBound * d)..<(range.upperBound * d)])))
+            scalars: Array(flat[(range.lowerBound * d)..<(range.upperBound * d)])))
       }
       metrics = DistributedEvaluation.summary(
-        records, objective: density.objective, step: model.step, tolerance: model.tolerance,
+        records, objective: .density(dimension: d), step: model.step, tolerance: model.tolerance,
         seconds: (clock.now - start).seconds)
       what = points
       if let output, communicator.isCoordinator {

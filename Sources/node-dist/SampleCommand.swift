@@ -43,10 +43,28 @@ struct SampleCommand: ParsableCommand {
 
   private func sample(on communicator: any Communicator) throws {
     let model = try source.load()
+    if let planar = model.task as? DensityMatchingTask {
+      // Density matching: rank 0 draws them all (no collectives on this path).
+      guard communicator.isCoordinator else { return }
+      let drawn = try planar.matching.samples(count: count, seed: seed)
+      var csv = "x1,x2,log_density\n"
+      for s in 0..<count {
+        let (x, y) = (drawn.points.scalars[2 * s], drawn.points.scalars[2 * s + 1])
+        csv += String(format: "%.7g,%.7g,%.7g\n", x, y, drawn.logDensities[s])
+      }
+      try csv.write(toFile: output, atomically: true, encoding: .utf8)
+      print("wrote \(count) samples of \(model.description) to \(output)")
+      if picture != "none" {
+        try PlanarPicture.make(planar.matching, seed: seed, samples: count).image().write(
+          to: URL(fileURLWithPath: picture))
+        print("wrote \(picture) (target | flow | samples)")
+      }
+      return
+    }
     guard let density = model.task as? DensityTask else {
       throw ValidationError(
-        "sample draws from a CNF; this model is a \(model.experiment.model.kind.rawValue) classifier"
-      )
+        "sample draws from a flow (model.kind cnf or planar); this model"
+          + " (\(model.experiment.model.kind.rawValue)) is a classifier")
     }
     let d = density.flow.dataDimension
     let ranks = communicator.size

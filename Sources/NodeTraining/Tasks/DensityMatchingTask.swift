@@ -12,7 +12,7 @@ import NodeModels
 /// under the training seed, held-out sample `j` the same in
 /// ``evaluationStream``; the reported loss is `E[log q − log p̃]`, the KL
 /// divergence minus the target's log normaliser.
-public final class DensityMatchingTask: TrainingTask {
+public final class DensityMatchingTask: PointDensityTask {
   /// The flow, its target and its solvers.
   public let matching: PlanarDensityMatching<Float>
   /// Base draws in the training and held-out sets.
@@ -36,6 +36,7 @@ public final class DensityMatchingTask: TrainingTask {
   }
 
   public var objective: TaskObjective { .divergence }
+  public var dataDimension: Int { matching.field.dataDimension }
   public var parameterCount: Int { matching.field.parameterCount }
   public var parameters: [Float] {
     get { matching.field.parameters }
@@ -111,6 +112,14 @@ public final class DensityMatchingTask: TrainingTask {
       backwardEvaluations: result.backward.functionEvaluations,
       rejectedSteps: result.forward.rejectedSteps.reduce(0, +)
         + result.backward.rejectedSteps.reduce(0, +))
+  }
+
+  /// Per point, `−log q(x)` by integrating back to the base (``PlanarDensityMatching/logDensity(at:)``).
+  public func negativeLogLikelihoods(of x: Tensor<Float>) throws -> [SampleEvaluation] {
+    let (values, statistics) = try matching.logDensity(at: x)
+    return zip(values, statistics.functionEvaluations).map {
+      SampleEvaluation(loss: -Double($0), correct: 0, evaluations: $1)
+    }
   }
 
   /// Per held-out draw, `log q − log p̃` at the evaluation tolerance.

@@ -12,7 +12,7 @@ import NodeSolvers
 /// Training point `i` is ``NodeData/ToyDensity/point(seed:index:)`` at
 /// `trainingSeed`; held-out point `j` the same at `evaluationSeed` — fixed
 /// sets, each point a pure function of its index.
-public final class DensityTask: TrainingTask {
+public final class DensityTask: PointDensityTask {
   /// The flow.
   public let flow: StackedCNF<Float>
   /// The data's density.
@@ -44,6 +44,7 @@ public final class DensityTask: TrainingTask {
   }
 
   public var objective: TaskObjective { .density(dimension: flow.dataDimension) }
+  public var dataDimension: Int { flow.dataDimension }
   public var parameterCount: Int { flow.parameterCount }
   public var parameters: [Float] {
     get { flow.parameters }

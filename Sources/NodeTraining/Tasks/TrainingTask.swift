@@ -64,6 +64,16 @@ public struct SampleEvaluation: Sendable, Equatable {
   }
 }
 
+/// A model with a density that can be evaluated at any points (CNFs): what
+/// `eval --points` needs.
+public protocol PointDensityTask: TrainingTask {
+  /// The dimension of the points.
+  var dataDimension: Int { get }
+  /// Per point of `x` (`[N, D]`), `−log q(x)` and the NFE of its solve, at
+  /// the evaluation tolerance.
+  func negativeLogLikelihoods(of x: Tensor<Float>) throws -> [SampleEvaluation]
+}
+
 /// A model and its data, as the trainer drives them: flat parameters, the
 /// gradient of a chunk of global sample indices, per-sample evaluation of
 /// the held-out set, named tensors for checkpoints, and the solvers'
