@@ -69,6 +69,27 @@ import Testing
     }
   }
 
+  @Test func evaluationCountsEverySampleOnceOnAnyRankCount() throws {
+    func evaluate(ranks: Int) throws -> [EvaluationMetrics] {
+      try MockCommunicator.run(size: ranks) { communicator in
+        let trainer = try Self.makeTrainer(communicator: communicator, steps: 0)
+        try trainer.start(resume: false)
+        return try DistributedEvaluation.run(
+          trainer.task, communicator: communicator, step: 0,
+          tolerance: Tolerance(relative: 1e-4, absolute: 1e-4), limit: 37)
+      }.map { try $0.get() }
+    }
+    let one = try evaluate(ranks: 1)[0]
+    #expect(one.samples == 37 && one.nll != nil)
+    for ranks in [2, 3] {
+      for metrics in try evaluate(ranks: ranks) {
+        #expect(metrics.samples == 37)
+        #expect(metrics.nll == one.nll && metrics.nfeMean == one.nfeMean)
+        #expect(metrics.nfeMax == one.nfeMax)
+      }
+    }
+  }
+
   @Test func moreRanksThanChunksIsAClearError() throws {
     let results = MockCommunicator.run(size: 5) { communicator in
       _ = try Self.makeTrainer(communicator: communicator, steps: 1)
