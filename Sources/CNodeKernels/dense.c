@@ -1,56 +1,11 @@
 // Fused dense layer + activation kernels, float32, AVX2 + FMA.
 #include "CNodeKernels.h"
 
-#include <immintrin.h>
-
-#define ND_TARGET __attribute__((target("avx2,fma")))
-#define ND_INLINE static inline __attribute__((always_inline))
+#include "nd_simd.h"
 
 int nd_kernels_available(void) {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-// tanh(x) = x P(x^2) / Q(x^2) with P of degree 5 and Q of degree 3 in x^2,
-// P(0) = Q(0) = 1 (so tanh(x) = x for small x). The coefficients are a
-// minimax fit of tanh(x)/x for relative error on [0, 7.905] (linear
-// programming on 8000 points, iterated; 2.3e-8 before rounding to float);
-// beyond 7.905 tanh rounds to +-1 in float, so the input is clamped there.
-// Measured in float: at most 5 ulp from the correctly rounded tanh for
-// 1e-20 <= |x|, 88 % of inputs exact, absolute error below 3e-7 everywhere.
-// 10 multiply-adds and one division per 8 lanes.
-ND_TARGET ND_INLINE __m256 nd_tanh8(__m256 x) {
-  const __m256 limit = _mm256_set1_ps(7.90531110763549805f);
-  __m256 c = _mm256_max_ps(_mm256_set1_ps(-7.90531110763549805f), _mm256_min_ps(limit, x));
-  __m256 s = _mm256_mul_ps(c, c);
-  __m256 p = _mm256_fmadd_ps(s, _mm256_set1_ps(2.352760727279222e-11f), _mm256_set1_ps(-1.470216998694386e-08f));
-  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(9.876332541585641e-06f));
-  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(0.002985552822138171f));
-  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(0.1297893719784878f));
-  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(1.0f));
-  p = _mm256_mul_ps(c, p);
-  __m256 q = _mm256_fmadd_ps(s, _mm256_set1_ps(0.00023716260895037723f), _mm256_set1_ps(0.024026652432444458f));
-  q = _mm256_fmadd_ps(s, q, _mm256_set1_ps(0.46312255648257716f));
-  q = _mm256_fmadd_ps(s, q, _mm256_set1_ps(1.0f));
-  return _mm256_div_ps(p, q);
-}
-
-// Lane mask for the first `count` (0..8) lanes.
-ND_TARGET ND_INLINE __m256i nd_mask(long count) {
-  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), lanes);
-}
-
-ND_TARGET ND_INLINE __m256 nd_load(const float *p, long count) {
-  return count >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, nd_mask(count));
-}
-
-ND_TARGET ND_INLINE void nd_store(float *p, __m256 v, long count) {
-  if (count >= 8) {
-    _mm256_storeu_ps(p, v);
-  } else {
-    _mm256_maskstore_ps(p, nd_mask(count), v);
-  }
 }
 
 // One tile of R rows (R <= 6, a compile-time constant after inlining) by

@@ -41,8 +41,9 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     let a = parameters + gateOffset
     let c = a + out
     for r in 0..<n {
-      for o in 0..<out { g[r * out + o] = 1 / (1 + Scalar.exp(-(a[o] * times[r] + c[o]))) }
+      for o in 0..<out { g[r * out + o] = a[o] * times[r] + c[o] }
     }
+    VectorMath.sigmoid(g, count: n * out)
     return g
   }
 
