@@ -68,7 +68,7 @@ struct ModelSource: ParsableArguments {
         yaml: state.config, overrides: overrides, source: loaded.url.path + "/state.json")
       weightsFile = loaded.weights
       step = state.step
-      schedules = state.tolerances
+      schedules = experiment.tolerances.resumed(from: state.tolerances)
       description = loaded.url.path
     } else {
       experiment = try ExperimentConfiguration(

@@ -75,6 +75,9 @@ struct TrainCommand: ParsableCommand {
     let clock = ContinuousClock()
     let start = clock.now
     try trainer.start(resume: resume)
+    if resume && trainer.step == 0 && rank0 {
+      progress.line("--resume: no checkpoint in \(directory.path) verifies; starting afresh")
+    }
     let final = try trainer.run()
     let seconds = (clock.now - start).components
     guard rank0 else { return }

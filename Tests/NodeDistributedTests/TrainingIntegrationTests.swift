@@ -87,7 +87,7 @@ import Testing
       ["train", "--config", Self.configs.appendingPathComponent("cnf-moons.yaml").path]
       + [
         "model.width=8", "train.steps=40", "train.batch_size=16", "train.chunks=2",
-        "data.test_size=32", "run.checkpoint_every=2", "run.picture=false",
+        "data.test_size=32", "run.checkpoint_every=2", "run.picture=false", "run.log_every=1",
       ].flatMap { ["--set", $0] }
     let (status, uninterrupted) = try Self.runAlone(
       arguments + ["--run-dir", base.appendingPathComponent("whole").path])
@@ -116,6 +116,16 @@ import Testing
       arguments + ["--run-dir", killedDirectory.path, "--resume"])
     #expect(resumedStatus == 0, "the resumed run failed: \(resumed)")
     #expect(resumed.contains("resumed from"), "did not resume: \(resumed)")
+    // metrics.jsonl: the steps the killed run had logged past its checkpoint
+    // were dropped and logged again, once.
+    let lines = try String(
+      contentsOf: killedDirectory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+    let steps = lines.split(separator: "\n").compactMap { line -> Int? in
+      guard line.contains("\"kind\":\"train\"") else { return nil }
+      return (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["step"]
+        as? Int
+    }
+    #expect(steps == Array(1...40), "train lines by step: \(steps)")
     #expect(
       try Self.summary(resumed)["parameters_hash"] as? String
         == (try Self.summary(uninterrupted)["parameters_hash"] as? String))

@@ -59,6 +59,7 @@ import Testing
         "model: {kind: cnf}\ntolerance: {forward: {kind: piecewise, boundaries: [5], rtol: [1e-3]}}"
       ).contains("one more value than boundaries"))
     #expect(Self.message("model: {kind: cnf}", ["data.nmae=moons"]).contains("nmae"))
+    #expect(Self.message("model: {kind: planar}\ndata: {name: u9}").contains("u1, u2"))
   }
 
   @Test func toleranceKindsDecode() throws {
@@ -75,5 +76,43 @@ import Testing
     #expect(start.forward.relative == 1e-3 && abs(later.forward.relative - 1e-5) < 1e-18)
     #expect(start.adjoint.absolute == 1e-5 && later.adjoint.absolute == 1e-7)
     #expect(start.evaluation.relative == 1e-3)
+  }
+}
+
+/// Keys that depend on the model kind, defaults that adapt, and resume checks.
+@Suite struct ExperimentConfigurationKindTests {
+  @Test func keysAModelKindDoesNotUseAreUnknown() {
+    let message = { (yaml: String) in ExperimentConfigurationTests.message(yaml) }
+    #expect(message("model: {kind: odenet, max_steps: 10}").contains("max_steps"))
+    #expect(message("model: {kind: planar, width: 10}").contains("width"))
+    #expect(message("model: {kind: resnet}\ndata: {seed: 3}").contains("seed"))
+    #expect(message("model: {kind: odenet, width: 48}").contains("multiple of 32"))
+    #expect(message("model: {kind: cnf}\ntolerance: {forwrd: {rtol: 1e-3}}").contains("forward"))
+  }
+
+  @Test func defaultChunksDivideTheBatch() throws {
+    let experiment = try ExperimentConfiguration(
+      yaml: "model: {kind: cnf}\ntrain: {batch_size: 100}")
+    #expect(experiment.train.chunks == 5)
+    let nullSchedule = try ExperimentConfiguration(
+      yaml: "model: {kind: cnf}\ntolerance: {forward: {rtol: 1e-3}, adjoint: null}")
+    #expect(nullSchedule.tolerances.values(step: 0, epoch: 0).adjoint.relative == 1e-3)
+  }
+
+  @Test func resumeAcceptsNewOptimizerSettingsButNotAnotherModel() throws {
+    let base = "model: {kind: cnf, width: 8}\ntrain: {batch_size: 16, chunks: 2}\n"
+    let stored = try ExperimentConfiguration(yaml: base).resolvedYAML
+    try ExperimentConfiguration(
+      yaml: base + "optimizer: {lr: 1.0e-4}", overrides: ["train.steps=9"]
+    )
+    .checkResumable(from: stored)
+    #expect(throws: TrainingError.self) {
+      try ExperimentConfiguration(yaml: base, overrides: ["model.width=16"])
+        .checkResumable(from: stored)
+    }
+    #expect(throws: TrainingError.self) {
+      try ExperimentConfiguration(yaml: base, overrides: ["train.seed=4"])
+        .checkResumable(from: stored)
+    }
   }
 }

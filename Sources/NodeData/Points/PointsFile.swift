@@ -90,6 +90,12 @@ public enum PointsFile {
     }
     let (n, d) = (shape[0], shape[1])
     let body = start + headerLength
+    let (values, overflow) = n.multipliedReportingOverflow(by: d)
+    guard n >= 0, d >= 1, !overflow, values <= (bytes.count - body) / width else {
+      throw DataError.invalidFile(
+        path: path,
+        reason: "shape (\(n), \(d)) does not match the \(bytes.count - body) bytes of data")
+    }
     guard bytes.count >= body + n * d * width else {
       throw DataError.invalidFile(
         path: path, reason: "truncated: \(n)×\(d) values need \(n * d * width) bytes of data")

@@ -94,14 +94,38 @@ extension ExperimentConfiguration {
     return settings
   }
 
+  /// Refuses to continue a checkpoint whose config (`storedYAML`) describes
+  /// another model, other data, or another batch layout or seed; the
+  /// optimizer's settings, schedules, tolerances, length and cadence may change.
+  ///
+  /// - Throws: ``TrainingError/incompatibleCheckpoint(_:)`` naming the sections that differ.
+  public func checkResumable(from storedYAML: String) throws {
+    let stored = try ExperimentConfiguration(yaml: storedYAML, source: "the checkpoint's config")
+    var differences: [String] = []
+    if stored.model != model { differences.append("model") }
+    if stored.data != data { differences.append("data") }
+    let layout = { (t: TrainConfiguration) in [t.batchSize, t.chunks, Int(t.seed)] }
+    if layout(stored.train) != layout(train) || stored.train.remainder != train.remainder {
+      differences.append("train.batch_size/chunks/seed/remainder")
+    }
+    guard differences.isEmpty else {
+      throw TrainingError.incompatibleCheckpoint(
+        "the checkpoint was trained with other \(differences.joined(separator: ", ")) settings;"
+          + " use the same config (only optimizer, lr_schedule, tolerance, run and the length"
+          + " may change) or another --run-dir")
+    }
+  }
+
   /// A trainer for this experiment on `communicator`, writing to `runDirectory`.
   public func makeTrainer(communicator: any Communicator, runDirectory: URL?) throws -> Trainer {
     let task = try makeTask()
     let sampler = try makeSampler(for: task)
-    return try Trainer(
+    let trainer = try Trainer(
       task: task, communicator: communicator, sampler: sampler,
       optimizer: optimizer.makeOptimizer(parameterCount: task.parameterCount),
       tolerances: tolerances, settings: makeSettings(sampler: sampler),
       runDirectory: runDirectory, configText: resolvedYAML)
+    trainer.resumeCheck = checkResumable(from:)
+    return trainer
   }
 }

@@ -86,7 +86,10 @@ public struct TrainConfiguration: Sendable, Equatable {
         key: "train.steps / train.epochs", value: "both set", allowed: "one of the two")
     }
     batchSize = try section.int("batch_size", default: 128, range: 1...1_000_000)
-    chunks = try section.int("chunks", default: Swift.min(8, batchSize), range: 1...batchSize)
+    // Default: the largest divisor of the batch up to 8 (up to 8 ranks).
+    let batch = batchSize
+    let divisor = (1...Swift.min(8, batch)).last { batch % $0 == 0 }!
+    chunks = try section.int("chunks", default: divisor, range: 1...batchSize)
     guard batchSize % chunks == 0 else {
       throw ConfigError.invalidValue(
         key: "train.chunks", value: "\(chunks)",

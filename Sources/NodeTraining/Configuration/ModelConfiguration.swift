@@ -46,8 +46,16 @@ public struct ModelConfiguration: Sendable, Equatable {
   init(_ section: ConfigSection) throws {
     kind = try section.choice("kind", default: nil)
     let isCNF = kind == .cnf
-    width = try section.int("width", default: 64, range: 1...4096)
-    blocks = try section.int("blocks", default: kind == .resnet ? 6 : 1, range: 1...64)
+    // Each kind reads only the keys it uses: any other is reported as unknown.
+    width = kind == .planar ? 0 : try section.int("width", default: 64, range: 1...4096)
+    if kind != .cnf && kind != .planar && width > 32 && width % 32 != 0 {
+      throw ConfigError.invalidValue(
+        key: "model.width", value: "\(width)",
+        allowed: "at most 32 or a multiple of 32 (GroupNorm uses min(32, width) groups)")
+    }
+    blocks =
+      isCNF || kind == .resnet
+      ? try section.int("blocks", default: kind == .resnet ? 6 : 1, range: 1...64) : 1
     (units, gateWidth) = (0, 0)
     if kind == .planar {
       units = try section.int("units", default: 32, range: 1...100_000)
@@ -66,7 +74,7 @@ public struct ModelConfiguration: Sendable, Equatable {
     } else {
       (trace, kineticEnergy, jacobianFrobenius) = (.exact, 0, 0)
     }
-    maxSteps = try section.int("max_steps", default: 10_000, range: 1...10_000_000)
+    maxSteps = isCNF ? try section.int("max_steps", default: 10_000, range: 1...10_000_000) : 10_000
   }
 }
 
@@ -92,6 +100,9 @@ public struct DataConfiguration: Sendable, Equatable {
   /// Toy data: the seed of the training set (the held-out set uses the next one).
   public var seed: UInt64
 
+  /// The largest generated set: an epoch's order is an array of this many indices.
+  public static let maximumSize = 100_000_000
+
   init(_ section: ConfigSection, model: ModelConfiguration) throws {
     target = nil
     if model.kind == .planar {
@@ -104,14 +115,14 @@ public struct DataConfiguration: Sendable, Equatable {
       }
       density = nil
       images = nil
-      trainSize = try section.int("train_size", default: 1_000_000, range: 1...Int.max / 4)
-      testSize = try section.int("test_size", default: 5000, range: 1...Int.max / 4)
+      trainSize = try section.int("train_size", default: 1_000_000, range: 1...Self.maximumSize)
+      testSize = try section.int("test_size", default: 5000, range: 1...Self.maximumSize)
       directory = ""
     } else if model.kind == .cnf {
       density = try section.choice("name", default: .moons)
       images = nil
-      trainSize = try section.int("train_size", default: 100_000, range: 1...ToyDensity.indexLimit)
-      testSize = try section.int("test_size", default: 5000, range: 1...ToyDensity.indexLimit)
+      trainSize = try section.int("train_size", default: 100_000, range: 1...Self.maximumSize)
+      testSize = try section.int("test_size", default: 5000, range: 1...Self.maximumSize)
       directory = ""
     } else {
       density = nil
@@ -121,6 +132,7 @@ public struct DataConfiguration: Sendable, Equatable {
       trainSize = try section.optionalInt("train_size", range: 1...Int.max)
       testSize = try section.optionalInt("test_size", range: 1...Int.max)
     }
-    seed = UInt64(try section.int("seed", default: 0, range: 0...Int.max - 1))
+    seed =
+      model.kind == .cnf ? UInt64(try section.int("seed", default: 0, range: 0...Int.max - 1)) : 0
   }
 }

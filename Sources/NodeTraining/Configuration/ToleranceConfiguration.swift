@@ -18,14 +18,16 @@ enum ToleranceConfiguration {
   }
 
   static func schedules(_ section: ConfigSection) throws -> SolverTolerances {
-    let forward =
-      try section.contains("forward")
-      ? schedule(section.section("forward"))
-      : .constant(Tolerance(relative: 1e-5, absolute: 1e-5))
-    let adjoint = try section.contains("adjoint") ? schedule(section.section("adjoint")) : forward
-    let evaluation =
-      try section.contains("evaluation") ? schedule(section.section("evaluation")) : forward
-    return SolverTolerances(forward: forward, adjoint: adjoint, evaluation: evaluation)
+    // A missing (or null) schedule is an empty section: the default.
+    func schedule(_ key: String, default fallback: ToleranceSchedule) throws -> ToleranceSchedule {
+      let s = try section.section(key)
+      return s.keys.isEmpty ? fallback : try Self.schedule(s)
+    }
+    let forward = try schedule(
+      "forward", default: .constant(Tolerance(relative: 1e-5, absolute: 1e-5)))
+    return SolverTolerances(
+      forward: forward, adjoint: try schedule("adjoint", default: forward),
+      evaluation: try schedule("evaluation", default: forward))
   }
 
   static func schedule(_ s: ConfigSection) throws -> ToleranceSchedule {

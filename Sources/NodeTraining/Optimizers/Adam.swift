@@ -57,3 +57,16 @@ public struct Adam<Scalar: TensorScalar>: Sendable {
 }
 
 extension Adam: Codable, Equatable where Scalar: Codable {}
+
+extension Adam {
+  /// This optimizer's settings with `other`'s moments and step count (a
+  /// resumed run: the state from the checkpoint, the settings from the config).
+  public func withState(of other: Adam) -> Adam {
+    precondition(other.firstMoments.count == firstMoments.count, "parameter counts differ")
+    var result = self
+    result.firstMoments = other.firstMoments
+    result.secondMoments = other.secondMoments
+    result.step = other.step
+    return result
+  }
+}

@@ -24,6 +24,28 @@ public enum Optimizer: Sendable, Codable, Equatable {
     }
   }
 
+  /// This optimizer's settings (from the config) with the moments and step
+  /// count of `stored` (from a checkpoint).
+  ///
+  /// - Throws: ``TrainingError/incompatibleCheckpoint(_:)`` when the kinds differ.
+  public func resumed(from stored: Optimizer) throws -> Optimizer {
+    switch (self, stored) {
+    case (.sgd(let mine), .sgd(let theirs)): return .sgd(mine.withState(of: theirs))
+    case (.adam(let mine), .adam(let theirs)): return .adam(mine.withState(of: theirs))
+    default:
+      throw TrainingError.incompatibleCheckpoint(
+        "the checkpoint's optimizer is \(stored.name), the config's \(name)")
+    }
+  }
+
+  /// `sgd` or `adam`.
+  var name: String {
+    switch self {
+    case .sgd: return "sgd"
+    case .adam: return "adam/adamw"
+    }
+  }
+
   /// Steps taken so far.
   public var step: Int {
     switch self {

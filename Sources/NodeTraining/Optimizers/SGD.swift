@@ -54,3 +54,14 @@ public struct SGD<Scalar: TensorScalar>: Sendable {
 }
 
 extension SGD: Codable, Equatable where Scalar: Codable {}
+
+extension SGD {
+  /// This optimizer's settings with `other`'s momentum buffer and step count.
+  public func withState(of other: SGD) -> SGD {
+    precondition(other.velocity.count == velocity.count, "parameter counts differ")
+    var result = self
+    result.velocity = other.velocity
+    result.step = other.step
+    return result
+  }
+}

@@ -86,6 +86,17 @@ public struct ToleranceSchedule: Sendable, Equatable, Codable {
     }
   }
 
+  /// This schedule continuing from `stored` (a checkpoint's): an adaptive
+  /// rule keeps the stored tolerance in force (within this rule's bounds);
+  /// every other rule is a function of the step and needs no state.
+  public func resumed(from stored: ToleranceSchedule) -> ToleranceSchedule {
+    guard case .adaptive(var mine) = rule, case .adaptive(let theirs) = stored.rule else {
+      return self
+    }
+    mine.continue(from: theirs.current)
+    return ToleranceSchedule(.adaptive(mine))
+  }
+
   /// Feeds the mean NFE per sample of the solves this schedule governs to an
   /// adaptive rule (other rules ignore it). Non-finite or zero observations
   /// (a skipped step) change nothing.
@@ -124,6 +135,13 @@ public struct AdaptiveTolerance: Sendable, Equatable, Codable {
     self.loosest = loosest
   }
 
+  /// Puts `tolerance` in force, `rtol` clamped to the bounds, this rule's `atol/rtol` ratio.
+  mutating func `continue`(from tolerance: Tolerance) {
+    let ratio = current.absolute / current.relative
+    let relative = Swift.min(loosest, Swift.max(tightest, tolerance.relative))
+    current = Tolerance(relative: relative, absolute: relative * ratio)
+  }
+
   mutating func observe(meanEvaluations nfe: Double) {
     var scale = 1.0
     if nfe > target * (1 + band) { scale = factor }
@@ -150,6 +168,14 @@ public struct SolverTolerances: Sendable, Equatable, Codable {
     self.forward = forward
     self.adjoint = adjoint
     self.evaluation = evaluation
+  }
+
+  /// These schedules continuing from a checkpoint's (``ToleranceSchedule/resumed(from:)``).
+  public func resumed(from stored: SolverTolerances) -> SolverTolerances {
+    SolverTolerances(
+      forward: forward.resumed(from: stored.forward),
+      adjoint: adjoint.resumed(from: stored.adjoint),
+      evaluation: evaluation.resumed(from: stored.evaluation))
   }
 
   /// The tolerances in force at a step, in the order forward, adjoint, evaluation.

@@ -116,6 +116,7 @@ public final class DensityMatchingTask: PointDensityTask {
 
   /// Per point, `−log q(x)` by integrating back to the base (``PlanarDensityMatching/logDensity(at:)``).
   public func negativeLogLikelihoods(of x: Tensor<Float>) throws -> [SampleEvaluation] {
+    guard x.shape[0] > 0 else { return [] }
     let (values, statistics) = try matching.logDensity(at: x)
     return zip(values, statistics.functionEvaluations).map {
       SampleEvaluation(loss: -Double($0), correct: 0, evaluations: $1)

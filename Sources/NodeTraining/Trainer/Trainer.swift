@@ -29,6 +29,9 @@ public final class Trainer {
   public let configText: String
   /// Sees rank 0's events.
   public var observer: (TrainerEvent) -> Void = { _ in }
+  /// Checks, on rank 0, that a checkpoint's stored config may be continued
+  /// by this run (throw to refuse; the error reaches every rank).
+  public var resumeCheck: (String) throws -> Void = { _ in }
 
   /// The optimizer and its state.
   public private(set) var optimizer: Optimizer
@@ -77,9 +80,10 @@ public final class Trainer {
 
   private var isCoordinator: Bool { communicator.rank == 0 }
 
-  private var checkpointStore: CheckpointStore? {
+  /// Rank 0's checkpoint store (nil on other ranks and without a run directory).
+  private func checkpointStore() throws -> CheckpointStore? {
     guard let runDirectory, isCoordinator else { return nil }
-    return try? CheckpointStore(
+    return try CheckpointStore(
       directory: runDirectory.appendingPathComponent("checkpoints"),
       keep: settings.keepCheckpoints)
   }
@@ -96,7 +100,7 @@ public final class Trainer {
     var source: String?
     var setAside: String?
     let decision = try communicator.coordinatorDecision {
-      guard let store = checkpointStore else { return Data() }
+      guard let store = try checkpointStore() else { return Data() }
       // A fresh start never mixes its checkpoints with an earlier run's.
       func setAsideEarlierRun() throws -> Data {
         setAside = try Self.setAside(store)
@@ -108,6 +112,8 @@ public final class Trainer {
       guard let loaded else { return try setAsideEarlierRun() }
       let state = try JSONDecoder().decode(TrainingState.self, from: loaded.state)
       try check(state)
+      try resumeCheck(state.config)
+      _ = try optimizer.resumed(from: state.optimizer)
       let parameters = try task.parameters(from: loaded.weights)
       guard ParameterChecksum.hex(parameters) == state.parameterChecksum else {
         throw TrainingError.incompatibleCheckpoint(
@@ -125,7 +131,7 @@ public final class Trainer {
         isCoordinator ? task.parameters : [Float](repeating: 0, count: task.parameterCount)
       try communicator.broadcast(array: &parameters)
       task.parameters = parameters
-      restore(state)
+      try restore(state)
     }
     try verifyParametersAgree()
     if isCoordinator {
@@ -137,17 +143,28 @@ public final class Trainer {
     }
   }
 
-  /// Moves an earlier run's checkpoints (if any) to a sibling directory
-  /// named by the time; returns its path.
+  /// Moves an earlier run's checkpoints (if any), with its `metrics.jsonl`,
+  /// to a sibling directory named by the time; returns its path.
   private static func setAside(_ store: CheckpointStore) throws -> String? {
     guard try !store.checkpoints().isEmpty else { return nil }
     let formatter = DateFormatter()
     formatter.dateFormat = "yyyyMMdd-HHmmss"
     formatter.timeZone = TimeZone(identifier: "UTC")
-    let target = store.directory.deletingLastPathComponent().appendingPathComponent(
-      "checkpoints.before-\(formatter.string(from: Date()))")
+    let stamp = formatter.string(from: Date())
+    let parent = store.directory.deletingLastPathComponent()
+    var target = parent.appendingPathComponent("checkpoints.before-\(stamp)")
+    var suffix = 1
+    while FileManager.default.fileExists(atPath: target.path) {
+      suffix += 1
+      target = parent.appendingPathComponent("checkpoints.before-\(stamp)-\(suffix)")
+    }
     try FileManager.default.moveItem(at: store.directory, to: target)
     try FileManager.default.createDirectory(at: store.directory, withIntermediateDirectories: true)
+    let metrics = parent.appendingPathComponent("metrics.jsonl")
+    if FileManager.default.fileExists(atPath: metrics.path) {
+      try FileManager.default.moveItem(
+        at: metrics, to: target.appendingPathComponent("metrics.jsonl"))
+    }
     return target.path
   }
 
@@ -166,27 +183,39 @@ public final class Trainer {
     }
   }
 
-  private func restore(_ state: TrainingState) {
+  /// The checkpoint's state under this run's settings: moments, step and
+  /// adaptive tolerances from the checkpoint; hyperparameters and schedules
+  /// from the config (so a resumed run may, e.g., lower the learning rate).
+  private func restore(_ state: TrainingState) throws {
     step = state.step
-    optimizer = state.optimizer
-    tolerances = state.tolerances
+    optimizer = try optimizer.resumed(from: state.optimizer)
+    tolerances = tolerances.resumed(from: state.tolerances)
     skippedSteps = state.skippedSteps
     consecutiveSkips = state.consecutiveSkips
   }
 
+  /// Opens `metrics.jsonl`: a fresh run starts it anew (an earlier run's with
+  /// checkpoints went with them into `checkpoints.before-…/`); a
+  /// resumed run keeps the lines up to its step and drops those of the steps
+  /// it will run again.
   private func openMetrics(appending: Bool) throws {
     guard let runDirectory else { return }
     try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
     let url = runDirectory.appendingPathComponent("metrics.jsonl")
-    if !appending || !FileManager.default.fileExists(atPath: url.path) {
-      FileManager.default.createFile(atPath: url.path, contents: nil)
+    var kept = Data()
+    if appending, let old = try? String(contentsOf: url, encoding: .utf8) {
+      for line in old.split(separator: "\n")
+      where MetricsJSON.step(of: line).map({ $0 <= step }) ?? false {
+        kept.append(Data((line + "\n").utf8))
+      }
     }
+    try kept.write(to: url, options: .atomic)
     metricsFile = try FileHandle(forWritingTo: url)
-    metricsFile?.seekToEndOfFile()
+    try metricsFile?.seekToEnd()
   }
 
-  private func writeMetrics(_ value: some Encodable) {
-    metricsFile?.write(Data((MetricsJSON.line(value) + "\n").utf8))
+  private func writeMetrics(_ value: some Encodable) throws {
+    try metricsFile?.write(contentsOf: Data((MetricsJSON.line(value) + "\n").utf8))
   }
 
   // MARK: Running
@@ -225,7 +254,7 @@ public final class Trainer {
     lastEvaluation = metrics
     if isCoordinator {
       tolerances.evaluation.observe(meanEvaluations: metrics.nfeMean)
-      writeMetrics(metrics)
+      try writeMetrics(metrics)
       observer(.evaluation(metrics))
     }
     return metrics
@@ -312,22 +341,17 @@ public final class Trainer {
       let record = records[failed]
       var reason = "chunk \(failed): \(record.failure.description)"
       if let localError, exchange.owned.contains(failed) { reason += ": \(localError)" }
-      skippedSteps += 1
-      consecutiveSkips += 1
-      metrics.skipped = true
-      metrics.skipReason = reason
-      metrics.skipSample = Int(record.failedSample)
-      step += 1
-      metrics.step = step
-      metrics.stepSeconds = (clock.now - started).seconds
-      report(metrics, always: true)
-      if consecutiveSkips >= settings.maxConsecutiveSkips {
-        throw TrainingError.tooManySkippedSteps(count: consecutiveSkips, lastReason: reason)
-      }
-      return
+      return try skip(
+        metrics, reason: reason, sample: Int(record.failedSample), started: started)
+    }
+    var gradient = gatheredGradients.orderedSum(scale: 1 / Float(sampler.chunkCount))
+    guard gradient.allSatisfy(\.isFinite) else {
+      // Finite chunks whose sum overflowed: skip like a failed chunk.
+      return try skip(
+        metrics, reason: "the summed gradient overflowed", sample: batch.first ?? -1,
+        started: started)
     }
     consecutiveSkips = 0
-    var gradient = gatheredGradients.orderedSum(scale: 1 / Float(sampler.chunkCount))
     metrics.gradientNorm =
       settings.clipNorm.map { GradientClipping.clip(&gradient, maxNorm: $0) }
       ?? GradientClipping.norm(gradient)
@@ -341,13 +365,33 @@ public final class Trainer {
       self.tolerances.forward.observe(meanEvaluations: metrics.nfeForwardMean)
       self.tolerances.adjoint.observe(meanEvaluations: metrics.nfeBackwardMean)
     }
-    report(metrics, always: step == settings.steps)
+    try report(metrics, always: step == settings.steps)
   }
 
-  private func report(_ metrics: StepMetrics, always: Bool) {
+  /// Counts a skipped step (every rank, together), logs it, and stops the
+  /// run after too many in a row.
+  private func skip(
+    _ metrics: StepMetrics, reason: String, sample: Int, started: ContinuousClock.Instant
+  ) throws {
+    var metrics = metrics
+    skippedSteps += 1
+    consecutiveSkips += 1
+    metrics.skipped = true
+    metrics.skipReason = reason
+    metrics.skipSample = sample
+    step += 1
+    metrics.step = step
+    metrics.stepSeconds = (clock.now - started).seconds
+    try report(metrics, always: true)
+    if consecutiveSkips >= settings.maxConsecutiveSkips {
+      throw TrainingError.tooManySkippedSteps(count: consecutiveSkips, lastReason: reason)
+    }
+  }
+
+  private func report(_ metrics: StepMetrics, always: Bool) throws {
     guard isCoordinator else { return }
     if always || settings.logEvery <= 1 || metrics.step % settings.logEvery == 0 {
-      writeMetrics(metrics)
+      try writeMetrics(metrics)
     }
     observer(.step(metrics))
   }
@@ -412,10 +456,7 @@ public final class Trainer {
   /// previous checkpoints intact).
   public func checkpoint() throws {
     _ = try communicator.coordinatorDecision {
-      guard runDirectory != nil else { return Data() }
-      guard let store = checkpointStore else {
-        throw TrainingError.coordinatorFailed("cannot create the checkpoint directory")
-      }
+      guard let store = try checkpointStore() else { return Data() }
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.sortedKeys]
       let url = try store.save(

@@ -30,8 +30,9 @@ public struct StepMetrics: Sendable, Codable, Equatable {
   /// The gradient norm before clipping.
   public var gradientNorm: Double
   /// Wall seconds of the step on rank 0; the slowest rank's compute; rank
-  /// 0's time in collectives beyond waiting; the mean wait for the slowest
-  /// rank over ranks (the load imbalance of per-sample adaptive solves).
+  /// 0's time in collectives beyond waiting; the wait for the slowest rank
+  /// averaged over all ranks, the slowest included (the load imbalance of
+  /// per-sample adaptive solves).
   public var stepSeconds: Double
   public var computeSecondsMax: Double
   public var communicationSeconds: Double
@@ -71,6 +72,14 @@ public struct EvaluationMetrics: Sendable, Codable, Equatable {
 
 /// Encodes metrics as one JSON line with snake_case keys.
 enum MetricsJSON {
+  /// The `"step"` of a metrics line, if it has one.
+  static func step(of line: Substring) -> Int? {
+    guard let data = line.data(using: .utf8),
+      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else { return nil }
+    return object["step"] as? Int
+  }
+
   static func line(_ value: some Encodable) -> String {
     let encoder = JSONEncoder()
     encoder.keyEncodingStrategy = .convertToSnakeCase
