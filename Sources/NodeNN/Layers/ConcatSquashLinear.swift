@@ -11,6 +11,7 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
   private let gateScratch = ScratchBuffer<Scalar>()
   private let cotangentScratch = ScratchBuffer<Scalar>()
   private let tangentScratch = ScratchBuffer<Scalar>()
+  private let slopeScratch = ScratchBuffer<Scalar>()
 
   public var inputSize: Int { linear.inputSize }
   public var outputSize: Int { linear.outputSize }
@@ -40,8 +41,10 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     let g = gateScratch.reserve(n * out)
     let a = parameters + gateOffset
     let c = a + out
+    // Row pointers and wrapping index arithmetic: loops that vectorise.
     for r in 0..<n {
-      for o in 0..<out { g[r * out + o] = a[o] * times[r] + c[o] }
+      let (row, t) = (g + r &* out, times[r])
+      for o in 0..<out { row[o] = a[o] * t + c[o] }
     }
     VectorMath.sigmoid(g, count: n * out)
     return g
@@ -62,8 +65,8 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     let g = gate(rows: n, times: times, parameters: parameters)
     let d = parameters + gateOffset + 2 * out
     for r in 0..<n {
-      let row = y.row(r)
-      for o in 0..<out { row[o] = h[r * out + o] * g[r * out + o] + d[o] * times[r] }
+      let (row, hr, gr, t) = (y.row(r), h + r &* out, g + r &* out, times[r])
+      for o in 0..<out { row[o] = hr[o] * gr[o] + d[o] * t }
     }
   }
 
@@ -99,30 +102,34 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     // dh = dy ⊙ g goes through the linear map.
     let dh = cotangentScratch.reserve(n * out)
     for r in 0..<n {
-      let upstream = dy.row(r)
-      for o in 0..<out { dh[r * out + o] = upstream[o] * g[r * out + o] }
+      let (upstream, dhr, gr) = (dy.row(r), dh + r &* out, g + r &* out)
+      for o in 0..<out { dhr[o] = upstream[o] * gr[o] }
     }
     linear.accumulateGradients(
       x, outputCotangent: MatrixView(base: dh, rows: n, columns: out), parameters: parameters,
       inputCotangent: dx, parameterGradient: parameterGradient, rowWeights: rowWeights)
     // ∂y/∂a = h g(1−g) t, ∂y/∂c = h g(1−g), ∂y/∂d = t, ∂y/∂t = h g(1−g) a + d.
+    let gradientA = parameterGradient.map { $0 + gateOffset }
+    let slopes = slopeScratch.reserve(out)
     for r in 0..<n {
-      let (upstream, output) = (dy.row(r), y.row(r))
+      let (upstream, output, gr) = (dy.row(r), y.row(r), g + r &* out)
       let t = times[r]
       let w = rowWeights?[r] ?? 1
-      var timeCotangent: Scalar = 0
-      for o in 0..<out {
-        let i = r * out + o
-        let slope = (output[o] - d[o] * t) * (1 - g[i])
-        if let gradient = parameterGradient {
-          let ga = gradient + gateOffset
-          ga[o] += w * upstream[o] * slope * t
-          ga[out + o] += w * upstream[o] * slope
-          ga[2 * out + o] += w * upstream[o] * t
+      // ȳ ⊙ h g(1 − g), with h g = y − d t.
+      for o in 0..<out { slopes[o] = upstream[o] * (output[o] - d[o] * t) * (1 - gr[o]) }
+      if let ga = gradientA {
+        let (gc, gd) = (ga + out, ga + 2 &* out)
+        for o in 0..<out {
+          ga[o] += w * slopes[o] * t
+          gc[o] += w * slopes[o]
+          gd[o] += w * upstream[o] * t
         }
-        timeCotangent += upstream[o] * (slope * a[o] + d[o])
       }
-      if let timeCotangents { timeCotangents[r] += timeCotangent }
+      if let timeCotangents {
+        var timeCotangent: Scalar = 0
+        for o in 0..<out { timeCotangent += slopes[o] * a[o] + upstream[o] * d[o] }
+        timeCotangents[r] += timeCotangent
+      }
     }
   }
 
@@ -139,9 +146,10 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
       x, output: y, times: times, parameters: parameters, inputTangents: inputTangents,
       directions: directions, into: outputTangents)
     for r in 0..<x.rows {
-      let row = outputTangents.row(r)
+      let gr = g + r &* out
       for k in 0..<directions {
-        for o in 0..<out { row[k * out + o] *= g[r * out + o] }
+        let row = outputTangents.row(r) + k &* out
+        for o in 0..<out { row[o] *= gr[o] }
       }
     }
   }
@@ -174,9 +182,10 @@ extension ConcatSquashLinear {
     // ẏ_k = (W ẋ_k) g: the linear map sees ẏ̄_k ⊙ g …
     let gated = tangentScratch.reserve(n * k * out)
     for r in 0..<n {
-      let bar = dTangents.row(r)
+      let gr = g + r &* out
       for i in 0..<k {
-        for o in 0..<out { gated[(r * k + i) * out + o] = bar[i * out + o] * g[r * out + o] }
+        let (bar, target) = (dTangents.row(r) + i &* out, gated + (r &* k &+ i) &* out)
+        for o in 0..<out { target[o] = bar[o] * gr[o] }
       }
     }
     linear.accumulateTangentGradients(
@@ -185,24 +194,31 @@ extension ConcatSquashLinear {
       inputTangentCotangent: dInputTangents, parameterGradient: parameterGradient,
       rowWeights: rowWeights)
     // … and the gate sees Σ_k ẏ̄_k (W ẋ_k) = Σ_k ẏ̄_k ẏ_k / g.
+    let slopes = slopeScratch.reserve(out)
+    let gradientA = parameterGradient.map { $0 + gateOffset }
     for r in 0..<n {
-      let (bar, image) = (dTangents.row(r), outputTangents.row(r))
+      let gr = g + r &* out
       let t = times[r]
       let w = rowWeights?[r] ?? 1
-      var timeCotangent: Scalar = 0
-      for o in 0..<out {
-        let gate = g[r * out + o]
-        var sum: Scalar = 0
-        for i in 0..<k { sum += bar[i * out + o] * image[i * out + o] }
-        // (W ẋ) g' = ẏ (1 − g): ∂ẏ/∂(a t + c) = ẏ (1 − g).
-        let slope = sum * (1 - gate)
-        if let gradient = parameterGradient {
-          gradient[gateOffset + o] += w * slope * t
-          gradient[gateOffset + out + o] += w * slope
-        }
-        timeCotangent += slope * a[o]
+      // (W ẋ) g' = ẏ (1 − g): ∂ẏ/∂(a t + c) = ẏ (1 − g), summed over directions.
+      for o in 0..<out { slopes[o] = 0 }
+      for i in 0..<k {
+        let (bar, image) = (dTangents.row(r) + i &* out, outputTangents.row(r) + i &* out)
+        for o in 0..<out { slopes[o] += bar[o] * image[o] }
       }
-      if let timeCotangents { timeCotangents[r] += timeCotangent }
+      for o in 0..<out { slopes[o] *= 1 - gr[o] }
+      if let ga = gradientA {
+        let gc = ga + out
+        for o in 0..<out {
+          ga[o] += w * slopes[o] * t
+          gc[o] += w * slopes[o]
+        }
+      }
+      if let timeCotangents {
+        var timeCotangent: Scalar = 0
+        for o in 0..<out { timeCotangent += slopes[o] * a[o] }
+        timeCotangents[r] += timeCotangent
+      }
     }
   }
 }

@@ -113,11 +113,12 @@ public final class ElementwiseActivation<Scalar: TensorScalar>: TangentDifferent
       // σ' = 1 − y², in loops over features that vectorise.
       let size = inputSize
       for r in 0..<x.rows {
-        let (output, tangent, result) = (y.row(r), inputTangents.row(r), outputTangents.row(r))
+        let output = y.row(r)
         for k in 0..<directions {
-          for i in 0..<size {
-            result[k * size + i] = (1 - output[i] * output[i]) * tangent[k * size + i]
-          }
+          let (tangent, result) = (
+            inputTangents.row(r) + k &* size, outputTangents.row(r) + k &* size
+          )
+          for i in 0..<size { result[i] = (1 - output[i] * output[i]) * tangent[i] }
         }
       }
       return
@@ -186,23 +187,25 @@ public final class ElementwiseActivation<Scalar: TensorScalar>: TangentDifferent
     let size = inputSize
     for r in 0..<y.rows {
       let (output, upstream) = (y.row(r), dy.row(r))
-      let (tangent, tangentBar) = (inputTangents.row(r), dTangents.row(r))
       if let dx {
         let result = dx.row(r)
         for i in 0..<size { result[i] = (1 - output[i] * output[i]) * upstream[i] }
         for k in 0..<directions {
+          let (tangent, tangentBar) = (
+            inputTangents.row(r) + k &* size, dTangents.row(r) + k &* size
+          )
           for i in 0..<size {
             let slope = 1 - output[i] * output[i]
-            result[i] += -2 * output[i] * slope * tangent[k * size + i] * tangentBar[k * size + i]
+            result[i] += -2 * output[i] * slope * tangent[i] * tangentBar[i]
           }
         }
       }
       if let dInputTangents {
-        let result = dInputTangents.row(r)
         for k in 0..<directions {
-          for i in 0..<size {
-            result[k * size + i] = (1 - output[i] * output[i]) * tangentBar[k * size + i]
-          }
+          let (tangentBar, result) = (
+            dTangents.row(r) + k &* size, dInputTangents.row(r) + k &* size
+          )
+          for i in 0..<size { result[i] = (1 - output[i] * output[i]) * tangentBar[i] }
         }
       }
     }
