@@ -67,28 +67,32 @@ public struct ConvolutionGeometry: Sendable, Equatable {
   public func unfold<Scalar: BinaryFloatingPoint>(
     _ x: UnsafePointer<Scalar>, into columns: UnsafeMutablePointer<Scalar>
   ) {
+    // Explicit loops with wrapping index arithmetic instead of memmove and
+    // memset: the lines are a few pixels long (6 in the ODE block), where
+    // the calls cost more than the copies.
     let (oh, ow) = (outputHeight, outputWidth)
     var row = 0
     for c in 0..<inputChannels {
       for i in 0..<kernelHeight {
         let rows = validRange(offset: i, size: inputHeight, count: oh)
         for j in 0..<kernelWidth {
-          let out = columns + row * oh * ow
+          let out = columns + row &* oh &* ow
           let xs = validRange(offset: j, size: inputWidth, count: ow)
-          out.update(repeating: 0, count: rows.lowerBound * ow)
+          for p in 0..<(rows.lowerBound &* ow) { out[p] = 0 }
           for y in rows {
-            let line = out + y * ow
-            let source = x + (c * inputHeight + y * stride - padding + i) * inputWidth
+            let line = out + y &* ow
+            // Pixel xo of this line reads source[xo · stride].
+            let sourceRow: Int = c &* inputHeight &+ y &* stride &- padding &+ i
+            let source = x + (sourceRow &* inputWidth &+ j &- padding)
             for xo in 0..<xs.lowerBound { line[xo] = 0 }
             if stride == 1 {
-              (line + xs.lowerBound).update(
-                from: source + xs.lowerBound - padding + j, count: xs.count)
+              for xo in xs { line[xo] = source[xo] }
             } else {
-              for xo in xs { line[xo] = source[xo * stride - padding + j] }
+              for xo in xs { line[xo] = source[xo &* stride] }
             }
             for xo in xs.upperBound..<ow { line[xo] = 0 }
           }
-          (out + rows.upperBound * ow).update(repeating: 0, count: (oh - rows.upperBound) * ow)
+          for p in (rows.upperBound &* ow)..<(oh &* ow) { out[p] = 0 }
           row += 1
         }
       }
@@ -107,12 +111,17 @@ public struct ConvolutionGeometry: Sendable, Equatable {
       for i in 0..<kernelHeight {
         let rows = validRange(offset: i, size: inputHeight, count: oh)
         for j in 0..<kernelWidth {
-          let source = columns + row * oh * ow
+          let source = columns + row &* oh &* ow
           let xs = validRange(offset: j, size: inputWidth, count: ow)
           for y in rows {
-            let line = source + y * ow
-            let target = x + (c * inputHeight + y * stride - padding + i) * inputWidth
-            for xo in xs { target[xo * stride - padding + j] += line[xo] }
+            let line = source + y &* ow
+            let targetRow: Int = c &* inputHeight &+ y &* stride &- padding &+ i
+            let target = x + (targetRow &* inputWidth &+ j &- padding)
+            if stride == 1 {
+              for xo in xs { target[xo] += line[xo] }
+            } else {
+              for xo in xs { target[xo &* stride] += line[xo] }
+            }
           }
           row += 1
         }
