@@ -6,8 +6,11 @@ import NodeCore
 ///
 /// Each sample is unfolded (im2col, into a buffer reused across calls) and
 /// multiplied by the weight in one GEMM of its own — `[O, C·kh·kw] ×
-/// [C·kh·kw, H'·W']` — so a sample's output never depends on its batch-mates.
-/// Weight gradients are one GEMM per sample accumulated in sample order.
+/// [C·kh·kw, H'·W']` — so a sample's output and input cotangent never depend
+/// on its batch-mates (one GEMM over a block of samples is faster, but
+/// OpenBLAS's edge kernels round the last columns differently, which a
+/// per-sample adaptive solve would see). The weight gradient, a sum over the
+/// batch anyway, is one GEMM per block of samples unfolded side by side.
 public final class Conv2d<Scalar: TensorScalar>: Layer {
   /// The shape of the convolution.
   public let geometry: ConvolutionGeometry
@@ -15,12 +18,32 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   public let hasBias: Bool
   private let columns = ScratchBuffer<Scalar>()
   private let columnCotangents = ScratchBuffer<Scalar>()
+  private let blockOutputs = ScratchBuffer<Scalar>()
+  private let blockCotangents = ScratchBuffer<Scalar>()
+
+  /// The most unfolded values per block (512 KB of `Float`: a block's columns stay in L2).
+  static var columnBudget: Int { 1 << 17 }
 
   /// A convolution of the given geometry, with a bias unless `bias` is false
   /// (ResNet blocks' convolutions, followed by a norm, have none).
   public init(_ geometry: ConvolutionGeometry, bias: Bool = true) {
     self.geometry = geometry
     hasBias = bias
+  }
+
+  /// Samples per block: as many as fit the column budget, at least one.
+  var samplesPerBlock: Int {
+    max(1, Self.columnBudget / max(1, geometry.patchSize * geometry.outputPixels))
+  }
+
+  /// Calls `body(first, count)` for consecutive blocks of `rows` samples.
+  func forEachBlock(of rows: Int, _ body: (Int, Int) -> Void) {
+    var first = 0
+    while first < rows {
+      let count = min(samplesPerBlock, rows - first)
+      body(first, count)
+      first += count
+    }
   }
 
   public var inputSize: Int { geometry.inputSize }
@@ -38,7 +61,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     ]
   }
 
-  /// `y = W ⋆ x (+ b)` for every row.
+  /// `y = W ⋆ x (+ b)` for every row, one GEMM per sample.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func convolve(
@@ -54,7 +77,8 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       let out = y.row(r)
       for o in 0..<g.outputChannels {
         let value: Scalar = bias ? b[o] : 0
-        for p in 0..<pixels { out[o * pixels + p] = value }
+        let line = out + o &* pixels
+        for p in 0..<pixels { line[p] = value }
       }
       gemm(
         .none, .none, m: g.outputChannels, n: pixels, k: k, a: parameters, lda: k, b: cols,
@@ -79,32 +103,44 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   ) {
     let g = geometry
     let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
-    let cols = columns.reserve(k * pixels)
-    let colBars = columnCotangents.reserve(k * pixels)
-    for r in 0..<x.rows {
-      let upstream = dy.row(r)
-      if let gradient = parameterGradient {
-        // dW += w_r dY_r colsᵀ, db += w_r Σ_p dY_r.
-        let w = rowWeights?[r] ?? 1
-        g.unfold(x.row(r), into: cols)
+    if let dx {
+      // dcols = Wᵀ dY, folded back onto the input: one GEMM per sample.
+      let colBars = columnCotangents.reserve(k * pixels)
+      for r in 0..<x.rows {
         gemm(
-          .none, .transposed, m: outputs, n: k, k: pixels, alpha: w, a: upstream, lda: pixels,
-          b: cols, ldb: pixels, beta: 1, c: gradient, ldc: k)
-        let biasGradient = gradient + outputs * k
-        for o in 0..<outputs where hasBias {
-          var sum: Scalar = 0
-          for p in 0..<pixels { sum += upstream[o * pixels + p] }
-          biasGradient[o] += w * sum
-        }
-      }
-      if let dx {
-        // dcols = Wᵀ dY, folded back onto the input.
-        gemm(
-          .transposed, .none, m: k, n: pixels, k: outputs, a: parameters, lda: k, b: upstream,
+          .transposed, .none, m: k, n: pixels, k: outputs, a: parameters, lda: k, b: dy.row(r),
           ldb: pixels, c: colBars, ldc: pixels)
         let target = dx.row(r)
         target.update(repeating: 0, count: g.inputSize)
         g.fold(colBars, addingInto: target)
+      }
+    }
+    guard let gradient = parameterGradient else { return }
+    // dW += Σ_s w_s dY_s colsᵀ_s, db += Σ_s w_s Σ_p dY_s: the block's
+    // weighted cotangents side by side, [O, samples·P], then one GEMM.
+    forEachBlock(of: x.rows) { first, count in
+      let ld = count &* pixels
+      let bars = blockCotangents.reserve(outputs * ld)
+      let cols = columns.reserve(k * ld)
+      for s in 0..<count {
+        let (upstream, w) = (dy.row(first + s), rowWeights?[first + s] ?? 1)
+        for o in 0..<outputs {
+          let (source, line) = (upstream + o &* pixels, bars + (o &* ld &+ s &* pixels))
+          for p in 0..<pixels { line[p] = w * source[p] }
+        }
+        g.unfold(x.row(first + s), into: cols + s &* pixels, rowStride: ld)
+      }
+      gemm(
+        .none, .transposed, m: outputs, n: k, k: ld, a: bars, lda: ld, b: cols, ldb: ld,
+        beta: 1, c: gradient, ldc: k)
+      if hasBias {
+        let biasGradient = gradient + outputs * k
+        for o in 0..<outputs {
+          var sum: Scalar = 0
+          let line = bars + o &* ld
+          for p in 0..<ld { sum += line[p] }
+          biasGradient[o] += sum
+        }
       }
     }
   }

@@ -62,11 +62,14 @@ public struct ConvolutionGeometry: Sendable, Equatable {
   }
 
   /// Unfolds one sample `[C, H, W]` into `columns` `[C·kh·kw, H'·W']` (im2col):
-  /// column `p` holds the patch under output pixel `p`, zeros where it hangs over the border.
+  /// column `p` holds the patch under output pixel `p`, zeros where it hangs
+  /// over the border. Rows of `columns` are `rowStride` apart (default
+  /// `H'·W'`; a batch of samples side by side has `samples · H'·W'`).
   @inlinable
   public func unfold<Scalar: BinaryFloatingPoint>(
-    _ x: UnsafePointer<Scalar>, into columns: UnsafeMutablePointer<Scalar>
+    _ x: UnsafePointer<Scalar>, into columns: UnsafeMutablePointer<Scalar>, rowStride: Int? = nil
   ) {
+    let ld = rowStride ?? outputPixels
     // Explicit loops with wrapping index arithmetic instead of memmove and
     // memset: the lines are a few pixels long (6 in the ODE block), where
     // the calls cost more than the copies.
@@ -76,9 +79,29 @@ public struct ConvolutionGeometry: Sendable, Equatable {
       for i in 0..<kernelHeight {
         let rows = validRange(offset: i, size: inputHeight, count: oh)
         for j in 0..<kernelWidth {
-          let out = columns + row &* oh &* ow
+          let out = columns + row &* ld
           let xs = validRange(offset: j, size: inputWidth, count: ow)
           for p in 0..<(rows.lowerBound &* ow) { out[p] = 0 }
+          if stride == 1 && ow == inputWidth {
+            // Same-size stride-1 maps: the valid rows are one contiguous copy
+            // of the input plane shifted by s = j − padding, then the s
+            // columns that wrapped around a line's end are zeroed.
+            let shift = j &- padding
+            let base: Int = (c &* inputHeight &+ i &- padding) &* inputWidth &+ shift
+            let first = rows.lowerBound &* ow &+ Swift.max(0, -shift)
+            let last = rows.upperBound &* ow &- Swift.max(0, shift)
+            if first < last {
+              for q in first..<last { out[q] = x[base &+ q] }
+            }
+            for y in rows {
+              let line = out + y &* ow
+              for xo in 0..<xs.lowerBound { line[xo] = 0 }
+              for xo in xs.upperBound..<ow { line[xo] = 0 }
+            }
+            for p in (rows.upperBound &* ow)..<(oh &* ow) { out[p] = 0 }
+            row += 1
+            continue
+          }
           for y in rows {
             let line = out + y &* ow
             // Pixel xo of this line reads source[xo · stride].
@@ -100,18 +123,21 @@ public struct ConvolutionGeometry: Sendable, Equatable {
   }
 
   /// Adds unfolded columns back onto one sample `[C, H, W]` (col2im, the
-  /// transpose of ``unfold(_:into:)``); `x` must be zeroed by the caller first.
+  /// transpose of ``unfold(_:into:rowStride:)``); `x` must be zeroed by the
+  /// caller first. Rows of `columns` are `rowStride` apart (default `H'·W'`).
   @inlinable
   public func fold<Scalar: BinaryFloatingPoint>(
-    _ columns: UnsafePointer<Scalar>, addingInto x: UnsafeMutablePointer<Scalar>
+    _ columns: UnsafePointer<Scalar>, addingInto x: UnsafeMutablePointer<Scalar>,
+    rowStride: Int? = nil
   ) {
+    let ld = rowStride ?? outputPixels
     let (oh, ow) = (outputHeight, outputWidth)
     var row = 0
     for c in 0..<inputChannels {
       for i in 0..<kernelHeight {
         let rows = validRange(offset: i, size: inputHeight, count: oh)
         for j in 0..<kernelWidth {
-          let source = columns + row &* oh &* ow
+          let source = columns + row &* ld
           let xs = validRange(offset: j, size: inputWidth, count: ow)
           for y in rows {
             let line = source + y &* ow
