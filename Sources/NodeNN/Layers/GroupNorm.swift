@@ -46,22 +46,23 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
     let hat = normalized.reserve(n * inputSize)
     let inverse = inverseDeviations.reserve(n * groups)
     let size = groupSize
+    // Group pointers and wrapping index arithmetic: the element loops vectorise.
     for r in 0..<n {
-      let row = x.row(r)
       for g in 0..<groups {
-        let start = g * size
+        let source = x.row(r) + g &* size
+        let target = hat + (r &* inputSize &+ g &* size)
         var mean: Scalar = 0
-        for i in start..<(start + size) { mean += row[i] }
+        for i in 0..<size { mean += source[i] }
         mean /= Scalar(size)
         var variance: Scalar = 0
-        for i in start..<(start + size) {
-          let d = row[i] - mean
+        for i in 0..<size {
+          let d = source[i] - mean
           variance += d * d
         }
         variance /= Scalar(size)
         let scale = 1 / (variance + epsilon).squareRoot()
-        inverse[r * groups + g] = scale
-        for i in start..<(start + size) { hat[r * inputSize + i] = (row[i] - mean) * scale }
+        inverse[r &* groups &+ g] = scale
+        for i in 0..<size { target[i] = (source[i] - mean) * scale }
       }
     }
     return (hat, inverse)
@@ -76,12 +77,11 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
     let (hat, _) = normalize(x)
     let (gamma, beta) = (parameters, parameters + channels)
     for r in 0..<x.rows {
-      let out = y.row(r)
       for c in 0..<channels {
-        for p in 0..<pixels {
-          let i = c * pixels + p
-          out[i] = gamma[c] * hat[r * inputSize + i] + beta[c]
-        }
+        let out = y.row(r) + c &* pixels
+        let source = hat + (r &* inputSize &+ c &* pixels)
+        let (scale, shift) = (gamma[c], beta[c])
+        for p in 0..<pixels { out[p] = scale * source[p] + shift }
       }
     }
   }
@@ -94,18 +94,17 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
   ) {
     let size = groupSize
     for g in 0..<groups {
-      let start = g * size
+      let (v, h) = (values + g &* size, hat + g &* size)
       var mean: Scalar = 0
       var correlation: Scalar = 0
-      for i in start..<(start + size) {
-        mean += values[i]
-        correlation += values[i] * hat[i]
+      for i in 0..<size {
+        mean += v[i]
+        correlation += v[i] * h[i]
       }
       mean /= Scalar(size)
       correlation /= Scalar(size)
-      for i in start..<(start + size) {
-        values[i] = inverse[g] * (values[i] - mean - hat[i] * correlation)
-      }
+      let scale = inverse[g]
+      for i in 0..<size { v[i] = scale * (v[i] - mean - h[i] * correlation) }
     }
   }
 
@@ -127,10 +126,10 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
         for c in 0..<channels {
           var scale: Scalar = 0
           var shift: Scalar = 0
+          let (u, h) = (upstream + c &* pixels, rowHat + c &* pixels)
           for p in 0..<pixels {
-            let i = c * pixels + p
-            scale += upstream[i] * rowHat[i]
-            shift += upstream[i]
+            scale += u[p] * h[p]
+            shift += u[p]
           }
           gradient[c] += w * scale
           gradient[channels + c] += w * shift
@@ -139,7 +138,8 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
       if let dx {
         let target = dx.row(r)
         for c in 0..<channels {
-          for p in 0..<pixels { target[c * pixels + p] = gamma[c] * upstream[c * pixels + p] }
+          let (t, u, scale) = (target + c &* pixels, upstream + c &* pixels, gamma[c])
+          for p in 0..<pixels { t[p] = scale * u[p] }
         }
         project(target, hat: rowHat, inverse: inverse + r * groups)
       }
