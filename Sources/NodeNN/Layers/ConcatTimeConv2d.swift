@@ -28,11 +28,12 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
   {
     let width = convolution.inputSize
     let buffer = concatenated.reserve(x.rows * width)
+    let (plane, size) = (plane, inputSize)
     for r in 0..<x.rows {
-      let row = buffer + r * width
-      for i in 0..<plane { row[i] = times[r] }
-      let source = x.row(r)
-      for i in 0..<inputSize { row[plane + i] = source[i] }
+      let (row, t) = (buffer + r &* width, times[r])
+      for i in 0..<plane { row[i] = t }
+      let (source, rest) = (x.row(r), row + plane)
+      for i in 0..<size { rest[i] = source[i] }
     }
     return MatrixView(base: buffer, rows: x.rows, columns: width)
   }
@@ -60,16 +61,17 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
         ? MutableMatrixView(base: bars, rows: x.rows, columns: width) : nil,
       timeCotangents: nil, parameterGradient: parameterGradient, rowWeights: rowWeights)
     guard needsInput else { return }
+    let (plane, size) = (plane, inputSize)
     for r in 0..<x.rows {
-      let row = bars + r * width
+      let row = bars + r &* width
       if let timeCotangents {
         var sum: Scalar = 0
         for i in 0..<plane { sum += row[i] }
         timeCotangents[r] += sum
       }
       if let dx {
-        let target = dx.row(r)
-        for i in 0..<inputSize { target[i] = row[plane + i] }
+        let (target, rest) = (dx.row(r), row + plane)
+        for i in 0..<size { target[i] = rest[i] }
       }
     }
   }
