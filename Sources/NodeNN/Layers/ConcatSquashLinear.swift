@@ -1,3 +1,4 @@
+import Foundation
 import NodeCore
 import RealModule
 
@@ -12,6 +13,12 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
   private let cotangentScratch = ScratchBuffer<Scalar>()
   private let tangentScratch = ScratchBuffer<Scalar>()
   private let slopeScratch = ScratchBuffer<Scalar>()
+  /// The times and gate parameters the gate scratch was last computed from
+  /// (`gatedRows` rows; −1: none): a field evaluation calls forward, JVP and
+  /// their backward passes on the same rows, which share one gate.
+  private let gatedTimes = ScratchBuffer<Scalar>()
+  private let gatedParameters = ScratchBuffer<Scalar>()
+  private var gatedRows = -1
 
   public var inputSize: Int { linear.inputSize }
   public var outputSize: Int { linear.outputSize }
@@ -38,15 +45,24 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     -> UnsafeMutablePointer<Scalar>
   {
     let out = outputSize
-    let g = gateScratch.reserve(n * out)
     let a = parameters + gateOffset
     let c = a + out
+    let byteCount = MemoryLayout<Scalar>.stride
+    if n == gatedRows && memcmp(gatedTimes.base, times, n * byteCount) == 0
+      && memcmp(gatedParameters.base, a, 2 * out * byteCount) == 0
+    {
+      return gateScratch.base
+    }
+    let g = gateScratch.reserve(n * out)
     // Row pointers and wrapping index arithmetic: loops that vectorise.
     for r in 0..<n {
       let (row, t) = (g + r &* out, times[r])
       for o in 0..<out { row[o] = a[o] * t + c[o] }
     }
     VectorMath.sigmoid(g, count: n * out)
+    gatedTimes.reserve(n).update(from: times, count: n)
+    gatedParameters.reserve(2 * out).update(from: a, count: 2 * out)
+    gatedRows = n
     return g
   }
 
