@@ -38,10 +38,3 @@ extension JSONLine {
   /// The value of a number field, or nil (also for null).
   public func number(_ key: String) -> Double? { rawValue(key).flatMap(Double.init) }
 }
-
-extension Duration {
-  /// The duration in seconds.
-  public var seconds: Double {
-    Double(components.seconds) + Double(components.attoseconds) * 1e-18
-  }
-}

@@ -72,14 +72,7 @@ extension EvalCommand {
     }
     if let output { print("wrote \(output)") }
     var line = JSONLine()
-    if let accuracy = metrics.accuracy { line.add("accuracy", accuracy, digits: 6) }
-    if let nll = metrics.nll { line.add("nll", nll, digits: 6) }
-    if let kl = metrics.kl { line.add("kl", kl, digits: 6) }
-    line.add("nfe_mean", metrics.nfeMean, digits: 3)
-    line.add("nfe_max", metrics.nfeMax)
-    line.add("samples", metrics.samples)
-    line.add("rtol", metrics.rtol, digits: 10)
-    line.add("atol", metrics.atol, digits: 10)
+    line.add(evaluation: metrics, metricDigits: 6)
     print(line)
   }
 }

@@ -55,7 +55,7 @@ struct SampleCommand: ParsableCommand {
       try csv.write(toFile: output, atomically: true, encoding: .utf8)
       print("wrote \(count) samples of \(model.description) to \(output)")
       if picture != "none" {
-        try PlanarPicture.make(planar.matching, seed: seed, samples: count).image().write(
+        try PlanarPicture.make(planar.matching, seed: seed, drawn: drawn.points).image().write(
           to: URL(fileURLWithPath: picture))
         print("wrote \(picture) (target | flow | samples)")
       }
@@ -92,7 +92,8 @@ struct SampleCommand: ParsableCommand {
     try csv.write(toFile: output, atomically: true, encoding: .utf8)
     print("wrote \(count) samples of \(model.description) to \(output)")
     if picture != "none" && d == 2 {
-      try DensityPicture.make(density, seed: seed, samples: count).image().write(
+      let drawnPoints = Tensor(shape: [count, d], scalars: points)
+      try DensityPicture.make(density, seed: seed, drawn: drawnPoints).image().write(
         to: URL(fileURLWithPath: picture))
       print("wrote \(picture) (data | samples | density)")
     }

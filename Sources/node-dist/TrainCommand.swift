@@ -79,7 +79,7 @@ struct TrainCommand: ParsableCommand {
       progress.line("--resume: no checkpoint in \(directory.path) verifies; starting afresh")
     }
     let final = try trainer.run()
-    let seconds = (clock.now - start).components
+    let seconds = (clock.now - start).seconds
     guard rank0 else { return }
     if let density = trainer.task as? DensityTask, experiment.run.picture {
       let picture = directory.appendingPathComponent("density.png")
@@ -101,16 +101,9 @@ struct TrainCommand: ParsableCommand {
     line.add("ranks", communicator.size)
     line.add("steps", trainer.step)
     line.add("skipped_steps", trainer.skippedSteps)
-    if let accuracy = final.accuracy { line.add("accuracy", accuracy, digits: 4) }
-    if let nll = final.nll { line.add("nll", nll, digits: 4) }
-    if let kl = final.kl { line.add("kl", kl, digits: 4) }
-    line.add("nfe_mean", final.nfeMean, digits: 2)
-    line.add("nfe_max", final.nfeMax)
-    line.add("samples", final.samples)
-    line.add("rtol", final.rtol, digits: 8)
-    line.add("atol", final.atol, digits: 8)
+    line.add(evaluation: final, metricDigits: 4)
     line.add("parameters_hash", ParameterChecksum.hex(trainer.task.parameters))
-    line.add("seconds", Double(seconds.seconds) + Double(seconds.attoseconds) * 1e-18, digits: 1)
+    line.add("seconds", seconds, digits: 1)
     progress.line("\(line)")
   }
 }

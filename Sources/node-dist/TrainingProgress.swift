@@ -1,4 +1,5 @@
 import Foundation
+import NodeCore
 import NodeTraining
 
 /// Rank 0's live view of a run: a one-line progress bar with rate and ETA
@@ -76,8 +77,7 @@ final class TrainingProgress {
 
   private func rate(at step: Int) -> Double? {
     guard let started, step > firstStep else { return nil }
-    let seconds = (clock.now - started).components
-    let elapsed = Double(seconds.seconds) + Double(seconds.attoseconds) * 1e-18
+    let elapsed = (clock.now - started).seconds
     return elapsed > 0 ? Double(step - firstStep) / elapsed : nil
   }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NodeCore
 import NodeData
 import NodeDistributed
 
@@ -99,13 +100,5 @@ public enum DistributedEvaluation {
       metrics.kl = loss / n
     }
     return metrics
-  }
-}
-
-extension Duration {
-  /// The duration in seconds.
-  var seconds: Double {
-    let (s, attoseconds) = components
-    return Double(s) + Double(attoseconds) * 1e-18
   }
 }

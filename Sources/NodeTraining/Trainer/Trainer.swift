@@ -42,8 +42,6 @@ public final class Trainer {
   /// Skipped steps, in total and in a row.
   public private(set) var skippedSteps = 0
   public private(set) var consecutiveSkips = 0
-  /// The latest evaluation.
-  public private(set) var lastEvaluation: EvaluationMetrics?
 
   private let exchange: ChunkExchange
   private var appliedTolerances: SolveTolerances?
@@ -251,7 +249,6 @@ public final class Trainer {
     let metrics = try DistributedEvaluation.run(
       task, communicator: communicator, step: step, tolerance: tolerance,
       limit: settings.evaluationLimit)
-    lastEvaluation = metrics
     if isCoordinator {
       tolerances.evaluation.observe(meanEvaluations: metrics.nfeMean)
       try writeMetrics(metrics)
@@ -303,7 +300,7 @@ public final class Trainer {
       let samples = sampler.chunk(c, of: batch)
       let chunkStart = clock.now
       var record = ChunkStatistics()
-      var gradient = [Float](repeating: 0, count: task.parameterCount)
+      var gradient: [Float]?
       do {
         let result = try task.gradient(samples: samples, noiseSeed: seed)
         let seconds = (clock.now - chunkStart).seconds
@@ -316,7 +313,8 @@ public final class Trainer {
         localError = "\(error)"
       }
       computeSeconds += record.seconds
-      gradients.append(gradient)
+      // A failed chunk contributes zeros (the step is skipped anyway).
+      gradients.append(gradient ?? [Float](repeating: 0, count: task.parameterCount))
       statistics.append(record.flat)
     }
     let communicationStart = clock.now
