@@ -21,6 +21,13 @@ public protocol StepObserver<Scalar>: AnyObject {
   /// 1 — the mixed norm of torchdiffeq (the max over parts of their RMS).
   func errorRatios(of attempt: StepAttempt<Scalar>, into ratios: UnsafeMutablePointer<Scalar>)
 
+  /// Called just before the attempt evaluates stage `stage` of every row, once
+  /// the rows' step sizes are fixed (not for a first-same-as-last stage that
+  /// an earlier attempt evaluated). What the observer needs from that
+  /// evaluation it must arrange with the field; ``stepDecided(_:)`` then says
+  /// which rows' stages count.
+  func stageWillBeEvaluated(_ stage: Int, of attempt: StepAttempt<Scalar>)
+
   /// Called once per step attempt after every row was accepted or rejected,
   /// while the rows still hold the step's start state, stages and trial state.
   func stepDecided(_ attempt: StepAttempt<Scalar>)
@@ -32,6 +39,8 @@ extension StepObserver {
   public func errorRatios(
     of attempt: StepAttempt<Scalar>, into ratios: UnsafeMutablePointer<Scalar>
   ) {}
+
+  public func stageWillBeEvaluated(_ stage: Int, of attempt: StepAttempt<Scalar>) {}
 }
 
 /// One step attempt of every active row, as an observer sees it.

@@ -53,11 +53,12 @@ extension ODEGradientSolver {
     }
     for s in 0..<b where alive[s] { restart(s, at: points[s][0], addingTo: false) }
 
+    let augmentedField = AugmentedAdjointField(pass.field)
     let observer = ParameterIntegralObserver(
       field: pass.field, method: method, norm: adjointNorm,
       relativeTolerance: adjointTolerances.relative, absoluteTolerance: adjointTolerances.absolute,
-      identifiers: pass.sampleIdentifiers, batchWide: adjointIntegrator.couplesSamples)
-    let augmentedField = AugmentedAdjointField(pass.field)
+      identifiers: pass.sampleIdentifiers, batchWide: adjointIntegrator.couplesSamples,
+      augmentedField: augmentedField)
     let rounds = (points.map(\.count).max() ?? 1) - 1
     var grid = [Scalar](repeating: 0, count: b * 2)
     var firstSteps = [Scalar](repeating: 1, count: b)

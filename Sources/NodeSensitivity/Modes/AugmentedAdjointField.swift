@@ -7,9 +7,14 @@ import NodeSolvers
 ///     dz/dt = f(z, t; θ),    da/dt = −aᵀ ∂f/∂z (z, t; θ).
 ///
 /// The parameter integral `−∫ aᵀ ∂f/∂θ dt` is not part of this state: a
-/// ``ParameterIntegralObserver`` accumulates it from accepted steps.
+/// ``ParameterIntegralObserver`` accumulates it from accepted steps, partly
+/// through ``stageParameterGradient``.
 final class AugmentedAdjointField<Scalar: TensorScalar>: VectorField {
   let field: any DifferentiableVectorField<Scalar>
+  /// Where the next evaluation also adds its rows' weighted `aᵀ ∂f/∂θ`, in
+  /// the same vector-Jacobian product that gives `−aᵀ ∂f/∂z` (set by the
+  /// observer just before a stage's evaluation, used by that one evaluation).
+  var stageParameterGradient: ParameterGradientSink<Scalar>?
 
   init(_ field: any DifferentiableVectorField<Scalar>) { self.field = field }
 
@@ -22,13 +27,15 @@ final class AugmentedAdjointField<Scalar: TensorScalar>: VectorField {
     let n = batch.count
     let (z, a) = AugmentedState.halves(batch.states, dimension: d)
     let stride = out.rowStride
+    let parameterGradient = stageParameterGradient
+    stageParameterGradient = nil
     field.vectorJacobianProduct(
       FieldBatch(count: n, times: batch.times, states: z, sampleIndices: batch.sampleIndices),
       cotangents: a,
       stateCotangents: MutableMatrixView(
         base: out.base + d, rows: n, columns: d, rowStride: stride),
       derivatives: MutableMatrixView(base: out.base, rows: n, columns: d, rowStride: stride),
-      timeCotangents: nil, parameterGradient: nil)
+      timeCotangents: nil, parameterGradient: parameterGradient)
     for r in 0..<n {
       let row = out.base + r * stride + d
       for i in 0..<d { row[i] = -row[i] }

@@ -7,9 +7,13 @@ import NodeSolvers
 ///
 /// Each accepted step of row `r` adds `Σ_j −b_j h_r a_jᵀ ∂f/∂θ (z_j, t_j)`
 /// over its stages (the RK quadrature of the integral; `h_r < 0` backward).
-/// The work is done once the step's acceptance is known, for the accepted rows
-/// only, from the stage inputs rebuilt exactly as the step formed them: a
-/// rejected step costs no weight gradient and leaves no trace. With the
+/// With the seminorm, the stages an attempt evaluates add their part for
+/// every row during the evaluation itself (the backward pass through the
+/// network that gives `−aᵀ ∂f/∂z` gives `aᵀ ∂f/∂θ` too); once acceptance is
+/// known, rejected rows' parts are taken away again, and the stage an earlier
+/// attempt evaluated (first-same-as-last) is recomputed for the accepted rows
+/// from its input rebuilt exactly as the step formed it. A rejected step
+/// leaves no trace in the gradient beyond rounding. With the
 /// ``AdjointNorm/full`` norm the observer also measures each sample's own
 /// integral's error, which needs per-sample gradients at every stage.
 final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
@@ -26,6 +30,17 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   let batchWide: Bool
   /// `dL/dθ`, summed over samples.
   private(set) var gradient: [Scalar]
+  /// The backward dynamics whose stage evaluations can also give the
+  /// seminorm's parameter integral (nil: every stage is recomputed).
+  let augmentedField: AugmentedAdjointField<Scalar>?
+  // seminorm: the stages of the current attempt whose weighted gradient over
+  // every row the field added into `pending`
+  private var pendingStages: [Bool]
+  private var pendingStageCount = 0
+  private var recomputedStages: [Bool]
+  private let pending: ScratchBuffer<Scalar>
+  private let rejectedPart = ScratchBuffer<Scalar>()
+  private let stageRowWeights = ScratchBuffer<Scalar>()
   // scratch
   private let stageRows = ScratchBuffer<Scalar>()
   private let packedStates = ScratchBuffer<Scalar>()
@@ -41,9 +56,14 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
 
   init(
     field: any DifferentiableVectorField<Scalar>, method: ButcherTableau, norm: AdjointNorm,
-    relativeTolerance: Scalar, absoluteTolerance: Scalar, identifiers: [Int], batchWide: Bool
+    relativeTolerance: Scalar, absoluteTolerance: Scalar, identifiers: [Int], batchWide: Bool,
+    augmentedField: AugmentedAdjointField<Scalar>? = nil
   ) {
     self.batchWide = batchWide
+    self.augmentedField = augmentedField
+    pendingStages = [Bool](repeating: false, count: method.weights.count)
+    recomputedStages = pendingStages
+    pending = ScratchBuffer(capacity: field.parameterCount)
     self.field = field
     self.norm = norm
     self.weights = method.weights.map { Scalar($0) }
@@ -68,45 +88,117 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
     }
   }
 
-  /// Seminorm: one weighted vector-Jacobian product per stage over the accepted rows.
+  /// Seminorm: before a stage with `b_j ≠ 0` is evaluated, asks the augmented
+  /// field to add the stage's weighted `−b_j h_r a_rᵀ ∂f/∂θ` of every row to
+  /// ``pending`` in the same backward pass that gives `−aᵀ ∂f/∂z`, so that an
+  /// accepted stage is not run through the network a second time.
+  func stageWillBeEvaluated(_ stage: Int, of attempt: StepAttempt<Scalar>) {
+    guard norm == .seminorm, let augmentedField, weights[stage] != 0 else { return }
+    if pendingStageCount == 0 { pending.base.update(repeating: 0, count: field.parameterCount) }
+    let rowWeights = stageRowWeights.reserve(attempt.rows)
+    let b = weights[stage]
+    for r in 0..<attempt.rows { rowWeights[r] = -b * attempt.steps[r] }
+    pendingStages[stage] = true
+    pendingStageCount += 1
+    augmentedField.stageParameterGradient = ParameterGradientSink(
+      gradient: pending.base, rowWeights: rowWeights)
+  }
+
+  /// Seminorm: adds the accepted rows' stages to the gradient. Stages the
+  /// field already summed over every row (``pending``) count in full when no
+  /// row was rejected; otherwise the rejected rows' part is recomputed and
+  /// taken away — or, when rejected rows outnumber accepted ones or a sum is
+  /// not finite, the accepted rows' part is recomputed instead. Stages that
+  /// an earlier attempt evaluated (first-same-as-last) are recomputed for the
+  /// accepted rows.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   private func accumulateAcceptedSteps(_ attempt: StepAttempt<Scalar>) {
-    let d = attempt.dimension / 2
+    defer {
+      if pendingStageCount > 0 {
+        for j in pendingStages.indices { pendingStages[j] = false }
+        pendingStageCount = 0
+      }
+    }
     var accepted = 0
     for r in 0..<attempt.rows where attempt.accepted[r] { accepted += 1 }
     if accepted == 0 { return }
-    let inputs = stageRows.reserve(attempt.rows * attempt.dimension)
-    let z = packedStates.reserve(accepted * d)
-    let a = packedCotangents.reserve(accepted * d)
-    let times = packedTimes.reserve(accepted)
-    let ids = packedIdentifiers.reserve(accepted)
-    let rowWeights = packedWeights.reserve(accepted)
+    let rejected = attempt.rows - accepted
+    let p = field.parameterCount
+    var recomputeCovered = false
     gradient.withUnsafeMutableBufferPointer { g in
-      for (j, b) in weights.enumerated() where b != 0 {
-        attempt.stageInput(j, into: inputs)
-        var p = 0
-        for r in 0..<attempt.rows where attempt.accepted[r] {
-          let row = inputs + r * attempt.dimension
-          for i in 0..<d {
-            z[p * d + i] = row[i]
-            a[p * d + i] = row[d + i]
+      let total = g.baseAddress!
+      if pendingStageCount > 0 {
+        if rejected == 0 {
+          for i in 0..<p { total[i] += pending.base[i] }
+        } else if rejected <= accepted {
+          let removed = rejectedPart.reserve(p)
+          removed.update(repeating: 0, count: p)
+          accumulate(attempt, stages: pendingStages, acceptedRows: false, into: removed)
+          if allFinite(pending.base, count: p) && allFinite(removed, count: p) {
+            for i in 0..<p { total[i] += pending.base[i] - removed[i] }
+          } else {
+            recomputeCovered = true
           }
-          times[p] = attempt.stageTime(j, row: r)
-          ids[p] = identifiers[attempt.sampleIndices[r]]
-          rowWeights[p] = -b * attempt.steps[r]
-          p += 1
+        } else {
+          recomputeCovered = true
         }
-        field.vectorJacobianProduct(
-          FieldBatch(
-            count: accepted, times: times,
-            states: MatrixView(base: z, rows: accepted, columns: d), sampleIndices: ids),
-          cotangents: MatrixView(base: a, rows: accepted, columns: d), stateCotangents: nil,
-          derivatives: nil, timeCotangents: nil,
-          parameterGradient: ParameterGradientSink(
-            gradient: g.baseAddress!, rowWeights: rowWeights))
       }
+      for j in weights.indices {
+        recomputedStages[j] = weights[j] != 0 && (recomputeCovered || !pendingStages[j])
+      }
+      accumulate(attempt, stages: recomputedStages, acceptedRows: true, into: total)
     }
+  }
+
+  /// Adds `Σ_j Σ_r −b_j h_r a_rᵀ ∂f/∂θ` over the chosen stages and the rows
+  /// whose acceptance is `acceptedRows` into `g`: one weighted
+  /// vector-Jacobian product per stage, from the stage inputs rebuilt exactly
+  /// as the step formed them.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  private func accumulate(
+    _ attempt: StepAttempt<Scalar>, stages: [Bool], acceptedRows: Bool,
+    into g: UnsafeMutablePointer<Scalar>
+  ) {
+    let d = attempt.dimension / 2
+    var count = 0
+    for r in 0..<attempt.rows where attempt.accepted[r] == acceptedRows { count += 1 }
+    if count == 0 { return }
+    let inputs = stageRows.reserve(attempt.rows * attempt.dimension)
+    let z = packedStates.reserve(count * d)
+    let a = packedCotangents.reserve(count * d)
+    let times = packedTimes.reserve(count)
+    let ids = packedIdentifiers.reserve(count)
+    let rowWeights = packedWeights.reserve(count)
+    for (j, b) in weights.enumerated() where stages[j] {
+      attempt.stageInput(j, into: inputs)
+      var q = 0
+      for r in 0..<attempt.rows where attempt.accepted[r] == acceptedRows {
+        let row = inputs + r * attempt.dimension
+        for i in 0..<d {
+          z[q * d + i] = row[i]
+          a[q * d + i] = row[d + i]
+        }
+        times[q] = attempt.stageTime(j, row: r)
+        ids[q] = identifiers[attempt.sampleIndices[r]]
+        rowWeights[q] = -b * attempt.steps[r]
+        q += 1
+      }
+      field.vectorJacobianProduct(
+        FieldBatch(
+          count: count, times: times,
+          states: MatrixView(base: z, rows: count, columns: d), sampleIndices: ids),
+        cotangents: MatrixView(base: a, rows: count, columns: d), stateCotangents: nil,
+        derivatives: nil, timeCotangents: nil,
+        parameterGradient: ParameterGradientSink(gradient: g, rowWeights: rowWeights))
+    }
+  }
+
+  private func allFinite(_ values: UnsafePointer<Scalar>, count: Int) -> Bool {
+    var finite = true
+    for i in 0..<count { finite = finite && values[i].isFinite }
+    return finite
   }
 
   /// Full norm: each row's increment `Σ_j −b_j h a_jᵀ ∂f/∂θ` and error

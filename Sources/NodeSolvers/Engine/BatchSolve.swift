@@ -196,6 +196,7 @@ struct BatchSolve<Scalar: TensorScalar> {
     }
     Elementwise.broadcastRows(ws.rowStep, into: ws.elementStep, rows: n, width: dimension)
     if !firstStageIsCurrent {
+      observer?.stageWillBeEvaluated(0, of: attempt)
       evaluateStage(0, input: ws.states, times: ws.rowTime, count: false)
     }
     for s in 1..<Swift.max(stageCount, 1) {
@@ -213,6 +214,7 @@ struct BatchSolve<Scalar: TensorScalar> {
           ws.rowStageTime[r] = ws.sampleEndTime[ws.rowSample[r]]
         }
       }
+      observer?.stageWillBeEvaluated(s, of: attempt)
       evaluateStage(s, input: input, times: ws.rowStageTime, count: false)
     }
     let evaluations = stageCount - (firstStageIsCurrent ? 1 : 0)
