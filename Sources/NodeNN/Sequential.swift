@@ -16,6 +16,10 @@ public final class Sequential<Scalar: TensorScalar> {
   public let parameterOffsets: [Int]
   /// The total number of parameters.
   public let parameterCount: Int
+  /// The input size of the first layer.
+  public let inputSize: Int
+  /// The output size of the last layer.
+  public let outputSize: Int
   private var input = MatrixView<Scalar>(base: UnsafePointer(bitPattern: 8)!, rows: 0, columns: 0)
   private let outputs: [ScratchBuffer<Scalar>]
   /// The input of the last flat-array forward pass, kept for the backward pass.
@@ -48,14 +52,14 @@ public final class Sequential<Scalar: TensorScalar> {
     }
     parameterOffsets = offsets
     parameterCount = total
+    // Stored, not read through the existential array: a generic read of
+    // `[any Layer<Scalar>]` looks up the existential's metadata every time.
+    inputSize = layers[0].inputSize
+    outputSize = layers[layers.count - 1].outputSize
     outputs = layers.map { _ in ScratchBuffer<Scalar>() }
     tangentOutputs = layers.map { _ in ScratchBuffer<Scalar>() }
   }
 
-  /// The input size of the first layer.
-  public var inputSize: Int { layers[0].inputSize }
-  /// The output size of the last layer.
-  public var outputSize: Int { layers[layers.count - 1].outputSize }
 
   /// Every parameter tensor: its full name, offset in the flat buffer and shape.
   public var namedParameters: [(name: String, offset: Int, shape: [Int])] {
