@@ -60,7 +60,6 @@ public final class Sequential<Scalar: TensorScalar> {
     tangentOutputs = layers.map { _ in ScratchBuffer<Scalar>() }
   }
 
-
   /// Every parameter tensor: its full name, offset in the flat buffer and shape.
   public var namedParameters: [(name: String, offset: Int, shape: [Int])] {
     var result: [(String, Int, [Int])] = []

@@ -51,15 +51,9 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
       for g in 0..<groups {
         let source = x.row(r) + g &* size
         let target = hat + (r &* inputSize &+ g &* size)
-        var mean: Scalar = 0
-        for i in 0..<size { mean += source[i] }
-        mean /= Scalar(size)
-        var variance: Scalar = 0
-        for i in 0..<size {
-          let d = source[i] - mean
-          variance += d * d
-        }
-        variance /= Scalar(size)
+        let mean = VectorReduction.sum(source, count: size) / Scalar(size)
+        let variance =
+          VectorReduction.squaredDeviations(source, count: size, from: mean) / Scalar(size)
         let scale = 1 / (variance + epsilon).squareRoot()
         inverse[r &* groups &+ g] = scale
         for i in 0..<size { target[i] = (source[i] - mean) * scale }
@@ -95,14 +89,8 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
     let size = groupSize
     for g in 0..<groups {
       let (v, h) = (values + g &* size, hat + g &* size)
-      var mean: Scalar = 0
-      var correlation: Scalar = 0
-      for i in 0..<size {
-        mean += v[i]
-        correlation += v[i] * h[i]
-      }
-      mean /= Scalar(size)
-      correlation /= Scalar(size)
+      let mean = VectorReduction.sum(v, count: size) / Scalar(size)
+      let correlation = VectorReduction.dot(v, h, count: size) / Scalar(size)
       let scale = inverse[g]
       for i in 0..<size { v[i] = scale * (v[i] - mean - h[i] * correlation) }
     }
@@ -124,15 +112,9 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
       if let gradient = parameterGradient {
         let w = rowWeights?[r] ?? 1
         for c in 0..<channels {
-          var scale: Scalar = 0
-          var shift: Scalar = 0
           let (u, h) = (upstream + c &* pixels, rowHat + c &* pixels)
-          for p in 0..<pixels {
-            scale += u[p] * h[p]
-            shift += u[p]
-          }
-          gradient[c] += w * scale
-          gradient[channels + c] += w * shift
+          gradient[c] += w * VectorReduction.dot(u, h, count: pixels)
+          gradient[channels + c] += w * VectorReduction.sum(u, count: pixels)
         }
       }
       if let dx {
