@@ -58,6 +58,8 @@ extension StackedCNF {
   ///   block does not integrate; ``CNFError/solveFailed(block:direction:failedSamples:)``
   ///   when a sample's forward or adjoint solve fails; ``SensitivityError``
   ///   for inputs the solver refuses.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func lossAndGradient(
     data x: Tensor<Scalar>, noiseSeed: UInt64 = 0,
     weights: RNODEWeights<Scalar> = RNODEWeights(), sampleIdentifiers: [Int]? = nil
@@ -121,7 +123,7 @@ extension StackedCNF {
         for i in 0..<d { zBar[s * d + i] = initial[s * w + i] }
       }
       let range = parameterRanges[k]
-      for (i, g) in zip(range, gradients.parameters.scalars) { parameterGradient[i] = g }
+      parameterGradient.replaceSubrange(range, with: gradients.parameters.scalars)
       backward.append(gradients.statistics)
     }
     let meanEnergy = energy * scale

@@ -1,3 +1,4 @@
+import Foundation
 import NodeCore
 
 /// A fully connected layer `y = W x + b` (PyTorch's `nn.Linear`): parameters
@@ -9,6 +10,9 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
   public let inputSize: Int
   public let outputSize: Int
   private let transposed = ScratchBuffer<Scalar>()
+  /// The weight `transposed` was made from (valid once `hasTranspose`).
+  private let transposedFrom = ScratchBuffer<Scalar>()
+  private var hasTranspose = false
   private let zeros: ScratchBuffer<Scalar>
   private let weighted = ScratchBuffer<Scalar>()
 
@@ -30,12 +34,21 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
     ]
   }
 
-  /// Fills the `Wᵀ` scratch from the parameters.
+  /// `Wᵀ`, remade only when the weight's bits differ from the last one's: a
+  /// solve calls the layer many times with one weight, and on small batches
+  /// (a trainer's chunks) the transposition cost as much as a fifth of the
+  /// matrix work, while comparing is a `memcmp`.
   private func transposeWeight(_ w: UnsafePointer<Scalar>) -> UnsafeMutablePointer<Scalar> {
-    let t = transposed.reserve(inputSize * outputSize)
+    let count = inputSize * outputSize
+    let t = transposed.reserve(count)
+    let bytes = count * MemoryLayout<Scalar>.stride
+    if hasTranspose && memcmp(transposedFrom.base, w, bytes) == 0 { return t }
     for o in 0..<outputSize {
-      for i in 0..<inputSize { t[i * outputSize + o] = w[o * inputSize + i] }
+      let row = w + o &* inputSize
+      for i in 0..<inputSize { t[i &* outputSize &+ o] = row[i] }
     }
+    transposedFrom.reserve(count).update(from: w, count: count)
+    hasTranspose = true
     return t
   }
 
