@@ -1,6 +1,4 @@
-import Dispatch
 import NodeCore
-import Synchronization
 
 /// Solves a batch on several threads: the batch is cut into chunks of
 /// consecutive samples that the threads take in turn, each thread with its own
@@ -65,47 +63,22 @@ public final class ParallelBatchSolver<Scalar: TensorScalar> {
     let chunks = stride(from: 0, to: batchSize, by: chunkSize).map {
       $0..<Swift.min($0 + chunkSize, batchSize)
     }
-    let results = ChunkResults<Scalar>(count: chunks.count)
-    let next = Atomic<Int>(0)
+    let results = ItemResults<Result<ODESolution<Scalar>, any Error>>(count: chunks.count)
     let shared = UncheckedSendable((self, initialStates, times, chunks, identifiers))
-    DispatchQueue.concurrentPerform(iterations: threadCount) { thread in
+    WorkSharing.run(items: chunks.count, workers: threadCount) { thread, index in
       let (solver, states, times, chunks, identifiers) = shared.value
       let worker = solver.workers[thread]
-      while true {
-        let index = next.add(1, ordering: .relaxed).oldValue
-        guard index < chunks.count else { return }
-        let range = chunks[index]
-        results.store(
-          index,
-          Result {
-            try worker.integrator.solve(
-              worker.field, initialStates: states.rows(range), times: times.rows(range),
-              sampleIdentifiers: Array(identifiers[range]))
-          })
-      }
+      let range = chunks[index]
+      results.store(
+        index,
+        Result {
+          try worker.integrator.solve(
+            worker.field, initialStates: states.rows(range), times: times.rows(range),
+            sampleIdentifiers: Array(identifiers[range]))
+        })
     }
     return try ODESolution(concatenating: results.values().map { try $0.get() }, times: times)
   }
-}
-
-/// One result slot per chunk, written by the worker threads.
-private final class ChunkResults<Scalar: TensorScalar>: @unchecked Sendable {
-  private var slots: [Result<ODESolution<Scalar>, any Error>?]
-  private let lock = Mutex(())
-
-  init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-  func store(_ index: Int, _ result: Result<ODESolution<Scalar>, any Error>) {
-    lock.withLock { _ in slots[index] = result }
-  }
-
-  func values() -> [Result<ODESolution<Scalar>, any Error>] { slots.map { $0! } }
-}
-
-/// A value handed to worker threads that only read it or touch disjoint parts.
-private struct UncheckedSendable<Value>: @unchecked Sendable {
-  let value: Value
-  init(_ value: Value) { self.value = value }
 }
 
 extension Tensor {

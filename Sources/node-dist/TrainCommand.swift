@@ -40,11 +40,19 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "The run directory (default: run.directory, else runs/<config name>).")
   var runDir: String?
 
-  @Option(help: "BLAS threads per rank.")
+  @Option(
+    help: """
+      Worker threads per rank: each computes whole chunks of the batch on its own copy \
+      of the model; the results are the same for any count (at most the rank's chunks are used).
+      """)
   var threads = 1
+
+  @Option(help: "BLAS threads per worker thread.")
+  var blasThreads = 1
 
   func validate() throws {
     if threads < 1 { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
+    if blasThreads < 1 { throw ValidationError("--blas-threads must be ≥ 1, got \(blasThreads)") }
   }
 
   func run() throws {
@@ -52,12 +60,13 @@ struct TrainCommand: ParsableCommand {
   }
 
   private func train(on communicator: any Communicator) throws {
-    BLASRuntime.setThreadCount(threads)
+    BLASRuntime.setThreadCount(blasThreads)
     let experiment = try ExperimentConfiguration(
       contentsOf: URL(fileURLWithPath: config), overrides: overrides)
     let name = URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
     let directory = URL(fileURLWithPath: runDir ?? experiment.run.directory ?? "runs/\(name)")
-    let trainer = try experiment.makeTrainer(communicator: communicator, runDirectory: directory)
+    let trainer = try experiment.makeTrainer(
+      communicator: communicator, runDirectory: directory, threads: threads)
     let rank0 = communicator.isCoordinator
     let progress = TrainingProgress(
       totalSteps: trainer.settings.steps, logEvery: experiment.run.logEvery)
@@ -70,7 +79,7 @@ struct TrainCommand: ParsableCommand {
         "\(experiment.model.kind.rawValue) (\(trainer.task.parameterCount) parameters) on "
           + "\(trainer.task.trainingSetSize) samples: \(trainer.settings.steps) steps of "
           + "\(trainer.sampler.globalBatch) in \(trainer.sampler.chunkCount) chunks over "
-          + "\(communicator.size) rank(s); run directory \(directory.path)")
+          + "\(communicator.size) rank(s) × \(threads) thread(s); run directory \(directory.path)")
     }
     let clock = ContinuousClock()
     let start = clock.now

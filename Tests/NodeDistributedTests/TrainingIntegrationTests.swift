@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 
-/// `node-dist train` under a real `mpirun -n 2` against the same command on
-/// one rank without MPI: the trained parameters must be bitwise equal (the
-/// chunked fixed-order reduction), hence the same held-out result.
+/// `node-dist train` under a real `mpirun -n 2` (two worker threads per rank)
+/// and on three threads against the same command on one rank and thread
+/// without MPI: the trained parameters must be bitwise equal (the chunked
+/// fixed-order reduction), hence the same held-out result.
 @Suite struct TrainingIntegrationTests {
   /// The repository's `configs/`.
   static let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -24,7 +25,9 @@ import Testing
     return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
   }
 
-  /// Trains `config` with `overrides` alone and on two MPI ranks; both summaries.
+  /// Trains `config` with `overrides` alone, alone on three worker threads,
+  /// and on two MPI ranks of two threads each; the first and last summaries,
+  /// after checking that the threaded run's parameters equal the first's.
   static func trainBothWays(_ config: String, _ overrides: [String]) throws -> (
     [String: Any], [String: Any]
   ) {
@@ -37,8 +40,15 @@ import Testing
     let (aloneStatus, alone) = try runAlone(
       arguments + ["--run-dir", base.appendingPathComponent("one").path])
     #expect(aloneStatus == 0, "single rank failed: \(alone)")
+    let (threadedStatus, threaded) = try runAlone(
+      arguments + ["--threads", "3", "--run-dir", base.appendingPathComponent("threads").path])
+    #expect(threadedStatus == 0, "single rank on three threads failed: \(threaded)")
+    #expect(
+      try summary(threaded)["parameters_hash"] as? String
+        == (try summary(alone)["parameters_hash"] as? String))
     let (mpiStatus, mpi) = try MPIIntegrationTests.launch(
-      ranks: 2, arguments + ["--run-dir", base.appendingPathComponent("two").path])
+      ranks: 2,
+      arguments + ["--threads", "2", "--run-dir", base.appendingPathComponent("two").path])
     #expect(mpiStatus == 0, "mpirun -n 2 failed: \(mpi)")
     let metrics = base.appendingPathComponent("two/metrics.jsonl")
     #expect(FileManager.default.fileExists(atPath: metrics.path), "no metrics.jsonl from rank 0")

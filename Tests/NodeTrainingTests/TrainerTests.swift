@@ -235,10 +235,11 @@ import Testing
 /// The config → trainer path on the mock communicator, for the models the
 /// CNF test above does not cover.
 @Suite struct ConfiguredTrainerTests {
-  static func parameters(yaml: String, ranks: Int) throws -> [[Float]] {
+  static func parameters(yaml: String, ranks: Int, threads: Int = 1) throws -> [[Float]] {
     try MockCommunicator.run(size: ranks, timeout: 60) { communicator in
       let experiment = try ExperimentConfiguration(yaml: yaml)
-      let trainer = try experiment.makeTrainer(communicator: communicator, runDirectory: nil)
+      let trainer = try experiment.makeTrainer(
+        communicator: communicator, runDirectory: nil, threads: threads)
       try trainer.start(resume: false)
       let metrics = try trainer.run()
       #expect(metrics.samples == 40)
@@ -272,5 +273,16 @@ import Testing
       """
     let one = try Self.parameters(yaml: yaml, ranks: 1)[0]
     for values in try Self.parameters(yaml: yaml, ranks: 2) { #expect(values == one) }
+    // Worker threads per rank, each on its own replica of the model.
+    #expect(try Self.parameters(yaml: yaml, ranks: 1, threads: 3)[0] == one)
+    for values in try Self.parameters(yaml: yaml, ranks: 2, threads: 2) { #expect(values == one) }
+  }
+
+  @Test func fewerThanOneThreadIsAClearError() throws {
+    let experiment = try ExperimentConfiguration(yaml: "model: {kind: cnf, width: 4}")
+    let error = #expect(throws: TrainingError.self) {
+      try experiment.makeTrainer(communicator: LocalCommunicator(), runDirectory: nil, threads: 0)
+    }
+    #expect("\(error!)".contains("threads"))
   }
 }

@@ -5,11 +5,15 @@ import NodeModels
 import NodeNN
 
 extension ExperimentConfiguration {
-  /// The model and its data, parameters not yet set.
+  /// The model and its data, parameters not yet set. With `other` (a task
+  /// this configuration made), the new task has its own model but shares
+  /// `other`'s loaded data: a replica for another worker thread.
   ///
   /// - Throws: ``NodeData/DataError`` for missing image files, model errors
   ///   for settings the solvers refuse.
-  public func makeTask() throws -> any TrainingTask {
+  public func makeTask(sharingDataWith other: (any TrainingTask)? = nil) throws
+    -> any TrainingTask
+  {
     switch model.kind {
     case .cnf:
       let trace: CNFTraceEstimator
@@ -61,8 +65,10 @@ extension ExperimentConfiguration {
       case .rknet: classifier = try ODENetClassifier(width: model.width, mode: .backprop)
       default: classifier = try ODENetClassifier(width: model.width, mode: .adjoint)
       }
+      let loaded = other as? ClassifierTask
       return ClassifierTask(
-        model: classifier, training: try load(.train), evaluation: try load(.test),
+        model: classifier, training: try loaded?.training ?? load(.train),
+        evaluation: try loaded?.evaluation ?? load(.test),
         trainingLimit: data.trainSize, evaluationLimit: data.testSize)
     }
   }
@@ -116,15 +122,26 @@ extension ExperimentConfiguration {
     }
   }
 
-  /// A trainer for this experiment on `communicator`, writing to `runDirectory`.
-  public func makeTrainer(communicator: any Communicator, runDirectory: URL?) throws -> Trainer {
+  /// A trainer for this experiment on `communicator`, writing to
+  /// `runDirectory`, computing each rank's chunks on `threads` threads (the
+  /// results do not depend on it).
+  ///
+  /// - Throws: ``TrainingError/invalidSetting(name:value:allowed:)`` for
+  ///   fewer than one thread, and what ``makeTask(sharingDataWith:)`` throws.
+  public func makeTrainer(
+    communicator: any Communicator, runDirectory: URL?, threads: Int = 1
+  ) throws -> Trainer {
+    guard threads >= 1 else {
+      throw TrainingError.invalidSetting(name: "threads", value: "\(threads)", allowed: "≥ 1")
+    }
     let task = try makeTask()
+    let replicas = try (1..<threads).map { _ in try makeTask(sharingDataWith: task) }
     let sampler = try makeSampler(for: task)
     let trainer = try Trainer(
       task: task, communicator: communicator, sampler: sampler,
       optimizer: optimizer.makeOptimizer(parameterCount: task.parameterCount),
       tolerances: tolerances, settings: makeSettings(sampler: sampler),
-      runDirectory: runDirectory, configText: resolvedYAML)
+      runDirectory: runDirectory, configText: resolvedYAML, replicas: replicas)
     trainer.resumeCheck = checkResumable(from:)
     return trainer
   }

@@ -14,9 +14,17 @@ import NodeDistributed
 /// step where any chunk failed (non-finite values, a failed solve) is skipped
 /// by all ranks together. Rank 0 decides the tolerances of every step and
 /// broadcasts them, writes metrics and checkpoints.
+///
+/// Within a rank, ``replicas`` (copies of the task with their own model)
+/// let several threads compute the rank's chunks at once; the chunks are
+/// still summed in chunk order, so the thread count changes nothing either.
 public final class Trainer {
   /// The model and data.
   public let task: any TrainingTask
+  /// Further copies of the task (same data and settings, their own model and
+  /// scratch), one per extra worker thread; they get `task`'s parameters and
+  /// tolerances before every step.
+  public let replicas: [any TrainingTask]
   /// The ranks.
   public let communicator: any Communicator
   /// Which samples each step uses.
@@ -56,7 +64,7 @@ public final class Trainer {
   public init(
     task: any TrainingTask, communicator: any Communicator, sampler: DistributedSampler,
     optimizer: Optimizer, tolerances: SolverTolerances, settings: TrainerSettings,
-    runDirectory: URL?, configText: String = ""
+    runDirectory: URL?, configText: String = "", replicas: [any TrainingTask] = []
   ) throws {
     guard communicator.size <= sampler.chunkCount else {
       throw TrainingError.invalidSetting(
@@ -65,6 +73,7 @@ public final class Trainer {
           + " global batch; raise train.chunks)")
     }
     self.task = task
+    self.replicas = replicas
     self.communicator = communicator
     self.sampler = sampler
     self.optimizer = optimizer
@@ -267,7 +276,7 @@ public final class Trainer {
     let flat = data.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
     let decided = SolveTolerances(flat: flat)
     if decided != appliedTolerances {
-      try task.apply(decided)
+      for worker in [task] + replicas { try worker.apply(decided) }
       appliedTolerances = decided
     }
     return decided
@@ -286,36 +295,65 @@ public final class Trainer {
     return z ^ (z >> 31)
   }
 
+  /// What one chunk's gradient computation gave.
+  private struct ChunkOutcome {
+    var record = ChunkStatistics()
+    var gradient: [Float]?
+    var error: String?
+  }
+
+  /// The gradients of this rank's chunks `chunks` of `batch`, in that order:
+  /// on the task alone, or shared among the task and its replicas (each with
+  /// this step's parameters), one thread each.
+  private func computeChunks(_ chunks: [Int], of batch: [Int], noiseSeed: UInt64) throws
+    -> [ChunkOutcome]
+  {
+    let workers = [task] + replicas.prefix(max(0, chunks.count - 1))
+    if workers.count > 1 {
+      let parameters = task.parameters
+      for replica in workers.dropFirst() { replica.parameters = parameters }
+    }
+    let results = ItemResults<ChunkOutcome>(count: chunks.count)
+    let shared = UncheckedSendable((workers, sampler, chunks, batch, clock))
+    WorkSharing.run(items: chunks.count, workers: workers.count) { worker, item in
+      let (workers, sampler, chunks, batch, clock) = shared.value
+      let samples = sampler.chunk(chunks[item], of: batch)
+      let started = clock.now
+      var outcome = ChunkOutcome()
+      do {
+        let result = try workers[worker].gradient(samples: samples, noiseSeed: noiseSeed)
+        outcome.record = ChunkStatistics(
+          result, samples: samples, seconds: (clock.now - started).seconds)
+        if outcome.record.failure == .none { outcome.gradient = result.gradient }
+      } catch {
+        outcome.record.failure = .error
+        outcome.record.failedSample = Double(samples.first ?? -1)
+        outcome.record.seconds = (clock.now - started).seconds
+        outcome.error = "\(error)"
+      }
+      results.store(item, outcome)
+    }
+    return results.values()
+  }
+
   private func trainStep() throws {
     let started = clock.now
     let tolerances = try applyTolerances()
     let (epoch, stepInEpoch) = sampler.position(ofStep: step)
     let batch = batch(epoch: epoch, stepInEpoch: stepInEpoch)
     let seed = noiseSeed(step: step)
+    let owned = Array(exchange.owned)
+    let outcomes = try computeChunks(owned, of: batch, noiseSeed: seed)
     var gradients: [[Float]] = []
     var statistics: [[Double]] = []
     var computeSeconds = 0.0
     var localError: String?
-    for c in exchange.owned {
-      let samples = sampler.chunk(c, of: batch)
-      let chunkStart = clock.now
-      var record = ChunkStatistics()
-      var gradient: [Float]?
-      do {
-        let result = try task.gradient(samples: samples, noiseSeed: seed)
-        let seconds = (clock.now - chunkStart).seconds
-        record = ChunkStatistics(result, samples: samples, seconds: seconds)
-        if record.failure == .none { gradient = result.gradient }
-      } catch {
-        record.failure = .error
-        record.failedSample = Double(samples.first ?? -1)
-        record.seconds = (clock.now - chunkStart).seconds
-        localError = "\(error)"
-      }
-      computeSeconds += record.seconds
+    for outcome in outcomes {
+      computeSeconds += outcome.record.seconds
+      if localError == nil { localError = outcome.error }
       // A failed chunk contributes zeros (the step is skipped anyway).
-      gradients.append(gradient ?? [Float](repeating: 0, count: task.parameterCount))
-      statistics.append(record.flat)
+      gradients.append(outcome.gradient ?? [Float](repeating: 0, count: task.parameterCount))
+      statistics.append(outcome.record.flat)
     }
     let communicationStart = clock.now
     let gatheredStatistics = try exchange.gather(
