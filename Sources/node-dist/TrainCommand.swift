@@ -79,7 +79,8 @@ struct TrainCommand: ParsableCommand {
         "\(experiment.model.kind.rawValue) (\(trainer.task.parameterCount) parameters) on "
           + "\(trainer.task.trainingSetSize) samples: \(trainer.settings.steps) steps of "
           + "\(trainer.sampler.globalBatch) in \(trainer.sampler.chunkCount) chunks over "
-          + "\(communicator.size) rank(s) × \(threads) thread(s); run directory \(directory.path)")
+          + "\(communicator.size) rank(s) × \(threads) thread(s); run directory \(directory.path)"
+          + (experiment.model.weights.map { "; initial weights \($0)" } ?? ""))
     }
     let clock = ContinuousClock()
     let start = clock.now

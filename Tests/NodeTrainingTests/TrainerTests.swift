@@ -278,6 +278,45 @@ import Testing
     for values in try Self.parameters(yaml: yaml, ranks: 2, threads: 2) { #expect(values == one) }
   }
 
+  /// `model.weights` starts a fresh run from a file (rank 0 reads it, every
+  /// rank gets it); a missing file is a config error, a file of another
+  /// model an error on every rank.
+  @Test func initialWeightsComeFromTheFileOnEveryRank() throws {
+    let directory = TrainerTests.temporaryDirectory()
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let yaml = "model: {kind: cnf, width: 4}\ntrain: {steps: 1, batch_size: 16, chunks: 4}"
+    let experiment = try ExperimentConfiguration(yaml: yaml)
+    let task = try experiment.makeTask()
+    let chosen = (0..<task.parameterCount).map { Float($0 % 7) * 0.125 - 0.25 }
+    let file = directory.appendingPathComponent("init.safetensors")
+    try SafetensorsWriter.write(task.namedTensors(of: chosen), to: file)
+    let configured = try ExperimentConfiguration(
+      yaml: yaml, overrides: ["model.weights=\(file.path)"])
+    let started = try MockCommunicator.run(size: 2, timeout: 60) { communicator in
+      let trainer = try configured.makeTrainer(communicator: communicator, runDirectory: nil)
+      try trainer.start(resume: false)
+      return trainer.task.parameters
+    }
+    for parameters in started { #expect(try parameters.get() == chosen) }
+
+    let missing = #expect(throws: ConfigError.self) {
+      try ExperimentConfiguration(yaml: yaml, overrides: ["model.weights=/nonexistent.safetensors"])
+    }
+    #expect("\(missing!)".contains("model.weights"))
+
+    let other = try ExperimentConfiguration(
+      yaml: "model: {kind: cnf, width: 8}\ntrain: {steps: 1, batch_size: 16, chunks: 4}",
+      overrides: ["model.weights=\(file.path)"])
+    let refused = try MockCommunicator.run(size: 2, timeout: 60) { communicator in
+      let trainer = try other.makeTrainer(communicator: communicator, runDirectory: nil)
+      try trainer.start(resume: false)
+    }
+    for outcome in refused {
+      #expect(throws: (any Error).self) { try outcome.get() }
+    }
+  }
+
   @Test func fewerThanOneThreadIsAClearError() throws {
     let experiment = try ExperimentConfiguration(yaml: "model: {kind: cnf, width: 4}")
     let error = #expect(throws: TrainingError.self) {

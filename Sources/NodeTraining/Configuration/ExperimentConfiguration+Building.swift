@@ -97,6 +97,7 @@ extension ExperimentConfiguration {
     settings.checkpointEvery = run.checkpointEvery
     settings.keepCheckpoints = run.keepCheckpoints
     settings.checksumEvery = run.checksumEvery
+    settings.initialWeights = model.weights.map { URL(fileURLWithPath: $0) }
     return settings
   }
 

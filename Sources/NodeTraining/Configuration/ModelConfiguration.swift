@@ -1,3 +1,4 @@
+import Foundation
 import NodeData
 import NodeModels
 
@@ -42,6 +43,9 @@ public struct ModelConfiguration: Sendable, Equatable {
   /// Planar CNF: units `M` and the gate network's width `H`.
   public var units: Int
   public var gateWidth: Int
+  /// A safetensors file of initial parameters in the model's tensor names
+  /// (e.g. PyTorch's `w1-init.safetensors`), or nil for the seeded initialisation.
+  public var weights: String?
 
   init(_ section: ConfigSection) throws {
     kind = try section.choice("kind", default: nil)
@@ -75,6 +79,12 @@ public struct ModelConfiguration: Sendable, Equatable {
       (trace, kineticEnergy, jacobianFrobenius) = (.exact, 0, 0)
     }
     maxSteps = isCNF ? try section.int("max_steps", default: 10_000, range: 1...10_000_000) : 10_000
+    weights = try section.optionalString("weights")
+    if let weights, !FileManager.default.isReadableFile(atPath: weights) {
+      throw ConfigError.invalidValue(
+        key: "model.weights", value: weights,
+        allowed: "a readable safetensors file (a path relative to the working directory)")
+    }
   }
 }
 

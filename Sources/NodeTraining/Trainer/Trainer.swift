@@ -99,7 +99,8 @@ public final class Trainer {
 
   /// Sets the parameters on every rank: from the newest checkpoint that
   /// verifies when `resume` (rank 0 reads it and broadcasts it), otherwise
-  /// from the task's initialisation at the settings' seed.
+  /// from the settings' initial weights file (likewise), otherwise from the
+  /// task's initialisation at the settings' seed.
   ///
   /// - Throws: ``TrainingError`` when the checkpoint does not fit this run.
   public func start(resume: Bool) throws {
@@ -132,6 +133,16 @@ public final class Trainer {
     }
     if decision.isEmpty {
       task.initializeParameters(seed: settings.seed)
+      if let url = settings.initialWeights {
+        // Rank 0 reads the file; every rank gets its parameters (or its error).
+        _ = try communicator.coordinatorDecision {
+          task.parameters = try task.parameters(from: SafetensorsFile(contentsOf: url))
+          return Data()
+        }
+        var parameters = task.parameters
+        try communicator.broadcast(array: &parameters)
+        task.parameters = parameters
+      }
     } else {
       let state = try JSONDecoder().decode(TrainingState.self, from: decision)
       var parameters =

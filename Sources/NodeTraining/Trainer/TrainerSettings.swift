@@ -1,3 +1,5 @@
+import Foundation
+
 /// How long a run trains and how often it logs, evaluates, checkpoints and
 /// checks that the ranks agree.
 public struct TrainerSettings: Sendable, Equatable, Codable {
@@ -25,6 +27,9 @@ public struct TrainerSettings: Sendable, Equatable, Codable {
   public var checksumEvery = 50
   /// Stop after this many skipped steps in a row.
   public var maxConsecutiveSkips = 5
+  /// A safetensors file in the task's tensor names that a fresh run starts
+  /// from instead of the seeded initialisation (nil: the initialisation).
+  public var initialWeights: URL?
 
   /// Settings for `steps` steps from `seed` at `learningRate`.
   public init(steps: Int, seed: UInt64, learningRate: LearningRateSchedule) {
