@@ -4,11 +4,20 @@ import NodeCore
 /// a constant plane of the sample's `t`, the features follow (torchdiffeq's
 /// `ConcatConv2d`, the ODE-Net block's layer). Parameters as ``Conv2d``'s
 /// with `C + 1` input channels: `weight` `[O, C + 1, kh, kw]`, `bias` `[O]`.
+///
+/// The time plane is never materialised: the unfolded columns of `[t, x]`
+/// are written straight from `t` and `x`, and the time's cotangent is read
+/// off the column cotangents.
 public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
   /// The convolution over `[t, x]`.
   public let convolution: Conv2d<Scalar>
+  /// The same kernel over the feature planes alone: its columns are rows
+  /// `kh·kw ..< (C + 1)·kh·kw` of the full convolution's.
+  private let features: ConvolutionGeometry
+  /// Which kernel taps fall inside the input, `[kh·kw, H'·W']` (1 or 0): the
+  /// time plane's columns are `t` times this, so `[t, x]` is never built.
+  private let insideTaps: [Scalar]
   private let concatenated = ScratchBuffer<Scalar>()
-  private let concatenatedCotangents = ScratchBuffer<Scalar>()
 
   /// A layer over `[channels, height, width]` inputs; `geometry` describes
   /// the convolution over the `channels + 1` planes.
@@ -16,6 +25,20 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
     precondition(
       geometry.inputChannels >= 2, "a concat-time convolution needs the time plane and features")
     convolution = Conv2d(geometry)
+    let g = geometry
+    features = ConvolutionGeometry(
+      inputChannels: g.inputChannels - 1, outputChannels: g.outputChannels,
+      kernel: (g.kernelHeight, g.kernelWidth), stride: g.stride, padding: g.padding,
+      input: (g.inputHeight, g.inputWidth))
+    let plane = ConvolutionGeometry(
+      inputChannels: 1, outputChannels: 1, kernel: (g.kernelHeight, g.kernelWidth),
+      stride: g.stride, padding: g.padding, input: (g.inputHeight, g.inputWidth))
+    let ones = [Scalar](repeating: 1, count: g.inputHeight * g.inputWidth)
+    var taps = [Scalar](repeating: 0, count: plane.patchSize * plane.outputPixels)
+    ones.withUnsafeBufferPointer { o in
+      taps.withUnsafeMutableBufferPointer { plane.unfold(o.baseAddress!, into: $0.baseAddress!) }
+    }
+    insideTaps = taps
   }
 
   private var plane: Int { convolution.geometry.inputHeight * convolution.geometry.inputWidth }
@@ -23,57 +46,67 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
   public var outputSize: Int { convolution.outputSize }
   public var parameterTensors: [ParameterTensor] { convolution.parameterTensors }
 
-  /// `[t, x]` for every row, in the scratch buffer.
-  private func withTime(_ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>) -> MatrixView<Scalar>
-  {
-    let width = convolution.inputSize
-    let buffer = concatenated.reserve(x.rows * width)
-    let (plane, size) = (plane, inputSize)
-    for r in 0..<x.rows {
-      let (row, t) = (buffer + r &* width, times[r])
-      for i in 0..<plane { row[i] = t }
-      let (source, rest) = (x.row(r), row + plane)
-      for i in 0..<size { rest[i] = source[i] }
+  /// Writes the columns of `[t, x]` for a row: the time plane's rows are `t`
+  /// at the taps inside the input, the feature planes' are `x` unfolded —
+  /// exactly the columns of the concatenated input.
+  private func unfold(
+    _ x: UnsafePointer<Scalar>, time t: Scalar, into columns: UnsafeMutablePointer<Scalar>,
+    rowStride ld: Int
+  ) {
+    let (taps, pixels) = (features.kernelHeight * features.kernelWidth, features.outputPixels)
+    insideTaps.withUnsafeBufferPointer { inside in
+      for tap in 0..<taps {
+        let (line, mask) = (columns + tap &* ld, inside.baseAddress! + tap &* pixels)
+        for p in 0..<pixels { line[p] = t * mask[p] }
+      }
     }
-    return MatrixView(base: buffer, rows: x.rows, columns: width)
+    features.unfold(x, into: columns + taps &* ld, rowStride: ld)
   }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>
   ) {
-    convolution.forward(withTime(x, times: times), times: times, parameters: parameters, into: y)
+    convolution.convolve(rows: x.rows, parameters: parameters, bias: true, into: y) {
+      r, columns, ld in
+      unfold(x.row(r), time: times[r], into: columns, rowStride: ld)
+    }
   }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func backward(
     _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
     parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
     inputCotangent dx: MutableMatrixView<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?,
     parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
   ) {
-    let needsInput = dx != nil || timeCotangents != nil
-    let width = convolution.inputSize
-    let bars = concatenatedCotangents.reserve(x.rows * width)
+    let (taps, pixels) = (features.kernelHeight * features.kernelWidth, features.outputPixels)
+    let features = features
     convolution.backward(
-      withTime(x, times: times), output: y, times: times, parameters: parameters,
-      outputCotangent: dy,
-      inputCotangent: needsInput
-        ? MutableMatrixView(base: bars, rows: x.rows, columns: width) : nil,
-      timeCotangents: nil, parameterGradient: parameterGradient, rowWeights: rowWeights)
-    guard needsInput else { return }
-    let (plane, size) = (plane, inputSize)
-    for r in 0..<x.rows {
-      let row = bars + r &* width
-      if let timeCotangents {
-        var sum: Scalar = 0
-        for i in 0..<plane { sum += row[i] }
-        timeCotangents[r] += sum
-      }
-      if let dx {
-        let (target, rest) = (dx.row(r), row + plane)
-        for i in 0..<size { target[i] = rest[i] }
-      }
-    }
+      rows: x.rows, parameters: parameters, outputCotangent: dy,
+      foldsInput: dx != nil || timeCotangents != nil, parameterGradient: parameterGradient,
+      rowWeights: rowWeights,
+      unfold: { r, columns, ld in
+        unfold(x.row(r), time: times[r], into: columns, rowStride: ld)
+      },
+      fold: { r, columnCotangents in
+        if let timeCotangents {
+          // t̄ = Σ over the time plane's in-bounds taps of their column cotangents.
+          var sum: Scalar = 0
+          insideTaps.withUnsafeBufferPointer { inside in
+            for i in 0..<(taps * pixels) { sum += columnCotangents[i] * inside[i] }
+          }
+          timeCotangents[r] += sum
+        }
+        if let dx {
+          let target = dx.row(r)
+          target.update(repeating: 0, count: features.inputSize)
+          features.fold(columnCotangents + taps &* pixels, addingInto: target)
+        }
+      })
   }
 
   public func jvp(

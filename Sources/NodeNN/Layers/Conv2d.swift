@@ -69,11 +69,25 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     into y: MutableMatrixView<Scalar>
   ) {
     let g = geometry
+    convolve(rows: x.rows, parameters: parameters, bias: bias, into: y) { r, cols, ld in
+      g.unfold(x.row(r), into: cols, rowStride: ld)
+    }
+  }
+
+  /// `y = W ⋆ x (+ b)` for every row, one GEMM per sample, where
+  /// `unfold(r, columns, rowStride)` writes row `r`'s columns `[C·kh·kw, H'·W']`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func convolve(
+    rows: Int, parameters: UnsafePointer<Scalar>, bias: Bool, into y: MutableMatrixView<Scalar>,
+    unfold: (_ row: Int, _ columns: UnsafeMutablePointer<Scalar>, _ rowStride: Int) -> Void
+  ) {
+    let g = geometry
     let (k, pixels) = (g.patchSize, g.outputPixels)
     let cols = columns.reserve(k * pixels)
     let b = parameters + g.outputChannels * k
-    for r in 0..<x.rows {
-      g.unfold(x.row(r), into: cols)
+    for r in 0..<rows {
+      unfold(r, cols, pixels)
       let out = y.row(r)
       for o in 0..<g.outputChannels {
         let value: Scalar = bias ? b[o] : 0
@@ -102,23 +116,48 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
   ) {
     let g = geometry
-    let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
-    if let dx {
-      // dcols = Wᵀ dY, folded back onto the input: one GEMM per sample.
-      let colBars = columnCotangents.reserve(k * pixels)
-      for r in 0..<x.rows {
-        gemm(
-          .transposed, .none, m: k, n: pixels, k: outputs, a: parameters, lda: k, b: dy.row(r),
-          ldb: pixels, c: colBars, ldc: pixels)
+    backward(
+      rows: x.rows, parameters: parameters, outputCotangent: dy, foldsInput: dx != nil,
+      parameterGradient: parameterGradient, rowWeights: rowWeights,
+      unfold: { r, cols, ld in g.unfold(x.row(r), into: cols, rowStride: ld) },
+      fold: { r, colBars in
+        guard let dx else { return }
         let target = dx.row(r)
         target.update(repeating: 0, count: g.inputSize)
         g.fold(colBars, addingInto: target)
+      })
+  }
+
+  /// The backward pass over `rows` samples whose columns `unfold` writes (as
+  /// in ``convolve(rows:parameters:bias:into:unfold:)``): when `foldsInput`,
+  /// each row's column cotangents `Wᵀ dY` (`[C·kh·kw, H'·W']`) go to
+  /// `fold(r, columnCotangents)`; the weighted `dW`, `db` are added into
+  /// `parameterGradient`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func backward(
+    rows: Int, parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
+    foldsInput: Bool, parameterGradient: UnsafeMutablePointer<Scalar>?,
+    rowWeights: UnsafePointer<Scalar>?,
+    unfold: (_ row: Int, _ columns: UnsafeMutablePointer<Scalar>, _ rowStride: Int) -> Void,
+    fold: (_ row: Int, _ columnCotangents: UnsafePointer<Scalar>) -> Void
+  ) {
+    let g = geometry
+    let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
+    if foldsInput {
+      // dcols = Wᵀ dY, folded back onto the input: one GEMM per sample.
+      let colBars = columnCotangents.reserve(k * pixels)
+      for r in 0..<rows {
+        gemm(
+          .transposed, .none, m: k, n: pixels, k: outputs, a: parameters, lda: k, b: dy.row(r),
+          ldb: pixels, c: colBars, ldc: pixels)
+        fold(r, colBars)
       }
     }
     guard let gradient = parameterGradient else { return }
     // dW += Σ_s w_s dY_s colsᵀ_s, db += Σ_s w_s Σ_p dY_s: the block's
     // weighted cotangents side by side, [O, samples·P], then one GEMM.
-    forEachBlock(of: x.rows) { first, count in
+    forEachBlock(of: rows) { first, count in
       let ld = count &* pixels
       let bars = blockCotangents.reserve(outputs * ld)
       let cols = columns.reserve(k * ld)
@@ -128,7 +167,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
           let (source, line) = (upstream + o &* pixels, bars + (o &* ld &+ s &* pixels))
           for p in 0..<pixels { line[p] = w * source[p] }
         }
-        g.unfold(x.row(first + s), into: cols + s &* pixels, rowStride: ld)
+        unfold(first + s, cols + s &* pixels, ld)
       }
       gemm(
         .none, .transposed, m: outputs, n: k, k: ld, a: bars, lda: ld, b: cols, ldb: ld,
