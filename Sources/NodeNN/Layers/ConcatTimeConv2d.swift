@@ -17,6 +17,8 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
   /// Which kernel taps fall inside the input, `[kh·kw, H'·W']` (1 or 0): the
   /// time plane's columns are `t` times this, so `[t, x]` is never built.
   private let insideTaps: [Scalar]
+  /// The features' branch-free im2col/col2im when the map keeps its size.
+  private let featureColumns: SameSizeColumns<Scalar>?
   private let concatenated = ScratchBuffer<Scalar>()
 
   /// A layer over `[channels, height, width]` inputs; `geometry` describes
@@ -39,6 +41,7 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
       taps.withUnsafeMutableBufferPointer { plane.unfold(o.baseAddress!, into: $0.baseAddress!) }
     }
     insideTaps = taps
+    featureColumns = SameSizeColumns(features)
   }
 
   private var plane: Int { convolution.geometry.inputHeight * convolution.geometry.inputWidth }
@@ -60,7 +63,11 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
         for p in 0..<pixels { line[p] = t * mask[p] }
       }
     }
-    features.unfold(x, into: columns + taps &* ld, rowStride: ld)
+    if let featureColumns {
+      featureColumns.unfold(x, into: columns + taps &* ld, rowStride: ld)
+    } else {
+      features.unfold(x, into: columns + taps &* ld, rowStride: ld)
+    }
   }
 
   @_specialize(where Scalar == Float)
@@ -102,9 +109,13 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
           timeCotangents[r] += sum
         }
         if let dx {
-          let target = dx.row(r)
-          target.update(repeating: 0, count: features.inputSize)
-          features.fold(columnCotangents + taps &* pixels, addingInto: target)
+          let (target, featureBars) = (dx.row(r), columnCotangents + taps &* pixels)
+          if let featureColumns {
+            featureColumns.fold(featureBars, rowStride: pixels, into: target)
+          } else {
+            target.update(repeating: 0, count: features.inputSize)
+            features.fold(featureBars, addingInto: target)
+          }
         }
       })
   }

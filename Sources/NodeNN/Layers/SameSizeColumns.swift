@@ -1,0 +1,105 @@
+import NodeCore
+
+/// im2col and col2im for stride-1 convolutions whose output has the input's
+/// size (`kh = 2·padding + 1`, likewise in width: the ODE block's 3×3 pad-1
+/// convolutions), without a branch per line.
+///
+/// For such maps the column row of kernel tap `(i, j)` is the input plane
+/// shifted by `s = (i − p)·W + (j − p)` elements, with zeros where the tap
+/// hangs over the border. Each plane is copied once into a buffer with
+/// `p·W + p` zeros on either side; every tap's row is then one pass of
+/// `inside ? plane[q + s] : 0` over the `H·W` pixels, with a fixed mask of the
+/// taps that fall inside the input. The values are exactly those of
+/// ``ConvolutionGeometry/unfold(_:into:rowStride:)``.
+final class SameSizeColumns<Scalar: TensorScalar> {
+  let geometry: ConvolutionGeometry
+  /// `[taps, H·W]`: whether tap `t` of pixel `q` falls inside the input.
+  private let inside: [Bool]
+  /// Each tap's shift `s`.
+  private let shifts: [Int]
+  /// The zeros before (and after) a plane in `padded`.
+  private let margin: Int
+  private let padded: ScratchBuffer<Scalar>
+
+  /// Columns for `geometry`, or nil when it is not a same-size stride-1 convolution.
+  init?(_ geometry: ConvolutionGeometry) {
+    let g = geometry
+    guard g.stride == 1, g.outputHeight == g.inputHeight, g.outputWidth == g.inputWidth,
+      g.kernelHeight == 2 * g.padding + 1, g.kernelWidth == 2 * g.padding + 1
+    else { return nil }
+    self.geometry = g
+    let (h, w, p) = (g.inputHeight, g.inputWidth, g.padding)
+    var inside: [Bool] = []
+    var shifts: [Int] = []
+    for i in 0..<g.kernelHeight {
+      for j in 0..<g.kernelWidth {
+        shifts.append((i - p) * w + (j - p))
+        for y in 0..<h {
+          for x in 0..<w {
+            let (sy, sx) = (y + i - p, x + j - p)
+            inside.append(sy >= 0 && sy < h && sx >= 0 && sx < w)
+          }
+        }
+      }
+    }
+    self.inside = inside
+    self.shifts = shifts
+    margin = p * w + p
+    padded = ScratchBuffer(capacity: h * w + 2 * margin)
+  }
+
+  /// Unfolds one sample `[C, H, W]` into `columns` `[C·kh·kw, H·W]` (rows `rowStride` apart).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func unfold(
+    _ x: UnsafePointer<Scalar>, into columns: UnsafeMutablePointer<Scalar>, rowStride ld: Int
+  ) {
+    let pixels = geometry.inputHeight * geometry.inputWidth
+    let taps = shifts.count
+    let plane = padded.base + margin
+    inside.withUnsafeBufferPointer { mask in
+      shifts.withUnsafeBufferPointer { shift in
+        for c in 0..<geometry.inputChannels {
+          let source = x + c &* pixels
+          for q in 0..<pixels { plane[q] = source[q] }
+          for t in 0..<taps {
+            let (out, tapMask, shifted) = (
+              columns + (c &* taps &+ t) &* ld, mask.baseAddress! + t &* pixels,
+              UnsafePointer(plane) + shift[t]
+            )
+            for q in 0..<pixels { out[q] = tapMask[q] ? shifted[q] : 0 }
+          }
+        }
+      }
+    }
+  }
+
+  /// Adds columns `[C·kh·kw, H·W]` (rows `rowStride` apart) back onto one
+  /// sample `[C, H, W]`, which it overwrites (col2im; no zeroing needed).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func fold(
+    _ columns: UnsafePointer<Scalar>, rowStride ld: Int, into x: UnsafeMutablePointer<Scalar>
+  ) {
+    let pixels = geometry.inputHeight * geometry.inputWidth
+    let taps = shifts.count
+    let buffer = padded.base
+    let plane = buffer + margin
+    inside.withUnsafeBufferPointer { mask in
+      shifts.withUnsafeBufferPointer { shift in
+        for c in 0..<geometry.inputChannels {
+          buffer.update(repeating: 0, count: pixels &+ 2 &* margin)
+          for t in 0..<taps {
+            let (source, tapMask, shifted) = (
+              columns + (c &* taps &+ t) &* ld, mask.baseAddress! + t &* pixels,
+              plane + shift[t]
+            )
+            for q in 0..<pixels { shifted[q] += tapMask[q] ? source[q] : 0 }
+          }
+          let target = x + c &* pixels
+          for q in 0..<pixels { target[q] = plane[q] }
+        }
+      }
+    }
+  }
+}
