@@ -8,13 +8,16 @@ import NodeCore
 /// shifted by `s = (i − p)·W + (j − p)` elements, with zeros where the tap
 /// hangs over the border. Each plane is copied once into a buffer with
 /// `p·W + p` zeros on either side; every tap's row is then one pass of
-/// `inside ? plane[q + s] : 0` over the `H·W` pixels, with a fixed mask of the
-/// taps that fall inside the input. The values are exactly those of
-/// ``ConvolutionGeometry/unfold(_:into:rowStride:)``.
+/// `plane[q + s] · inside` over the `H·W` pixels, with a fixed 0/1 mask of the
+/// taps that fall inside the input (a multiply, which vectorises; a select
+/// did not). For finite inputs the values are exactly those of
+/// ``ConvolutionGeometry/unfold(_:into:rowStride:)``; a non-finite pixel can
+/// also turn a border zero of its own sample into NaN — a sample whose
+/// output is non-finite through its in-bounds taps anyway.
 final class SameSizeColumns<Scalar: TensorScalar> {
   let geometry: ConvolutionGeometry
-  /// `[taps, H·W]`: whether tap `t` of pixel `q` falls inside the input.
-  private let inside: [Bool]
+  /// `[taps, H·W]`: 1 where tap `t` of pixel `q` falls inside the input, else 0.
+  private let inside: [Scalar]
   /// Each tap's shift `s`.
   private let shifts: [Int]
   /// The zeros before (and after) a plane in `padded`.
@@ -29,7 +32,7 @@ final class SameSizeColumns<Scalar: TensorScalar> {
     else { return nil }
     self.geometry = g
     let (h, w, p) = (g.inputHeight, g.inputWidth, g.padding)
-    var inside: [Bool] = []
+    var inside: [Scalar] = []
     var shifts: [Int] = []
     for i in 0..<g.kernelHeight {
       for j in 0..<g.kernelWidth {
@@ -37,7 +40,7 @@ final class SameSizeColumns<Scalar: TensorScalar> {
         for y in 0..<h {
           for x in 0..<w {
             let (sy, sx) = (y + i - p, x + j - p)
-            inside.append(sy >= 0 && sy < h && sx >= 0 && sx < w)
+            inside.append(sy >= 0 && sy < h && sx >= 0 && sx < w ? 1 : 0)
           }
         }
       }
@@ -67,7 +70,7 @@ final class SameSizeColumns<Scalar: TensorScalar> {
               columns + (c &* taps &+ t) &* ld, mask.baseAddress! + t &* pixels,
               UnsafePointer(plane) + shift[t]
             )
-            for q in 0..<pixels { out[q] = tapMask[q] ? shifted[q] : 0 }
+            for q in 0..<pixels { out[q] = shifted[q] * tapMask[q] }
           }
         }
       }
@@ -94,7 +97,7 @@ final class SameSizeColumns<Scalar: TensorScalar> {
               columns + (c &* taps &+ t) &* ld, mask.baseAddress! + t &* pixels,
               plane + shift[t]
             )
-            for q in 0..<pixels { shifted[q] += tapMask[q] ? source[q] : 0 }
+            for q in 0..<pixels { shifted[q] += source[q] * tapMask[q] }
           }
           let target = x + c &* pixels
           for q in 0..<pixels { target[q] = plane[q] }
