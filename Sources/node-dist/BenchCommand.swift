@@ -123,7 +123,12 @@ struct BenchCommand: ParsableCommand {
   /// Refuses `--threads` for workloads that run on one thread so far.
   func requireOneThread(_ workload: String) throws {
     guard threads == 1 else {
-      throw ValidationError("bench \(workload) runs on one thread for now; drop --threads")
+      let wholeMachine =
+        ["w1", "w2"].contains(workload)
+        ? " For the whole machine, time the same workload as training: node-dist train --config"
+          + " configs/\(workload).yaml --threads N (or under mpirun), and read step_seconds in"
+          + " metrics.jsonl." : ""
+      throw ValidationError("bench \(workload) times one thread; drop --threads." + wholeMachine)
     }
   }
 
