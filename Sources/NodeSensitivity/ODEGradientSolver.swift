@@ -101,6 +101,8 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
   /// - Throws: ``SensitivityError`` for inputs the integrator refuses, or, in
   ///   backprop mode, output times inside steps of a method whose dense output
   ///   needs extra stages (DOP853): that interpolant is not differentiated.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(
     _ field: any DifferentiableVectorField<Scalar>, initialStates: Tensor<Scalar>,
     times: TimeGrid<Scalar>, sampleIdentifiers: [Int]? = nil
@@ -137,6 +139,8 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
   ///     evaluation per sample and output time).
   /// - Throws: ``SensitivityError`` for a cotangent tensor of the wrong shape
   ///   or a forward pass made for another mode.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func backward(
     _ pass: ForwardPass<Scalar>, outputCotangents: Tensor<Scalar>, timeGradients: Bool = false
   ) throws -> ODEGradients<Scalar> {

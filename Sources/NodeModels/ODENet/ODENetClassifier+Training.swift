@@ -44,6 +44,8 @@ extension ODENetClassifier {
   /// `0..<10`) and its gradient: forward through the downsampling layers, the
   /// ODE block (by `solver`, in its gradient mode) and the head, then back
   /// through the head, the block's adjoint (or backprop) and the downsampling layers.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func gradient(
     images: Tensor<Scalar>, labels: [Int], solver: ODEGradientSolver<Scalar>
   ) throws -> ClassifierGradient<Scalar> {

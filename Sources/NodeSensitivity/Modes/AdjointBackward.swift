@@ -19,6 +19,8 @@ extension ODEGradientSolver {
   /// The adjoint modes' backward pass: every sample integrates `[z, a]` from
   /// its last restart point to its first, one segment per round, all samples
   /// of a round in one batched solve with their own adaptive steps.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func adjointBackward(
     _ pass: ForwardPass<Scalar>, cotangents: Tensor<Scalar>
   ) throws -> BackwardResult<Scalar> {
