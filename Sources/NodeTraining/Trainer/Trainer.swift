@@ -316,7 +316,7 @@ public final class Trainer {
   /// The gradients of this rank's chunks `chunks` of `batch`, in that order:
   /// on the task alone, or shared among the task and its replicas (each with
   /// this step's parameters), one thread each.
-  private func computeChunks(_ chunks: [Int], of batch: [Int], noiseSeed: UInt64) throws
+  private func computeChunks(_ chunks: [Int], of batch: [Int], noiseSeed: UInt64)
     -> [ChunkOutcome]
   {
     let workers = [task] + replicas.prefix(max(0, chunks.count - 1))
@@ -354,13 +354,11 @@ public final class Trainer {
     let batch = batch(epoch: epoch, stepInEpoch: stepInEpoch)
     let seed = noiseSeed(step: step)
     let owned = Array(exchange.owned)
-    let outcomes = try computeChunks(owned, of: batch, noiseSeed: seed)
+    let outcomes = computeChunks(owned, of: batch, noiseSeed: seed)
     var gradients: [[Float]] = []
     var statistics: [[Double]] = []
-    var computeSeconds = 0.0
     var localError: String?
     for outcome in outcomes {
-      computeSeconds += outcome.record.seconds
       if localError == nil { localError = outcome.error }
       // A failed chunk contributes zeros (the step is skipped anyway).
       gradients.append(outcome.gradient ?? [Float](repeating: 0, count: task.parameterCount))
@@ -376,13 +374,19 @@ public final class Trainer {
       ChunkStatistics(flat: gatheredStatistics.chunk($0))
     }
     var metrics = aggregate(records, epoch: epoch, tolerances: tolerances)
+    // A rank's compute time: its chunks' seconds over the threads that shared
+    // them (every rank runs the same number of worker threads).
+    let threads = 1 + replicas.count
     let rankCompute = (0..<communicator.size).map { r in
-      exchange.owned(by: r).reduce(0.0) { $0 + records[$1].seconds }
+      let owned = exchange.owned(by: r)
+      let seconds = owned.reduce(0.0) { $0 + records[$1].seconds }
+      return seconds / Double(max(1, min(threads, owned.count)))
     }
     let slowest = rankCompute.max() ?? 0
     metrics.computeSecondsMax = slowest
     metrics.waitSeconds = rankCompute.reduce(0) { $0 + (slowest - $1) } / Double(rankCompute.count)
-    metrics.communicationSeconds = max(0, communication - (slowest - computeSeconds))
+    metrics.communicationSeconds = max(
+      0, communication - (slowest - rankCompute[communicator.rank]))
 
     if let failed = records.firstIndex(where: { $0.failure != .none }) {
       let record = records[failed]
