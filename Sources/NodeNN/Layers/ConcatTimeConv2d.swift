@@ -19,6 +19,7 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
   private let insideTaps: [Scalar]
   /// The features' branch-free im2col/col2im when the map keeps its size.
   private let featureColumns: SameSizeColumns<Scalar>?
+  /// The JVP's tangents with their (zero) time plane in front.
   private let concatenated = ScratchBuffer<Scalar>()
 
   /// A layer over `[channels, height, width]` inputs; `geometry` describes
