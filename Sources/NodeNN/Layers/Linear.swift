@@ -110,9 +110,10 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
       var ld = dy.rowStride
       if let rowWeights {
         let scaled = weighted.reserve(n * outputSize)
+        // Row pointers and wrapping index arithmetic: the element loops vectorise.
         for r in 0..<n {
-          let source = dy.row(r)
-          for o in 0..<outputSize { scaled[r * outputSize + o] = rowWeights[r] * source[o] }
+          let (source, target, w) = (dy.row(r), scaled + r &* outputSize, rowWeights[r])
+          for o in 0..<outputSize { target[o] = w * source[o] }
         }
         upstream = UnsafePointer(scaled)
         ld = outputSize
@@ -122,7 +123,8 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
         ldb: x.rowStride, beta: 1, c: gradient, ldc: inputSize)
       let biasGradient = gradient + inputSize * outputSize
       for r in 0..<n {
-        for o in 0..<outputSize { biasGradient[o] += upstream[r * ld + o] }
+        let source = upstream + r &* ld
+        for o in 0..<outputSize { biasGradient[o] += source[o] }
       }
     }
     if let dx {
@@ -190,11 +192,10 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
       var bars = dTangents.base
       if let rowWeights {
         let scaled = weighted.reserve(rows * directions * outputSize)
+        let width = directions * outputSize
         for r in 0..<rows {
-          let source = dTangents.row(r)
-          for i in 0..<(directions * outputSize) {
-            scaled[r * directions * outputSize + i] = rowWeights[r] * source[i]
-          }
+          let (source, target, w) = (dTangents.row(r), scaled + r &* width, rowWeights[r])
+          for i in 0..<width { target[i] = w * source[i] }
         }
         bars = UnsafePointer(scaled)
       }
