@@ -1,4 +1,3 @@
-import Foundation
 import NodeCore
 import RealModule
 
@@ -13,12 +12,11 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
   private let cotangentScratch = ScratchBuffer<Scalar>()
   private let tangentScratch = ScratchBuffer<Scalar>()
   private let slopeScratch = ScratchBuffer<Scalar>()
-  /// The times and gate parameters the gate scratch was last computed from
-  /// (`gatedRows` rows; −1: none): a field evaluation calls forward, JVP and
-  /// their backward passes on the same rows, which share one gate.
-  private let gatedTimes = ScratchBuffer<Scalar>()
-  private let gatedParameters = ScratchBuffer<Scalar>()
-  private var gatedRows = -1
+  /// The times and gate parameters the gate scratch was last computed from:
+  /// a field evaluation calls forward, JVP and their backward passes on the
+  /// same rows, which share one gate.
+  private let gatedTimes = ValueSnapshot<Scalar>()
+  private let gatedParameters = ValueSnapshot<Scalar>()
 
   public var inputSize: Int { linear.inputSize }
   public var outputSize: Int { linear.outputSize }
@@ -47,10 +45,7 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     let out = outputSize
     let a = parameters + gateOffset
     let c = a + out
-    let byteCount = MemoryLayout<Scalar>.stride
-    if n == gatedRows && memcmp(gatedTimes.base, times, n * byteCount) == 0
-      && memcmp(gatedParameters.base, a, 2 * out * byteCount) == 0
-    {
+    if gatedTimes.holds(times, count: n) && gatedParameters.holds(a, count: 2 * out) {
       return gateScratch.base
     }
     let g = gateScratch.reserve(n * out)
@@ -60,9 +55,8 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
       for o in 0..<out { row[o] = a[o] * t + c[o] }
     }
     VectorMath.sigmoid(g, count: n * out)
-    gatedTimes.reserve(n).update(from: times, count: n)
-    gatedParameters.reserve(2 * out).update(from: a, count: 2 * out)
-    gatedRows = n
+    gatedTimes.take(times, count: n)
+    gatedParameters.take(a, count: 2 * out)
     return g
   }
 

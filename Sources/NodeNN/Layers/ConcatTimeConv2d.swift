@@ -103,11 +103,9 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
       fold: { r, columnCotangents in
         if let timeCotangents {
           // t̄ = Σ over the time plane's in-bounds taps of their column cotangents.
-          var sum: Scalar = 0
-          insideTaps.withUnsafeBufferPointer { inside in
-            for i in 0..<(taps * pixels) { sum += columnCotangents[i] * inside[i] }
+          timeCotangents[r] += insideTaps.withUnsafeBufferPointer {
+            VectorReduction.dot(columnCotangents, $0.baseAddress!, count: taps * pixels)
           }
-          timeCotangents[r] += sum
         }
         if let dx {
           let (target, featureBars) = (dx.row(r), columnCotangents + taps &* pixels)

@@ -194,10 +194,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       if hasBias {
         let biasGradient = gradient + outputs * k
         for o in 0..<outputs {
-          var sum: Scalar = 0
-          let line = bars + o &* ld
-          for p in 0..<ld { sum += line[p] }
-          biasGradient[o] += sum
+          biasGradient[o] += VectorReduction.sum(bars + o &* ld, count: ld)
         }
       }
     }

@@ -1,4 +1,3 @@
-import Foundation
 import NodeCore
 
 /// A fully connected layer `y = W x + b` (PyTorch's `nn.Linear`): parameters
@@ -10,9 +9,8 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
   public let inputSize: Int
   public let outputSize: Int
   private let transposed = ScratchBuffer<Scalar>()
-  /// The weight `transposed` was made from (valid once `hasTranspose`).
-  private let transposedFrom = ScratchBuffer<Scalar>()
-  private var hasTranspose = false
+  /// The weight `transposed` was made from.
+  private let transposedFrom = ValueSnapshot<Scalar>()
   private let zeros: ScratchBuffer<Scalar>
   private let weighted = ScratchBuffer<Scalar>()
 
@@ -41,14 +39,12 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
   private func transposeWeight(_ w: UnsafePointer<Scalar>) -> UnsafeMutablePointer<Scalar> {
     let count = inputSize * outputSize
     let t = transposed.reserve(count)
-    let bytes = count * MemoryLayout<Scalar>.stride
-    if hasTranspose && memcmp(transposedFrom.base, w, bytes) == 0 { return t }
+    if transposedFrom.holds(w, count: count) { return t }
     for o in 0..<outputSize {
       let row = w + o &* inputSize
       for i in 0..<inputSize { t[i &* outputSize &+ o] = row[i] }
     }
-    transposedFrom.reserve(count).update(from: w, count: count)
-    hasTranspose = true
+    transposedFrom.take(w, count: count)
     return t
   }
 

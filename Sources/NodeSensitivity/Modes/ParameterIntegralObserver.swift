@@ -36,7 +36,6 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   // seminorm: the stages of the current attempt whose weighted gradient over
   // every row the field added into `pending`
   private var pendingStages: [Bool]
-  private var pendingStageCount = 0
   private var recomputedStages: [Bool]
   private let pending: ScratchBuffer<Scalar>
   private let rejectedPart = ScratchBuffer<Scalar>()
@@ -94,12 +93,13 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   /// accepted stage is not run through the network a second time.
   func stageWillBeEvaluated(_ stage: Int, of attempt: StepAttempt<Scalar>) {
     guard norm == .seminorm, let augmentedField, weights[stage] != 0 else { return }
-    if pendingStageCount == 0 { pending.base.update(repeating: 0, count: field.parameterCount) }
+    if !pendingStages.contains(true) {
+      pending.base.update(repeating: 0, count: field.parameterCount)
+    }
     let rowWeights = stageRowWeights.reserve(attempt.rows)
     let b = weights[stage]
     for r in 0..<attempt.rows { rowWeights[r] = -b * attempt.steps[r] }
     pendingStages[stage] = true
-    pendingStageCount += 1
     augmentedField.stageParameterGradient = ParameterGradientSink(
       gradient: pending.base, rowWeights: rowWeights)
   }
@@ -114,12 +114,7 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   private func accumulateAcceptedSteps(_ attempt: StepAttempt<Scalar>) {
-    defer {
-      if pendingStageCount > 0 {
-        for j in pendingStages.indices { pendingStages[j] = false }
-        pendingStageCount = 0
-      }
-    }
+    defer { for j in pendingStages.indices { pendingStages[j] = false } }
     var accepted = 0
     for r in 0..<attempt.rows where attempt.accepted[r] { accepted += 1 }
     if accepted == 0 { return }
@@ -128,7 +123,7 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
     var recomputeCovered = false
     gradient.withUnsafeMutableBufferPointer { g in
       let total = g.baseAddress!
-      if pendingStageCount > 0 {
+      if pendingStages.contains(true) {
         if rejected == 0 {
           for i in 0..<p { total[i] += pending.base[i] }
         } else if rejected <= accepted {
