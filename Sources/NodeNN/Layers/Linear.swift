@@ -142,7 +142,17 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
   ) {
     // dy = W dx per direction: direction k of row r is row r·K + k of a
     // [rows·K, in] matrix when each row's tangents are contiguous.
+    // One product over all rows·K tangents keeps the kernel's full row tiles
+    // (K = 2 rows per call left its multiply-adds waiting on each other).
     let t = preparedTranspose(parameters)
+    if inputTangents.rowStride == directions * inputSize
+      && outputTangents.rowStride == directions * outputSize
+    {
+      affine(
+        inputTangents.base, rows: x.rows * directions, ldx: inputSize, weight: parameters,
+        transposedWeight: t, bias: zeroBias, into: outputTangents.base, ldy: outputSize)
+      return
+    }
     for r in 0..<x.rows {
       affine(
         inputTangents.row(r), rows: directions, ldx: inputSize, weight: parameters,
@@ -199,6 +209,16 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
         .transposed, .none, m: outputSize, n: inputSize, k: rows * directions, a: bars,
         lda: outputSize, b: inputTangents.base, ldb: inputSize, beta: 1, c: gradient,
         ldc: inputSize)
+    }
+    if contiguous && (dInputTangents.map { $0.rowStride == directions * inputSize } ?? true) {
+      // ẋ̄ = Wᵀ ẏ̄ for all rows·K tangents at once (full row tiles, as in `jvp`).
+      if let dInputTangents {
+        DenseKernel.forward(
+          dTangents.base, rows: rows * directions, inputs: outputSize, ldx: outputSize, weight: t,
+          transposedWeight: parameters, bias: zeroBias, outputs: inputSize,
+          into: dInputTangents.base, ldy: inputSize, activation: .identity)
+      }
+      return
     }
     for r in 0..<rows {
       let tangents = MatrixView(base: inputTangents.row(r), rows: directions, columns: inputSize)
