@@ -81,14 +81,6 @@ ND_TARGET ND_INLINE void nd_wide_rows(const float *x, long ldx, long k, const fl
   if (activation == ND_ACTIVATION_TANH) nd_tanh_rows(y, ldy, n, R);
 }
 
-// Sum of the 8 lanes in a fixed order: ((0+4)+(2+6)) + ((1+5)+(3+7)).
-ND_TARGET ND_INLINE float nd_hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 // Outputs j0 and j0 + 1 (TWO) or j0 alone of R rows: one accumulator per
 // (row, output) holding the eight partial sums k mod 8, reduced by nd_hsum.
 ND_TARGET ND_INLINE void nd_narrow_pair(const float *x, long ldx, long k, const float *w,

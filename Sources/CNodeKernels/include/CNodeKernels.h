@@ -62,6 +62,52 @@ void nd_mlp_f32(const float *x, long rows, long ldx, const nd_dense_layer_f32 *l
                 float *y, long ldy, float *scratch);
 
 
+/// y[r, i n + o] = x[r, i n + o] * g[r, o] for r < rows, i < blocks, o < n:
+/// every n-wide block of a row times the row's vector (rows of x, g and y
+/// start ldx, ldg and ldy floats apart; y may be x).
+void nd_rows_mul_f32(const float *x, long ldx, const float *g, long ldg, float *y, long ldy,
+                     long rows, long blocks, long n);
+
+/// The tanh layer's JVP from its output y: out[r, i n + o] = (1 - y[r, o]^2) t[r, i n + o].
+void nd_tanh_jvp_f32(const float *y, long ldy, const float *t, long ldt, float *out, long ldo,
+                     long rows, long blocks, long n);
+
+/// The backward pass of nd_tanh_jvp_f32 (and of the layer itself), with s = 1 - y^2:
+/// dx[r, o] = s (dy[r, o] - 2 y[r, o] sum_i t[r, i n + o] tbar[r, i n + o]) when dx is not
+/// NULL, and dt[r, i n + o] = s tbar[r, i n + o] when dt is not NULL.
+void nd_tanh_jvp_backward_f32(const float *y, long ldy, const float *dy, long lddy,
+                              const float *t, long ldt, const float *tbar, long ldtb, float *dx,
+                              long lddx, float *dt, long lddt, long rows, long blocks, long n);
+
+/// The concat-squash layer's output from its affine part h and gate g
+/// (contiguous [rows, n]): y[r, o] = h[r, o] g[r, o] + d[o] times[r].
+void nd_gate_shift_f32(const float *h, long ldh, const float *g, const float *d,
+                       const float *times, float *y, long ldy, long rows, long n);
+
+/// The operands of nd_gate_backward_f32.
+typedef struct {
+  long rows, n, blocks;     ///< rows, layer width, tangent directions (0: none)
+  const float *y;           ///< the layer's output [rows, n], row stride ldy (read when dy)
+  long ldy;
+  const float *dy;          ///< the output's cotangent, or NULL for the tangent part alone
+  long lddy;
+  const float *images;      ///< the output tangents [rows, blocks n], row stride ldi
+  long ldi;
+  const float *bars;        ///< their cotangents [rows, blocks n], row stride ldb
+  long ldb;
+  const float *g;           ///< the gate, contiguous [rows, n]
+  const float *times;       ///< [rows]
+  const float *weights;     ///< per-row weights of the parameter gradient, or NULL (all 1)
+  const float *a, *d;       ///< gate and time weights [n]
+  float *gradient;          ///< the gradients of a, c, d ([3 n], added to), or NULL
+  float *time_cotangents;   ///< [rows], added to, or NULL
+} nd_gate_backward_args;
+
+/// The gate's part of the concat-squash layer's backward pass (and of its JVP's): per
+/// row, s = (dy (y - d t) + sum_i bar_i image_i) (1 - g); gradient of a += w t s, of
+/// c += w s, of d += w t dy; time cotangent += sum_o (s a + dy d). Rows in increasing order.
+void nd_gate_backward_f32(const nd_gate_backward_args *args);
+
 #ifdef __cplusplus
 }
 #endif

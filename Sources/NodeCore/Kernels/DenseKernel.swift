@@ -26,20 +26,15 @@ public enum DenseKernel {
     activation: Activation
   ) {
     if rows == 0 { return }
-    if Scalar.self == Float.self && DenseKernelSupport.available
-      && (outputs < 8 || transposedWeight != nil)
-    {
-      func float(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
-        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
-      }
-      let yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
+    if usesFloatKernels(Scalar.self) && (outputs < 8 || transposedWeight != nil) {
       let act = activation == .tanh ? ND_ACTIVATION_TANH : ND_ACTIVATION_IDENTITY
       if outputs >= 8 {
         nd_dense_wide_f32(
-          float(x), rows, inputs, ldx, float(transposedWeight!), outputs, float(bias), yf, ldy, act)
+          x.floats, rows, inputs, ldx, transposedWeight!.floats, outputs, bias.floats, y.floats,
+          ldy, act)
       } else {
         nd_dense_narrow_f32(
-          float(x), rows, inputs, ldx, float(weight), outputs, float(bias), yf, ldy, act)
+          x.floats, rows, inputs, ldx, weight.floats, outputs, bias.floats, y.floats, ldy, act)
       }
       return
     }

@@ -52,4 +52,9 @@ public struct MutableMatrixView<Scalar>: @unchecked Sendable {
   @inlinable
   public func row(_ i: Int) -> UnsafeMutablePointer<Scalar> { base + i * rowStride }
 
+  /// The same matrix, read-only.
+  @inlinable
+  public var readOnly: MatrixView<Scalar> {
+    MatrixView(base: base, rows: rows, columns: columns, rowStride: rowStride)
+  }
 }

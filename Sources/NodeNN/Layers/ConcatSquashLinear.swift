@@ -11,7 +11,6 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
   private let gateScratch = ScratchBuffer<Scalar>()
   private let cotangentScratch = ScratchBuffer<Scalar>()
   private let tangentScratch = ScratchBuffer<Scalar>()
-  private let slopeScratch = ScratchBuffer<Scalar>()
   /// The times and gate parameters the gate scratch was last computed from:
   /// a field evaluation calls forward, JVP and their backward passes on the
   /// same rows, which share one gate.
@@ -72,12 +71,10 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     linear.forward(
       x, times: times, parameters: parameters,
       into: MutableMatrixView(base: h, rows: n, columns: out))
-    let g = gate(rows: n, times: times, parameters: parameters)
-    let d = parameters + gateOffset + 2 * out
-    for r in 0..<n {
-      let (row, hr, gr, t) = (y.row(r), h + r &* out, g + r &* out, times[r])
-      for o in 0..<out { row[o] = hr[o] * gr[o] + d[o] * t }
-    }
+    ConcatSquashGateKernels.output(
+      affine: MatrixView(base: h, rows: n, columns: out),
+      gate: gate(rows: n, times: times, parameters: parameters),
+      timeWeight: parameters + gateOffset + 2 * out, times: times, into: y)
   }
 
   @_specialize(where Scalar == Float)
@@ -95,9 +92,9 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
       rowWeights: rowWeights)
   }
 
-  /// The backward pass with the gate already computed. `h g = y − d t`, so
-  /// the gate's slope `h g (1 − g)` comes from the output without re-running
-  /// the linear map.
+  /// The backward pass with the gate already computed: `h̄ = ȳ ⊙ g` goes
+  /// through the linear map; the gate's slope `h g (1 − g)` comes from the
+  /// output (`h g = y − d t`) without re-running the linear map.
   private func backward(
     _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, gate g: UnsafePointer<Scalar>,
     times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
@@ -105,42 +102,44 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     timeCotangents: UnsafeMutablePointer<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
     rowWeights: UnsafePointer<Scalar>?
   ) {
-    let n = x.rows
-    let out = outputSize
-    let a = parameters + gateOffset
-    let d = a + 2 * out
-    // dh = dy ⊙ g goes through the linear map.
-    let dh = cotangentScratch.reserve(n * out)
-    for r in 0..<n {
-      let (upstream, dhr, gr) = (dy.row(r), dh + r &* out, g + r &* out)
-      for o in 0..<out { dhr[o] = upstream[o] * gr[o] }
-    }
     linear.accumulateGradients(
-      x, outputCotangent: MatrixView(base: dh, rows: n, columns: out), parameters: parameters,
+      x, outputCotangent: gated(dy, directions: 1, by: g), parameters: parameters,
       inputCotangent: dx, parameterGradient: parameterGradient, rowWeights: rowWeights)
-    // ∂y/∂a = h g(1−g) t, ∂y/∂c = h g(1−g), ∂y/∂d = t, ∂y/∂t = h g(1−g) a + d.
-    let gradientA = parameterGradient.map { $0 + gateOffset }
-    let slopes = slopeScratch.reserve(out)
-    for r in 0..<n {
-      let (upstream, output, gr) = (dy.row(r), y.row(r), g + r &* out)
-      let t = times[r]
-      let w = rowWeights?[r] ?? 1
-      // ȳ ⊙ h g(1 − g), with h g = y − d t.
-      for o in 0..<out { slopes[o] = upstream[o] * (output[o] - d[o] * t) * (1 - gr[o]) }
-      if let ga = gradientA {
-        let (gc, gd) = (ga + out, ga + 2 &* out)
-        for o in 0..<out {
-          ga[o] += w * slopes[o] * t
-          gc[o] += w * slopes[o]
-          gd[o] += w * upstream[o] * t
-        }
-      }
-      if let timeCotangents {
-        var timeCotangent: Scalar = 0
-        for o in 0..<out { timeCotangent += slopes[o] * a[o] + upstream[o] * d[o] }
-        timeCotangents[r] += timeCotangent
-      }
-    }
+    var gateBackward = gateOperands(
+      rows: x.rows, gate: g, times: times, parameters: parameters,
+      parameterGradient: parameterGradient, rowWeights: rowWeights,
+      timeCotangents: timeCotangents)
+    (gateBackward.output, gateBackward.outputCotangent) = (y, dy)
+    ConcatSquashGateKernels.backward(gateBackward)
+  }
+
+  /// `bars ⊙ g` per direction block, into `scratch` (contiguous rows).
+  private func gated(
+    _ bars: MatrixView<Scalar>, directions: Int, by g: UnsafePointer<Scalar>,
+    scratch: ScratchBuffer<Scalar>? = nil
+  ) -> MatrixView<Scalar> {
+    let width = directions * outputSize
+    let target = (scratch ?? cotangentScratch).reserve(bars.rows * width)
+    TangentKernels.multiplyBlocks(
+      bars, blocks: directions, width: outputSize, by: g, gStride: outputSize,
+      into: MutableMatrixView(base: target, rows: bars.rows, columns: width))
+    return MatrixView(base: target, rows: bars.rows, columns: width)
+  }
+
+  /// The gate kernel's operands without cotangents.
+  private func gateOperands(
+    rows: Int, gate g: UnsafePointer<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, parameterGradient: UnsafeMutablePointer<Scalar>?,
+    rowWeights: UnsafePointer<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?
+  ) -> ConcatSquashGateKernels.Backward<Scalar> {
+    let a = parameters + gateOffset
+    var operands = ConcatSquashGateKernels.Backward(
+      rows: rows, width: outputSize, gate: g, times: times, gateWeight: a,
+      timeWeight: a + 2 * outputSize)
+    operands.gradient = parameterGradient.map { $0 + gateOffset }
+    operands.rowWeights = rowWeights
+    operands.timeCotangents = timeCotangents
+    return operands
   }
 
   @_specialize(where Scalar == Float)
@@ -150,18 +149,13 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
     into outputTangents: MutableMatrixView<Scalar>
   ) {
-    let out = outputSize
     let g = gate(rows: x.rows, times: times, parameters: parameters)
     linear.jvp(
       x, output: y, times: times, parameters: parameters, inputTangents: inputTangents,
       directions: directions, into: outputTangents)
-    for r in 0..<x.rows {
-      let gr = g + r &* out
-      for k in 0..<directions {
-        let row = outputTangents.row(r) + k &* out
-        for o in 0..<out { row[o] *= gr[o] }
-      }
-    }
+    TangentKernels.multiplyBlocks(
+      outputTangents.readOnly, blocks: directions, width: outputSize, by: g,
+      gStride: outputSize, into: outputTangents)
   }
 }
 
@@ -179,56 +173,25 @@ extension ConcatSquashLinear {
     timeCotangents: UnsafeMutablePointer<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
     rowWeights: UnsafePointer<Scalar>?
   ) {
+    // ȳ and each ẏ̄_k, times g, go through the linear map (ẏ_k = (W ẋ_k) g);
+    // the gate collects ȳ ⊙ h g + Σ_k ẏ̄_k ⊙ ẏ_k through g' = g (1 − g).
     let n = x.rows
-    let out = outputSize
-    let k = directions
-    // The ordinary part: y's cotangent through the layer, gate and time included.
     let g = gate(rows: n, times: times, parameters: parameters)
-    backward(
-      x, output: y, gate: g, times: times, parameters: parameters, outputCotangent: dy,
-      inputCotangent: dx, timeCotangents: timeCotangents, parameterGradient: parameterGradient,
-      rowWeights: rowWeights)
-    let a = parameters + gateOffset
-    // ẏ_k = (W ẋ_k) g: the linear map sees ẏ̄_k ⊙ g …
-    let gated = tangentScratch.reserve(n * k * out)
-    for r in 0..<n {
-      let gr = g + r &* out
-      for i in 0..<k {
-        let (bar, target) = (dTangents.row(r) + i &* out, gated + (r &* k &+ i) &* out)
-        for o in 0..<out { target[o] = bar[o] * gr[o] }
-      }
-    }
+    linear.accumulateGradients(
+      x, outputCotangent: gated(dy, directions: 1, by: g), parameters: parameters,
+      inputCotangent: dx, parameterGradient: parameterGradient, rowWeights: rowWeights)
     linear.accumulateTangentGradients(
-      inputTangents, rows: n, directions: k,
-      tangentCotangent: MatrixView(base: gated, rows: n, columns: k * out), parameters: parameters,
-      inputTangentCotangent: dInputTangents, parameterGradient: parameterGradient,
-      rowWeights: rowWeights)
-    // … and the gate sees Σ_k ẏ̄_k (W ẋ_k) = Σ_k ẏ̄_k ẏ_k / g.
-    let slopes = slopeScratch.reserve(out)
-    let gradientA = parameterGradient.map { $0 + gateOffset }
-    for r in 0..<n {
-      let gr = g + r &* out
-      let t = times[r]
-      let w = rowWeights?[r] ?? 1
-      // (W ẋ) g' = ẏ (1 − g): ∂ẏ/∂(a t + c) = ẏ (1 − g), summed over directions.
-      for o in 0..<out { slopes[o] = 0 }
-      for i in 0..<k {
-        let (bar, image) = (dTangents.row(r) + i &* out, outputTangents.row(r) + i &* out)
-        for o in 0..<out { slopes[o] += bar[o] * image[o] }
-      }
-      for o in 0..<out { slopes[o] *= 1 - gr[o] }
-      if let ga = gradientA {
-        let gc = ga + out
-        for o in 0..<out {
-          ga[o] += w * slopes[o] * t
-          gc[o] += w * slopes[o]
-        }
-      }
-      if let timeCotangents {
-        var timeCotangent: Scalar = 0
-        for o in 0..<out { timeCotangent += slopes[o] * a[o] }
-        timeCotangents[r] += timeCotangent
-      }
-    }
+      inputTangents, rows: n, directions: directions,
+      tangentCotangent: gated(dTangents, directions: directions, by: g, scratch: tangentScratch),
+      parameters: parameters, inputTangentCotangent: dInputTangents,
+      parameterGradient: parameterGradient, rowWeights: rowWeights)
+    var gateBackward = gateOperands(
+      rows: n, gate: g, times: times, parameters: parameters,
+      parameterGradient: parameterGradient, rowWeights: rowWeights,
+      timeCotangents: timeCotangents)
+    (gateBackward.output, gateBackward.outputCotangent) = (y, dy)
+    (gateBackward.tangents, gateBackward.tangentCotangents) = (outputTangents, dTangents)
+    gateBackward.directions = directions
+    ConcatSquashGateKernels.backward(gateBackward)
   }
 }

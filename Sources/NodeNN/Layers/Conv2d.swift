@@ -83,7 +83,6 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     _ x: MatrixView<Scalar>, parameters: UnsafePointer<Scalar>, bias: Bool,
     into y: MutableMatrixView<Scalar>
   ) {
-    let g = geometry
     convolve(rows: x.rows, parameters: parameters, bias: bias, into: y) { r, cols, ld in
       unfold(x.row(r), into: cols, rowStride: ld)
     }

@@ -110,17 +110,8 @@ public final class ElementwiseActivation<Scalar: TensorScalar>: TangentDifferent
     into outputTangents: MutableMatrixView<Scalar>
   ) {
     if function == .tanh {
-      // σ' = 1 − y², in loops over features that vectorise.
-      let size = inputSize
-      for r in 0..<x.rows {
-        let output = y.row(r)
-        for k in 0..<directions {
-          let (tangent, result) = (
-            inputTangents.row(r) + k &* size, outputTangents.row(r) + k &* size
-          )
-          for i in 0..<size { result[i] = (1 - output[i] * output[i]) * tangent[i] }
-        }
-      }
+      TangentKernels.tanhJVP(
+        output: y, tangents: inputTangents, blocks: directions, into: outputTangents)
       return
     }
     for r in 0..<x.rows {
@@ -147,9 +138,9 @@ public final class ElementwiseActivation<Scalar: TensorScalar>: TangentDifferent
   ) {
     let size = inputSize
     if function == .tanh {
-      tanhJVPBackward(
-        output: y, inputTangents: inputTangents, directions: directions, outputCotangent: dy,
-        tangentCotangent: dTangents, inputCotangent: dx, inputTangentCotangent: dInputTangents)
+      TangentKernels.tanhJVPBackward(
+        output: y, outputCotangent: dy, tangents: inputTangents, tangentCotangents: dTangents,
+        blocks: directions, inputCotangent: dx, inputTangentCotangent: dInputTangents)
       return
     }
     for r in 0..<x.rows {
@@ -168,44 +159,6 @@ public final class ElementwiseActivation<Scalar: TensorScalar>: TangentDifferent
           for k in 0..<directions {
             dInputTangents.row(r)[k * size + i] = slope * tangentBar[k * size + i]
           }
-        }
-      }
-    }
-  }
-
-  /// ``jvpBackward(_:output:times:parameters:inputTangents:outputTangents:directions:outputCotangent:tangentCotangent:inputCotangent:inputTangentCotangent:timeCotangents:parameterGradient:rowWeights:)``
-  /// for tanh, `σ' = 1 − y²`, `σ'' = −2y(1 − y²)`, in loops over features
-  /// that vectorise.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
-  func tanhJVPBackward(
-    output y: MatrixView<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
-    outputCotangent dy: MatrixView<Scalar>, tangentCotangent dTangents: MatrixView<Scalar>,
-    inputCotangent dx: MutableMatrixView<Scalar>?,
-    inputTangentCotangent dInputTangents: MutableMatrixView<Scalar>?
-  ) {
-    let size = inputSize
-    for r in 0..<y.rows {
-      let (output, upstream) = (y.row(r), dy.row(r))
-      if let dx {
-        let result = dx.row(r)
-        for i in 0..<size { result[i] = (1 - output[i] * output[i]) * upstream[i] }
-        for k in 0..<directions {
-          let (tangent, tangentBar) = (
-            inputTangents.row(r) + k &* size, dTangents.row(r) + k &* size
-          )
-          for i in 0..<size {
-            let slope = 1 - output[i] * output[i]
-            result[i] += -2 * output[i] * slope * tangent[i] * tangentBar[i]
-          }
-        }
-      }
-      if let dInputTangents {
-        for k in 0..<directions {
-          let (tangentBar, result) = (
-            dTangents.row(r) + k &* size, dInputTangents.row(r) + k &* size
-          )
-          for i in 0..<size { result[i] = (1 - output[i] * output[i]) * tangentBar[i] }
         }
       }
     }

@@ -1,0 +1,75 @@
+// The gate of FFJORD's concat-squash layer, y = h ⊙ g + d t with
+// g = σ(a t + c) per row, float32, AVX2 + FMA (callers check
+// nd_kernels_available first). Each row's arithmetic is the same wherever it
+// sits; the parameter gradients add the rows in increasing order.
+#include "CNodeKernels.h"
+#include "nd_simd.h"
+
+ND_TARGET void nd_gate_shift_f32(const float *h, long ldh, const float *g, const float *d,
+                                 const float *times, float *y, long ldy, long rows, long n) {
+  for (long r = 0; r < rows; r++) {
+    const float *hr = h + r * ldh, *gr = g + r * n;
+    float *yr = y + r * ldy;
+    __m256 t = _mm256_set1_ps(times[r]);
+    long o = 0;
+    for (; o + 8 <= n; o += 8) {
+      __m256 shift = _mm256_mul_ps(_mm256_loadu_ps(d + o), t);
+      _mm256_storeu_ps(yr + o, _mm256_fmadd_ps(_mm256_loadu_ps(hr + o), _mm256_loadu_ps(gr + o), shift));
+    }
+    if (o < n) {
+      long c = n - o;
+      __m256 shift = _mm256_mul_ps(nd_load(d + o, c), t);
+      nd_store(yr + o, _mm256_fmadd_ps(nd_load(hr + o, c), nd_load(gr + o, c), shift), c);
+    }
+  }
+}
+
+// Eight lanes (`count` valid) of row r at offset o; returns the lanes' share
+// of the row's time cotangent.
+ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, long r, long o,
+                                             long count, __m256 t, __m256 w) {
+  const long n = p->n;
+  __m256 one = _mm256_set1_ps(1.0f);
+  __m256 slope = _mm256_setzero_ps();
+  __m256 dyv = _mm256_setzero_ps();
+  __m256 dv = nd_load(p->d + o, count);
+  if (p->dy) {
+    // ȳ ⊙ h g, with h g = y − d t.
+    dyv = nd_load(p->dy + r * p->lddy + o, count);
+    __m256 hg = _mm256_fnmadd_ps(dv, t, nd_load(p->y + r * p->ldy + o, count));
+    slope = _mm256_mul_ps(dyv, hg);
+  }
+  for (long i = 0; i < p->blocks; i++) {
+    // Σ_i ẏ̄_i ⊙ ẏ_i (ẏ_i = (W ẋ_i) g).
+    __m256 bar = nd_load(p->bars + r * p->ldb + i * n + o, count);
+    slope = _mm256_fmadd_ps(bar, nd_load(p->images + r * p->ldi + i * n + o, count), slope);
+  }
+  // ∂g/∂(a t + c) = g (1 − g), the g already inside h g and ẏ.
+  slope = _mm256_mul_ps(slope, _mm256_sub_ps(one, nd_load(p->g + r * n + o, count)));
+  if (p->gradient) {
+    float *ga = p->gradient + o, *gc = ga + n, *gd = ga + 2 * n;
+    __m256 ws = _mm256_mul_ps(w, slope);
+    nd_store(ga, _mm256_fmadd_ps(ws, t, nd_load(ga, count)), count);
+    nd_store(gc, _mm256_add_ps(ws, nd_load(gc, count)), count);
+    if (p->dy) nd_store(gd, _mm256_fmadd_ps(_mm256_mul_ps(w, dyv), t, nd_load(gd, count)), count);
+  }
+  // ∂y/∂t = h g (1 − g) a + d (plus ẏ's own dependence through g).
+  __m256 share = _mm256_mul_ps(slope, nd_load(p->a + o, count));
+  return p->dy ? _mm256_fmadd_ps(dyv, dv, share) : share;
+}
+
+ND_TARGET void nd_gate_backward_f32(const nd_gate_backward_args *p) {
+  const long n = p->n;
+  for (long r = 0; r < p->rows; r++) {
+    __m256 t = _mm256_set1_ps(p->times[r]);
+    __m256 w = _mm256_set1_ps(p->weights ? p->weights[r] : 1.0f);
+    __m256 time = _mm256_setzero_ps();
+    long o = 0;
+    for (; o + 8 <= n; o += 8) time = _mm256_add_ps(time, nd_gate_backward8(p, r, o, 8, t, w));
+    if (o < n) {
+      // Masked lanes load zeros, so they add nothing.
+      time = _mm256_add_ps(time, nd_gate_backward8(p, r, o, n - o, t, w));
+    }
+    if (p->time_cotangents) p->time_cotangents[r] += nd_hsum(time);
+  }
+}

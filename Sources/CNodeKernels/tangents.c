@@ -1,0 +1,80 @@
+// Element-wise passes of forward-mode tangents over a batch of rows, float32,
+// AVX2 + FMA (callers check nd_kernels_available first). A row holds `blocks`
+// blocks of n values (one per tangent direction) beside one n-wide vector
+// that scales every block. Each element's arithmetic is the same wherever it
+// sits (masked tails compute the same lanes), so rows never depend on their
+// batch-mates.
+#include "CNodeKernels.h"
+#include "nd_simd.h"
+
+// 1 − y² for eight lanes.
+ND_TARGET ND_INLINE __m256 nd_tanh_slope8(__m256 y) {
+  return _mm256_fnmadd_ps(y, y, _mm256_set1_ps(1.0f));
+}
+
+// y[r, i n + o] = x[r, i n + o] * s[r, o], with s = g or, when TANH, 1 − g².
+ND_TARGET ND_INLINE void nd_scale_blocks(const float *x, long ldx, const float *g, long ldg,
+                                         float *y, long ldy, long rows, long blocks, long n,
+                                         const int TANH) {
+  for (long r = 0; r < rows; r++) {
+    const float *gr = g + r * ldg;
+    for (long i = 0; i < blocks; i++) {
+      const float *xr = x + r * ldx + i * n;
+      float *yr = y + r * ldy + i * n;
+      for (long o = 0; o < n; o += 8) {
+        long c = n - o < 8 ? n - o : 8;
+        __m256 s = nd_load(gr + o, c);
+        if (TANH) s = nd_tanh_slope8(s);
+        nd_store(yr + o, _mm256_mul_ps(nd_load(xr + o, c), s), c);
+      }
+    }
+  }
+}
+
+ND_TARGET void nd_rows_mul_f32(const float *x, long ldx, const float *g, long ldg, float *y,
+                               long ldy, long rows, long blocks, long n) {
+  nd_scale_blocks(x, ldx, g, ldg, y, ldy, rows, blocks, n, 0);
+}
+
+ND_TARGET void nd_tanh_jvp_f32(const float *y, long ldy, const float *t, long ldt, float *out,
+                               long ldo, long rows, long blocks, long n) {
+  nd_scale_blocks(t, ldt, y, ldy, out, ldo, rows, blocks, n, 1);
+}
+
+// Eight lanes of one row of the tanh JVP's backward pass at offset o
+// (`count` lanes valid).
+ND_TARGET ND_INLINE void nd_tanh_jvp_backward8(const float *yr, const float *dyr,
+                                               const float *tr, const float *tbr, float *dxr,
+                                               float *dtr, long blocks, long n, long o,
+                                               long count) {
+  __m256 yv = nd_load(yr + o, count);
+  __m256 s = nd_tanh_slope8(yv);
+  if (dxr) {
+    // Σ_i ẋ_i ẏ̄_i, then x̄ = s (ȳ − 2 y Σ): σ'' = −2 y σ'.
+    __m256 mixed = _mm256_setzero_ps();
+    for (long i = 0; i < blocks; i++)
+      mixed = _mm256_fmadd_ps(nd_load(tr + i * n + o, count), nd_load(tbr + i * n + o, count), mixed);
+    __m256 twoY = _mm256_add_ps(yv, yv);
+    __m256 inner = _mm256_fnmadd_ps(twoY, mixed, nd_load(dyr + o, count));
+    nd_store(dxr + o, _mm256_mul_ps(s, inner), count);
+  }
+  if (dtr) {
+    for (long i = 0; i < blocks; i++)
+      nd_store(dtr + i * n + o, _mm256_mul_ps(s, nd_load(tbr + i * n + o, count)), count);
+  }
+}
+
+ND_TARGET void nd_tanh_jvp_backward_f32(const float *y, long ldy, const float *dy, long lddy,
+                                        const float *t, long ldt, const float *tbar, long ldtb,
+                                        float *dx, long lddx, float *dt, long lddt, long rows,
+                                        long blocks, long n) {
+  for (long r = 0; r < rows; r++) {
+    const float *yr = y + r * ldy, *dyr = dy + r * lddy;
+    const float *tr = t + r * ldt, *tbr = tbar + r * ldtb;
+    float *dxr = dx ? dx + r * lddx : 0;
+    float *dtr = dt ? dt + r * lddt : 0;
+    long o = 0;
+    for (; o + 8 <= n; o += 8) nd_tanh_jvp_backward8(yr, dyr, tr, tbr, dxr, dtr, blocks, n, o, 8);
+    if (o < n) nd_tanh_jvp_backward8(yr, dyr, tr, tbr, dxr, dtr, blocks, n, o, n - o);
+  }
+}

@@ -1,0 +1,122 @@
+import CNodeKernels
+
+/// The gate arithmetic of FFJORD's concat-squash layer `y = h ⊙ g + d t`,
+/// `g = σ(a t + c)` per row (NodeNN's `ConcatSquashLinear`): its output and
+/// the gate's share of the backward passes of the layer and of its JVP.
+///
+/// In `Float` on CPUs with AVX2 and FMA they run the CNodeKernels; elsewhere
+/// portable loops. Parameter gradients add the rows in increasing order.
+public enum ConcatSquashGateKernels {
+  /// `y_r = h_r ⊙ g_r + d t_r` for every row (`g` contiguous, `h.columns` wide).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func output<Scalar: TensorScalar>(
+    affine h: MatrixView<Scalar>, gate g: UnsafePointer<Scalar>,
+    timeWeight d: UnsafePointer<Scalar>,
+    times: UnsafePointer<Scalar>, into y: MutableMatrixView<Scalar>
+  ) {
+    let width = h.columns
+    if usesFloatKernels(Scalar.self) {
+      nd_gate_shift_f32(
+        h.base.floats, h.rowStride, g.floats, d.floats, times.floats, y.base.floats, y.rowStride,
+        h.rows, width)
+      return
+    }
+    for r in 0..<h.rows {
+      let (row, hr, gr, t) = (y.row(r), h.row(r), g + r &* width, times[r])
+      for o in 0..<width { row[o] = hr[o] * gr[o] + d[o] * t }
+    }
+  }
+
+  /// The operands of ``backward(_:)``; `width` is the layer's output size.
+  public struct Backward<Scalar: TensorScalar> {
+    /// The layer's output and its cotangent (nil: the tangent part alone).
+    public var output: MatrixView<Scalar>?
+    public var outputCotangent: MatrixView<Scalar>?
+    /// The output tangents `ẏ_i` and their cotangents, `directions` blocks per row.
+    public var tangents: MatrixView<Scalar>?
+    public var tangentCotangents: MatrixView<Scalar>?
+    public var directions: Int
+    /// The gate, contiguous `[rows, width]`, and the rows' times.
+    public var gate: UnsafePointer<Scalar>
+    public var times: UnsafePointer<Scalar>
+    /// Per-row weights of the parameter gradient (nil: all 1).
+    public var rowWeights: UnsafePointer<Scalar>?
+    /// The gate weight `a` and the time weight `d`.
+    public var gateWeight: UnsafePointer<Scalar>
+    public var timeWeight: UnsafePointer<Scalar>
+    /// The gradients of `a`, `c`, `d` (`3 width` values, added to), or nil.
+    public var gradient: UnsafeMutablePointer<Scalar>?
+    /// The rows' time cotangents (added to), or nil.
+    public var timeCotangents: UnsafeMutablePointer<Scalar>?
+    public var rows: Int
+    public var width: Int
+
+    /// Operands with the given gate and parameters, and no cotangents yet.
+    public init(
+      rows: Int, width: Int, gate: UnsafePointer<Scalar>, times: UnsafePointer<Scalar>,
+      gateWeight: UnsafePointer<Scalar>, timeWeight: UnsafePointer<Scalar>
+    ) {
+      self.rows = rows
+      self.width = width
+      self.gate = gate
+      self.times = times
+      self.gateWeight = gateWeight
+      self.timeWeight = timeWeight
+      directions = 0
+    }
+  }
+
+  /// Per row, with `w` its weight: the gate's slope
+  /// `s = (ȳ ⊙ (y − d t) + Σ_i ẏ̄_i ⊙ ẏ_i) ⊙ (1 − g)` (`h g = y − d t`, and
+  /// `ẏ_i = (W ẋ_i) g`, so both carry one `g` of `g' = g (1 − g)`); then
+  /// `ā += w t s`, `c̄ += w s`, `d̄ += w t ȳ`, `t̄ += Σ_o (s a + ȳ d)`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func backward<Scalar: TensorScalar>(_ p: Backward<Scalar>) {
+    if usesFloatKernels(Scalar.self) {
+      var args = nd_gate_backward_args()
+      (args.rows, args.n, args.blocks) = (p.rows, p.width, p.directions)
+      if let y = p.output, let dy = p.outputCotangent {
+        (args.y, args.ldy, args.dy, args.lddy) = (
+          y.base.floats, y.rowStride, dy.base.floats, dy.rowStride
+        )
+      }
+      if let images = p.tangents, let bars = p.tangentCotangents {
+        (args.images, args.ldi) = (images.base.floats, images.rowStride)
+        (args.bars, args.ldb) = (bars.base.floats, bars.rowStride)
+      }
+      (args.g, args.times, args.weights) = (p.gate.floats, p.times.floats, p.rowWeights?.floats)
+      (args.a, args.d) = (p.gateWeight.floats, p.timeWeight.floats)
+      (args.gradient, args.time_cotangents) = (p.gradient?.floats, p.timeCotangents?.floats)
+      nd_gate_backward_f32(&args)
+      return
+    }
+    let (n, a, d) = (p.width, p.gateWeight, p.timeWeight)
+    for r in 0..<p.rows {
+      let (gr, t, w) = (p.gate + r &* n, p.times[r], p.rowWeights?[r] ?? 1)
+      var timeCotangent: Scalar = 0
+      for o in 0..<n {
+        var slope: Scalar = 0
+        var upstream: Scalar = 0
+        if let y = p.output, let dy = p.outputCotangent {
+          upstream = dy.row(r)[o]
+          slope = upstream * (y.row(r)[o] - d[o] * t)
+        }
+        if let images = p.tangents, let bars = p.tangentCotangents {
+          for i in 0..<p.directions {
+            slope += bars.row(r)[i &* n &+ o] * images.row(r)[i &* n &+ o]
+          }
+        }
+        slope *= 1 - gr[o]
+        if let ga = p.gradient {
+          ga[o] += w * slope * t
+          ga[n &+ o] += w * slope
+          ga[2 &* n &+ o] += w * upstream * t
+        }
+        timeCotangent += slope * a[o] + upstream * d[o]
+      }
+      p.timeCotangents?[r] += timeCotangent
+    }
+  }
+}

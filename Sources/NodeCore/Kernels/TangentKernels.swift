@@ -1,0 +1,95 @@
+import CNodeKernels
+
+/// Element-wise passes over forward-mode tangents of a batch: a row holds
+/// `blocks` blocks of `width` values (one per direction) beside one
+/// `width`-wide vector that scales every block.
+///
+/// In `Float` on CPUs with AVX2 and FMA they run the CNodeKernels; elsewhere
+/// portable loops. Each element's arithmetic is the same wherever its row sits.
+public enum TangentKernels {
+  /// `y[r, i·width + o] = x[r, i·width + o] · g[r·gStride + o]` for every
+  /// block `i < blocks` (`y` may be `x`).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func multiplyBlocks<Scalar: TensorScalar>(
+    _ x: MatrixView<Scalar>, blocks: Int, width: Int, by g: UnsafePointer<Scalar>, gStride: Int,
+    into y: MutableMatrixView<Scalar>
+  ) {
+    if usesFloatKernels(Scalar.self) {
+      nd_rows_mul_f32(
+        x.base.floats, x.rowStride, g.floats, gStride, y.base.floats, y.rowStride, x.rows, blocks,
+        width)
+      return
+    }
+    for r in 0..<x.rows {
+      let gr = g + r &* gStride
+      for i in 0..<blocks {
+        let (source, target) = (x.row(r) + i &* width, y.row(r) + i &* width)
+        for o in 0..<width { target[o] = source[o] * gr[o] }
+      }
+    }
+  }
+
+  /// The tanh layer's JVP from its output `y`: `ẏ_i = (1 − y²) ẋ_i`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func tanhJVP<Scalar: TensorScalar>(
+    output y: MatrixView<Scalar>, tangents: MatrixView<Scalar>, blocks: Int,
+    into result: MutableMatrixView<Scalar>
+  ) {
+    let width = y.columns
+    if usesFloatKernels(Scalar.self) {
+      nd_tanh_jvp_f32(
+        y.base.floats, y.rowStride, tangents.base.floats, tangents.rowStride, result.base.floats,
+        result.rowStride, y.rows, blocks, width)
+      return
+    }
+    for r in 0..<y.rows {
+      let output = y.row(r)
+      for i in 0..<blocks {
+        let (tangent, target) = (tangents.row(r) + i &* width, result.row(r) + i &* width)
+        for o in 0..<width { target[o] = (1 - output[o] * output[o]) * tangent[o] }
+      }
+    }
+  }
+
+  /// The backward pass of ``tanhJVP(output:tangents:blocks:into:)`` and of the
+  /// layer, with `s = 1 − y²` (so `σ'' = −2 y s`): `x̄ = s (ȳ − 2 y Σ_i ẋ_i ẏ̄_i)`
+  /// into `inputCotangent` and `ẋ̄_i = s ẏ̄_i` into `inputTangentCotangent`, each if given.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func tanhJVPBackward<Scalar: TensorScalar>(
+    output y: MatrixView<Scalar>, outputCotangent dy: MatrixView<Scalar>,
+    tangents: MatrixView<Scalar>, tangentCotangents bars: MatrixView<Scalar>, blocks: Int,
+    inputCotangent dx: MutableMatrixView<Scalar>?,
+    inputTangentCotangent dTangents: MutableMatrixView<Scalar>?
+  ) {
+    let width = y.columns
+    if usesFloatKernels(Scalar.self) {
+      nd_tanh_jvp_backward_f32(
+        y.base.floats, y.rowStride, dy.base.floats, dy.rowStride, tangents.base.floats,
+        tangents.rowStride, bars.base.floats, bars.rowStride, dx?.base.floats, dx?.rowStride ?? 0,
+        dTangents?.base.floats, dTangents?.rowStride ?? 0, y.rows, blocks, width)
+      return
+    }
+    for r in 0..<y.rows {
+      let (output, upstream) = (y.row(r), dy.row(r))
+      if let dx {
+        let result = dx.row(r)
+        for o in 0..<width {
+          var mixed: Scalar = 0
+          for i in 0..<blocks {
+            mixed += tangents.row(r)[i &* width &+ o] * bars.row(r)[i &* width &+ o]
+          }
+          result[o] = (1 - output[o] * output[o]) * (upstream[o] - 2 * output[o] * mixed)
+        }
+      }
+      if let dTangents {
+        for i in 0..<blocks {
+          let (bar, target) = (bars.row(r) + i &* width, dTangents.row(r) + i &* width)
+          for o in 0..<width { target[o] = (1 - output[o] * output[o]) * bar[o] }
+        }
+      }
+    }
+  }
+}
