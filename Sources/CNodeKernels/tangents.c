@@ -12,6 +12,15 @@ ND_TARGET ND_INLINE __m256 nd_tanh_slope8(__m256 y) {
   return _mm256_fnmadd_ps(y, y, _mm256_set1_ps(1.0f));
 }
 
+// Eight lanes (`count` valid; the full-width calls pass a constant 8 so the
+// masks fold away) of nd_scale_blocks at offset o.
+ND_TARGET ND_INLINE void nd_scale8(const float *xr, const float *gr, float *yr, long o,
+                                   long count, const int TANH) {
+  __m256 s = nd_load(gr + o, count);
+  if (TANH) s = nd_tanh_slope8(s);
+  nd_store(yr + o, _mm256_mul_ps(nd_load(xr + o, count), s), count);
+}
+
 // y[r, i n + o] = x[r, i n + o] * s[r, o], with s = g or, when TANH, 1 − g².
 ND_TARGET ND_INLINE void nd_scale_blocks(const float *x, long ldx, const float *g, long ldg,
                                          float *y, long ldy, long rows, long blocks, long n,
@@ -21,12 +30,9 @@ ND_TARGET ND_INLINE void nd_scale_blocks(const float *x, long ldx, const float *
     for (long i = 0; i < blocks; i++) {
       const float *xr = x + r * ldx + i * n;
       float *yr = y + r * ldy + i * n;
-      for (long o = 0; o < n; o += 8) {
-        long c = n - o < 8 ? n - o : 8;
-        __m256 s = nd_load(gr + o, c);
-        if (TANH) s = nd_tanh_slope8(s);
-        nd_store(yr + o, _mm256_mul_ps(nd_load(xr + o, c), s), c);
-      }
+      long o = 0;
+      for (; o + 8 <= n; o += 8) nd_scale8(xr, gr, yr, o, 8, TANH);
+      if (o < n) nd_scale8(xr, gr, yr, o, n - o, TANH);
     }
   }
 }

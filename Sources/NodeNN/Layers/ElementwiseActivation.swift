@@ -69,6 +69,19 @@ public final class ElementwiseActivation<Scalar: TensorScalar>: TangentDifferent
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>
   ) {
+    if function == .tanh || function == .sigmoid, x.rowStride == inputSize,
+      y.rowStride == inputSize
+    {
+      // Contiguous rows: one kernel call over the whole batch.
+      let count = x.rows * inputSize
+      y.base.update(from: x.base, count: count)
+      if function == .tanh {
+        VectorMath.tanh(y.base, count: count)
+      } else {
+        VectorMath.sigmoid(y.base, count: count)
+      }
+      return
+    }
     for r in 0..<x.rows {
       let input = x.row(r)
       let output = y.row(r)
