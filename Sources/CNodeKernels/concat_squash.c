@@ -1,28 +1,10 @@
-// The gate of FFJORD's concat-squash layer, y = h ⊙ g + d t with
-// g = σ(a t + c) per row, float32, AVX2 + FMA (callers check
+// The gate's share of the backward pass of FFJORD's concat-squash layer,
+// y = h ⊙ g + d t with g = σ(a t + c) per row (the forward product is
+// nd_dense_wide_gated_f32), float32, AVX2 + FMA (callers check
 // nd_kernels_available first). Each row's arithmetic is the same wherever it
 // sits; the parameter gradients add the rows in increasing order.
 #include "CNodeKernels.h"
 #include "nd_simd.h"
-
-ND_TARGET void nd_gate_shift_f32(const float *h, long ldh, const float *g, const float *d,
-                                 const float *times, float *y, long ldy, long rows, long n) {
-  for (long r = 0; r < rows; r++) {
-    const float *hr = h + r * ldh, *gr = g + r * n;
-    float *yr = y + r * ldy;
-    __m256 t = _mm256_set1_ps(times[r]);
-    long o = 0;
-    for (; o + 8 <= n; o += 8) {
-      __m256 shift = _mm256_mul_ps(_mm256_loadu_ps(d + o), t);
-      _mm256_storeu_ps(yr + o, _mm256_fmadd_ps(_mm256_loadu_ps(hr + o), _mm256_loadu_ps(gr + o), shift));
-    }
-    if (o < n) {
-      long c = n - o;
-      __m256 shift = _mm256_mul_ps(nd_load(d + o, c), t);
-      nd_store(yr + o, _mm256_fmadd_ps(nd_load(hr + o, c), nd_load(gr + o, c), shift), c);
-    }
-  }
-}
 
 // Eight lanes (`count` valid) of row r at offset o; returns the lanes' share
 // of the row's time cotangent.

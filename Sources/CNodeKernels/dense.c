@@ -162,6 +162,66 @@ ND_TARGET void nd_dense_narrow_f32(const float *x, long rows, long k, long ldx, 
   ND_FOR_ROW_TILES(nd_narrow_rows, x, ldx, y, ldy, k, w, n, bias);
 }
 
+// Eight lanes (`count` valid; a constant 8 folds the masks) of a gated row:
+// y = y g + shift t.
+ND_TARGET ND_INLINE void nd_gate8(float *row, const float *g, const float *shift, __m256 t, long j,
+                                  long count, const int SHIFT) {
+  __m256 s = SHIFT ? _mm256_mul_ps(nd_load(shift + j, count), t) : _mm256_setzero_ps();
+  nd_store(row + j, _mm256_fmadd_ps(nd_load(row + j, count), nd_load(g + j, count), s), count);
+}
+
+// The gate of nd_dense_wide_gated_f32 on R rows just written (still in the
+// L1 cache), the first being row `row0` of the whole product: a pass after the
+// multiply-adds, like nd_tanh_rows.
+ND_TARGET ND_INLINE void nd_gate_rows(float *y, long ldy, long n, const nd_row_gate *gate,
+                                      long row0, const int R, const int SHIFT) {
+  for (int r = 0; r < R; r++) {
+    long gi = (row0 + r) / gate->per;
+    const float *g = gate->gate + gi * n;
+    float *row = y + r * ldy;
+    __m256 t = SHIFT ? _mm256_set1_ps(gate->times[gi]) : _mm256_setzero_ps();
+    long j = 0;
+    for (; j + 8 <= n; j += 8) nd_gate8(row, g, gate->shift, t, j, 8, SHIFT);
+    if (j < n) nd_gate8(row, g, gate->shift, t, j, n - j, SHIFT);
+  }
+}
+
+ND_TARGET ND_INLINE void nd_wide_gated_rows(const float *x, long ldx, long k, const float *wt,
+                                            long n, const float *bias, float *y, long ldy,
+                                            const nd_row_gate *gate, long row0, const int R,
+                                            const int SHIFT) {
+  nd_wide_rows(x, ldx, k, wt, n, bias, y, ldy, ND_ACTIVATION_IDENTITY, R);
+  nd_gate_rows(y, ldy, n, gate, row0, R, SHIFT);
+}
+
+ND_TARGET ND_INLINE void nd_dense_wide_gated(const float *x, long rows, long k, long ldx,
+                                             const float *wt, long n, const float *bias, float *y,
+                                             long ldy, const nd_row_gate *gate, const int SHIFT) {
+  long r0 = 0;
+  for (; r0 + 6 <= rows; r0 += 6)
+    nd_wide_gated_rows(x + r0 * ldx, ldx, k, wt, n, bias, y + r0 * ldy, ldy, gate, r0, 6, SHIFT);
+  const float *xr = x + r0 * ldx;
+  float *yr = y + r0 * ldy;
+  switch (rows - r0) {
+  case 1: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 1, SHIFT); break;
+  case 2: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 2, SHIFT); break;
+  case 3: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 3, SHIFT); break;
+  case 4: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 4, SHIFT); break;
+  case 5: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 5, SHIFT); break;
+  default: break;
+  }
+}
+
+ND_TARGET void nd_dense_wide_gated_f32(const float *x, long rows, long k, long ldx,
+                                       const float *wt, long n, const float *bias, float *y,
+                                       long ldy, const nd_row_gate *gate) {
+  if (gate->shift) {
+    nd_dense_wide_gated(x, rows, k, ldx, wt, n, bias, y, ldy, gate, 1);
+  } else {
+    nd_dense_wide_gated(x, rows, k, ldx, wt, n, bias, y, ldy, gate, 0);
+  }
+}
+
 // One layer of the chain on a tile of R rows.
 ND_TARGET ND_INLINE void nd_layer_rows(const float *x, long ldx, const nd_dense_layer_f32 *layer,
                                        float *y, long ldy, const int R) {

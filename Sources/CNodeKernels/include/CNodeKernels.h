@@ -38,6 +38,19 @@ void nd_sigmoid_f32(float *x, long n);
 void nd_dense_wide_f32(const float *x, long rows, long k, long ldx, const float *wt, long n,
                        const float *bias, float *y, long ldy, nd_activation activation);
 
+/// A per-row gate and time shift on a wide dense layer's outputs (FFJORD's concat-squash).
+typedef struct {
+  const float *gate;  ///< [rows / per, n], contiguous
+  long per;           ///< product rows per gate row (tangent directions share their sample's gate)
+  const float *shift; ///< the time weight d [n], or NULL for no shift
+  const float *times; ///< [rows / per], read with shift
+} nd_row_gate;
+
+/// nd_dense_wide_f32 without activation, then y[i, j] = y[i, j] * gate[i / per, j]
+/// + shift[j] * times[i / per] (one fused multiply-add; + 0 without shift).
+void nd_dense_wide_gated_f32(const float *x, long rows, long k, long ldx, const float *wt, long n,
+                             const float *bias, float *y, long ldy, const nd_row_gate *gate);
+
 /// The same layer for a narrow output (n small, e.g. 2): weights in PyTorch's
 /// layout, row-major [n, k]. Each output is a dot product over k computed in
 /// eight interleaved partial sums (k mod 8), added in a fixed order, then the bias.
@@ -78,11 +91,6 @@ void nd_tanh_jvp_f32(const float *y, long ldy, const float *t, long ldt, float *
 void nd_tanh_jvp_backward_f32(const float *y, long ldy, const float *dy, long lddy,
                               const float *t, long ldt, const float *tbar, long ldtb, float *dx,
                               long lddx, float *dt, long lddt, long rows, long blocks, long n);
-
-/// The concat-squash layer's output from its affine part h and gate g
-/// (contiguous [rows, n]): y[r, o] = h[r, o] g[r, o] + d[o] times[r].
-void nd_gate_shift_f32(const float *h, long ldh, const float *g, const float *d,
-                       const float *times, float *y, long ldy, long rows, long n);
 
 /// The operands of nd_gate_backward_f32.
 typedef struct {

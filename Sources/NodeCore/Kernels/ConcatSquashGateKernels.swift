@@ -1,33 +1,13 @@
 import CNodeKernels
 
 /// The gate arithmetic of FFJORD's concat-squash layer `y = h ⊙ g + d t`,
-/// `g = σ(a t + c)` per row (NodeNN's `ConcatSquashLinear`): its output and
-/// the gate's share of the backward passes of the layer and of its JVP.
+/// `g = σ(a t + c)` per row (NodeNN's `ConcatSquashLinear`): the gate's share
+/// of the backward passes of the layer and of its JVP (the forward product is
+/// ``DenseKernel/gatedForward(_:rows:inputs:ldx:weight:transposedWeight:bias:outputs:into:ldy:gate:)``).
 ///
 /// In `Float` on CPUs with AVX2 and FMA they run the CNodeKernels; elsewhere
 /// portable loops. Parameter gradients add the rows in increasing order.
 public enum ConcatSquashGateKernels {
-  /// `y_r = h_r ⊙ g_r + d t_r` for every row (`g` contiguous, `h.columns` wide).
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
-  public static func output<Scalar: TensorScalar>(
-    affine h: MatrixView<Scalar>, gate g: UnsafePointer<Scalar>,
-    timeWeight d: UnsafePointer<Scalar>,
-    times: UnsafePointer<Scalar>, into y: MutableMatrixView<Scalar>
-  ) {
-    let width = h.columns
-    if usesFloatKernels(Scalar.self) {
-      nd_gate_shift_f32(
-        h.base.floats, h.rowStride, g.floats, d.floats, times.floats, y.base.floats, y.rowStride,
-        h.rows, width)
-      return
-    }
-    for r in 0..<h.rows {
-      let (row, hr, gr, t) = (y.row(r), h.row(r), g + r &* width, times[r])
-      for o in 0..<width { row[o] = hr[o] * gr[o] + d[o] * t }
-    }
-  }
-
   /// The operands of ``backward(_:)``; `width` is the layer's output size.
   public struct Backward<Scalar: TensorScalar> {
     /// The layer's output and its cotangent (nil: the tangent part alone).

@@ -7,7 +7,6 @@ import RealModule
 /// `[out]`, `time_weight` (d) `[out]` — the names of WORKLOADS.md's W1 files.
 public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiableLayer {
   let linear: Linear<Scalar>
-  private let affineScratch = ScratchBuffer<Scalar>()
   private let gateScratch = ScratchBuffer<Scalar>()
   private let cotangentScratch = ScratchBuffer<Scalar>()
   private let tangentScratch = ScratchBuffer<Scalar>()
@@ -65,16 +64,13 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>
   ) {
-    let n = x.rows
-    let out = outputSize
-    let h = affineScratch.reserve(n * out)
-    linear.forward(
-      x, times: times, parameters: parameters,
-      into: MutableMatrixView(base: h, rows: n, columns: out))
-    ConcatSquashGateKernels.output(
-      affine: MatrixView(base: h, rows: n, columns: out),
-      gate: gate(rows: n, times: times, parameters: parameters),
-      timeWeight: parameters + gateOffset + 2 * out, times: times, into: y)
+    let g = gate(rows: x.rows, times: times, parameters: parameters)
+    DenseKernel.gatedForward(
+      x.base, rows: x.rows, inputs: inputSize, ldx: x.rowStride, weight: parameters,
+      transposedWeight: linear.preparedTranspose(parameters),
+      bias: parameters + inputSize * outputSize, outputs: outputSize, into: y.base,
+      ldy: y.rowStride,
+      gate: RowGate(gate: g, shift: (weight: parameters + gateOffset + 2 * outputSize, times)))
   }
 
   @_specialize(where Scalar == Float)
@@ -150,6 +146,17 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     into outputTangents: MutableMatrixView<Scalar>
   ) {
     let g = gate(rows: x.rows, times: times, parameters: parameters)
+    if inputTangents.rowStride == directions * inputSize
+      && outputTangents.rowStride == directions * outputSize
+    {
+      // ẏ_k = (W ẋ_k) ⊙ g: one gated product over the rows·K tangents.
+      DenseKernel.gatedForward(
+        inputTangents.base, rows: x.rows * directions, inputs: inputSize, ldx: inputSize,
+        weight: parameters, transposedWeight: linear.preparedTranspose(parameters),
+        bias: linear.zeroBias, outputs: outputSize, into: outputTangents.base, ldy: outputSize,
+        gate: RowGate(gate: g, rowsPerGate: directions))
+      return
+    }
     linear.jvp(
       x, output: y, times: times, parameters: parameters, inputTangents: inputTangents,
       directions: directions, into: outputTangents)

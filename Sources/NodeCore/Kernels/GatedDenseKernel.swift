@@ -1,0 +1,64 @@
+import CNodeKernels
+
+/// A per-row gate on a dense layer's outputs, with an optional time shift:
+/// product row `i` is multiplied element-wise by gate row `i / rowsPerGate`
+/// and, with a shift, `weight ⊙ times[i / rowsPerGate]` is added (FFJORD's
+/// concat-squash `y = (W x + b) ⊙ g + d t`; the tangents of a sample, its
+/// `K` consecutive rows, share its gate).
+public struct RowGate<Scalar> {
+  /// The gate, contiguous `[rows / rowsPerGate, outputs]`.
+  public var gate: UnsafePointer<Scalar>
+  /// Product rows per gate row.
+  public var rowsPerGate: Int
+  /// The time weight `d` (`outputs` values) and the gate rows' times, or nil.
+  public var shift: (weight: UnsafePointer<Scalar>, times: UnsafePointer<Scalar>)?
+
+  /// A gate over `gate`'s rows, each shared by `rowsPerGate` product rows.
+  public init(
+    gate: UnsafePointer<Scalar>, rowsPerGate: Int = 1,
+    shift: (weight: UnsafePointer<Scalar>, times: UnsafePointer<Scalar>)? = nil
+  ) {
+    self.gate = gate
+    self.rowsPerGate = rowsPerGate
+    self.shift = shift
+  }
+}
+
+extension DenseKernel {
+  /// ``forward(_:rows:inputs:ldx:weight:transposedWeight:bias:outputs:into:ldy:activation:)``
+  /// without activation, then `y_i ← y_i ⊙ g_{i/K} (+ d t_{i/K})` as one fused
+  /// multiply-add per element. In `Float` with AVX2 the gate is applied to each
+  /// tile of rows right after its multiply-adds, while it is in the L1 cache.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func gatedForward<Scalar: TensorScalar>(
+    _ x: UnsafePointer<Scalar>, rows: Int, inputs: Int, ldx: Int,
+    weight: UnsafePointer<Scalar>, transposedWeight: UnsafePointer<Scalar>?,
+    bias: UnsafePointer<Scalar>, outputs: Int, into y: UnsafeMutablePointer<Scalar>, ldy: Int,
+    gate: RowGate<Scalar>
+  ) {
+    if rows == 0 { return }
+    if usesFloatKernels(Scalar.self) && outputs >= 8, let transposedWeight {
+      var rowGate = nd_row_gate(
+        gate: gate.gate.floats, per: gate.rowsPerGate, shift: gate.shift?.weight.floats,
+        times: gate.shift?.times.floats)
+      nd_dense_wide_gated_f32(
+        x.floats, rows, inputs, ldx, transposedWeight.floats, outputs, bias.floats, y.floats, ldy,
+        &rowGate)
+      return
+    }
+    forward(
+      x, rows: rows, inputs: inputs, ldx: ldx, weight: weight, transposedWeight: transposedWeight,
+      bias: bias, outputs: outputs, into: y, ldy: ldy, activation: .identity)
+    for i in 0..<rows {
+      let gi = i / gate.rowsPerGate
+      let (row, g) = (y + i &* ldy, gate.gate + gi &* outputs)
+      if let (d, times) = gate.shift {
+        let t = times[gi]
+        for o in 0..<outputs { row[o] = (d[o] * t).addingProduct(row[o], g[o]) }
+      } else {
+        for o in 0..<outputs { row[o] *= g[o] }
+      }
+    }
+  }
+}
