@@ -10,6 +10,13 @@ import NodeTraining
 /// classifier — a batch of 128 Fashion-MNIST training images (pixels in
 /// [0, 1]), the ODE block solved by dopri5 at rtol = atol = 1e-3 with adjoint
 /// gradients, cross-entropy, and an SGD step (lr 0.1, momentum 0.9), in Float.
+/// With several threads, each computes a contiguous chunk of the batch on its
+/// own replica of the model; the chunks' mean gradients are combined in chunk
+/// order, each weighted by its share of the batch. The forward solves and the
+/// loss are one thread's, per sample; the gradient is not to rounding: a
+/// chunk's loss is its own mean (``ODENetClassifier/gradient(images:labels:solver:)``),
+/// so its adjoint starts from cotangents `B / n` times the whole batch's and,
+/// at atol = 1e-3, takes other steps (W1 scales every chunk by the whole batch).
 public final class W2Workload {
   /// The model.
   public let model: ODENetClassifier<Float>
@@ -21,6 +28,10 @@ public final class W2Workload {
   public let data: ImageDataset
   /// Images per batch.
   public let batchSize: Int
+  /// How the batch is cut into one chunk per worker thread.
+  public let chunks: BatchChunks
+  /// Each worker thread's model and solver: ``model`` and ``solver`` first, then replicas.
+  private let workers: [(model: ODENetClassifier<Float>, solver: ODEGradientSolver<Float>)]
   private var iteration = 0
 
   /// The copy of `w2-init.safetensors` bundled with node-dist.
@@ -28,36 +39,62 @@ public final class W2Workload {
     Bundle.module.url(forResource: "w2-init", withExtension: "safetensors")
   }
 
-  /// Loads the model from a W2 weight file and the training split of Fashion-MNIST.
+  /// Loads the model from a W2 weight file and the training split of
+  /// Fashion-MNIST; each iteration's batch is split among `threads` worker
+  /// threads (run BLAS on one thread, ``BLASRuntime/setThreadCount(_:)``).
+  ///
+  /// - Throws: ``ExperimentError/invalidOption(name:value:allowed:)`` for a
+  ///   thread count below 1 or above the batch size.
   public init(
     weights url: URL, batchSize: Int = 128, mode: GradientMode = .adjoint,
-    dataDirectory: String = ImageDataset.fashionMNISTDirectory
+    dataDirectory: String = ImageDataset.fashionMNISTDirectory, threads: Int = 1
   ) throws {
+    chunks = try BatchChunks(batchSize: batchSize, threads: threads)
     model = try ODENetClassifier(mode: mode)
     try model.load(SafetensorsFile(contentsOf: url))
     let controller = StepSizeController<Float>.adaptive(
       PIController(relativeTolerance: 1e-3, absoluteTolerance: 1e-3))
-    solver = try ODEGradientSolver(mode: mode, method: .dormandPrince, forward: controller)
+    let makeSolver = {
+      try ODEGradientSolver<Float>(mode: mode, method: .dormandPrince, forward: controller)
+    }
+    solver = try makeSolver()
+    workers =
+      [(model, solver)]
+      + (try (1..<threads).map { _ in (try ODENetClassifier(mode: mode), try makeSolver()) })
     optimizer = SGD(parameterCount: model.parameterCount, learningRate: 0.1, momentum: 0.9)
     data = try ImageDataset.fashionMNIST(split: .train, directory: dataDirectory)
     self.batchSize = batchSize
   }
 
+  /// Worker threads per iteration.
+  public var threads: Int { chunks.ranges.count }
+
   /// What one iteration measured (the loss is the mean cross-entropy).
   public typealias Step = TrainingStep
 
-  /// One training iteration on the next batch (in file order).
+  /// One training iteration on the next batch (in file order): every chunk's
+  /// mean gradient on its worker's replica, their mean weighted by chunk
+  /// size, one SGD step on ``model``.
   public func step() throws -> Step {
     let first = (iteration * batchSize) % (data.count - batchSize + 1)
     iteration += 1
     let indices = Array(first..<(first + batchSize))
-    let images: Tensor<Float> = data.batch(indices: indices)
-    let result = try model.gradient(
-      images: images.reshaped([batchSize, 784]), labels: data.labels(at: indices), solver: solver)
     var parameters = model.parameters
-    optimizer.update(&parameters, gradient: result.gradient)
+    for worker in workers.dropFirst() { worker.model.parameters = parameters }
+    let (step, gradient) = try chunks.run(on: workers) { [data, batchSize] worker, samples in
+      let chunk = indices[samples]
+      let images: Tensor<Float> = data.batch(indices: chunk)
+      let result = try worker.model.gradient(
+        images: images.reshaped([chunk.count, 784]), labels: data.labels(at: chunk),
+        solver: worker.solver)
+      // An ODE-Net always reports its block's statistics.
+      return ChunkShare(
+        lossSum: result.loss * Double(chunk.count), gradient: result.gradient,
+        gradientWeight: Float(chunk.count) / Float(batchSize), forward: result.forward!,
+        backward: result.backward!)
+    }
+    optimizer.update(&parameters, gradient: gradient)
     model.parameters = parameters
-    // An ODE-Net always reports its block's statistics.
-    return Step(loss: result.loss, forward: result.forward!, backward: result.backward!)
+    return step
   }
 }

@@ -19,6 +19,12 @@ struct BenchCommand: ParsableCommand {
       gradient mode and tolerance, each in a fresh process, printing its peak memory); conv \
       (the ODE-Net block's concat-time 3x3 convolution, batch 128, width 64, forward and \
       backward GFLOP/s beside cblas_sgemm on 512^3). \
+      With --threads N, w1 and w2 cut the batch into N contiguous chunks, each computed by its \
+      own thread on its own replica of the model; the chunks' gradients are combined in chunk \
+      order and one optimizer step updates the model. W1 then matches one thread to rounding; \
+      W2's forward NFE and loss match, its gradient only to the adjoint's tolerance (each \
+      chunk's loss is its own mean). w3 solves chunks of 256 states on N threads; memory and \
+      conv run on one thread. \
       Pin to one core for single-thread figures: taskset -c 0 node-dist bench w3 --threads 1
       """)
 
@@ -35,7 +41,7 @@ struct BenchCommand: ParsableCommand {
 
   @Option(
     help:
-      "Threads: the batch is split into chunks that the threads solve in turn (BLAS runs single-threaded)."
+      "Worker threads: w1, w2 cut the batch into one contiguous chunk per thread, each on its own replica of the model; w3 shares chunks of 256 states among them; memory and conv take 1. BLAS runs one thread per worker."
   )
   var threads: Int = 1
 
@@ -120,15 +126,12 @@ struct BenchCommand: ParsableCommand {
     return url
   }
 
-  /// Refuses `--threads` for workloads that run on one thread so far.
+  /// Refuses `--threads` for workloads that run on one thread.
   func requireOneThread(_ workload: String) throws {
     guard threads == 1 else {
-      let wholeMachine =
-        ["w1", "w2"].contains(workload)
-        ? " For the whole machine, time the same workload as training: node-dist train --config"
-          + " configs/\(workload).yaml --threads N (or under mpirun), and read step_seconds in"
-          + " metrics.jsonl." : ""
-      throw ValidationError("bench \(workload) times one thread; drop --threads." + wholeMachine)
+      throw ValidationError(
+        "bench \(workload) runs on one thread; drop --threads (only w1, w2 and w3 split their batch among threads)"
+      )
     }
   }
 

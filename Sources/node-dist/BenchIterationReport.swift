@@ -6,7 +6,7 @@ extension BenchCommand {
   /// Prints a training-iteration benchmark's figures and its JSON line (the
   /// keys of `bench w3` plus the backward NFE and the last loss).
   func reportIteration(
-    workload: String, timing: TimingSummary, forward: SolveStatistics<Float>,
+    workload: String, threads: Int, timing: TimingSummary, forward: SolveStatistics<Float>,
     backward: SolveStatistics<Float>, loss: Double
   ) {
     print(
@@ -17,7 +17,7 @@ extension BenchCommand {
     )
     var line = JSONLine()
     line.add("workload", workload)
-    line.add("threads", 1)
+    line.add("threads", threads)
     line.add("median_ms", timing.medianMilliseconds)
     line.add("min_ms", timing.minMilliseconds)
     line.add("max_ms", timing.maxMilliseconds)

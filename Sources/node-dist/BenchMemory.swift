@@ -48,6 +48,7 @@ extension BenchCommand {
   /// program, so each peak resident size is that computation's alone, and
   /// relays their JSON lines.
   func runMemory() throws {
+    try requireOneThread("memory")
     let url = try weightsURL(bundled: W3Workload.bundledProblemURL, name: "w3-problem.safetensors")
     guard memory.endTime.isFinite && memory.endTime > 0 else {
       throw ValidationError("--end-time must be a finite time > 0, got \(memory.endTime)")

@@ -9,15 +9,14 @@ extension BenchCommand {
   func runW1() throws {
     let url = try weightsURL(
       bundled: W1Workload.bundledInitialWeightsURL, name: "w1-init.safetensors")
-    try requireOneThread("w1")
-    let w1 = try W1Workload(weights: url)
+    let w1 = try W1Workload(weights: url, threads: threads)
     var last: W1Workload.Step?
     let timing = try TimingSummary.measure(iterations: iters, warmup: warmup) {
       last = try w1.step()
     }
     let step = last!
     print(
-      "W1: CNF on moons, batch \(w1.batchSize), dopri5 rtol = atol = 1e-5 forward and adjoint, Adam, 1 thread"
+      "W1: CNF on moons, batch \(w1.batchSize), dopri5 rtol = atol = 1e-5 forward and adjoint, Adam, \(w1.threads) thread(s)"
     )
     if let save {
       try SafetensorsWriter.write(
@@ -25,7 +24,8 @@ extension BenchCommand {
       print("parameters after \(warmup + iters) iterations written to \(save)")
     }
     reportIteration(
-      workload: "w1", timing: timing, forward: step.forward, backward: step.backward,
+      workload: "w1", threads: w1.threads, timing: timing, forward: step.forward,
+      backward: step.backward,
       loss: step.loss)
   }
 }

@@ -9,18 +9,18 @@ extension BenchCommand {
   func runW2() throws {
     let url = try weightsURL(
       bundled: W2Workload.bundledInitialWeightsURL, name: "w2-init.safetensors")
-    try requireOneThread("w2")
-    let w2 = try W2Workload(weights: url)
+    let w2 = try W2Workload(weights: url, threads: threads)
     var last: W2Workload.Step?
     let timing = try TimingSummary.measure(iterations: iters, warmup: warmup) {
       last = try w2.step()
     }
     let step = last!
     print(
-      "W2: ODE-Net on Fashion-MNIST, batch \(w2.batchSize), dopri5 rtol = atol = 1e-3, adjoint, SGD, 1 thread"
+      "W2: ODE-Net on Fashion-MNIST, batch \(w2.batchSize), dopri5 rtol = atol = 1e-3, adjoint, SGD, \(w2.threads) thread(s)"
     )
     reportIteration(
-      workload: "w2", timing: timing, forward: step.forward, backward: step.backward,
+      workload: "w2", threads: w2.threads, timing: timing, forward: step.forward,
+      backward: step.backward,
       loss: step.loss)
   }
 }
