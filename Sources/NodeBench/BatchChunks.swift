@@ -34,7 +34,7 @@ public struct BatchChunks: Sendable, Equatable {
   /// Runs `body` once per chunk, chunk `c` on `replicas[w]` for the worker
   /// `w` that takes it (`replicas[0]` on the calling thread when there is one
   /// chunk), and combines the chunks' shares in chunk order: the summed
-  /// losses over the batch size, the weighted sum of the gradients, and the
+  /// losses over the batch size, the sum of the gradients, and the
   /// whole batch's per-sample statistics.
   ///
   /// - Precondition: there is a replica per chunk, none shared with another.
@@ -57,7 +57,7 @@ public struct BatchChunks: Sendable, Equatable {
       precondition(share.gradient.count == gradient.count, "chunk gradients of different sizes")
       share.gradient.withUnsafeBufferPointer { g in
         gradient.withUnsafeMutableBufferPointer { total in
-          Elementwise.axpy(share.gradientWeight, g.baseAddress!, total.baseAddress!, count: g.count)
+          Elementwise.axpy(1, g.baseAddress!, total.baseAddress!, count: g.count)
         }
       }
       lossSum += share.lossSum
@@ -75,11 +75,9 @@ public struct BatchChunks: Sendable, Equatable {
 struct ChunkShare {
   /// The sum of the chunk's per-sample losses.
   var lossSum: Double
-  /// The chunk's gradient; the batch's is the sum of every chunk's times its ``gradientWeight``.
+  /// The chunk's part of the batch's gradient (its loss is the chunk's share
+  /// of the batch's mean): the batch's is the sum over the chunks.
   var gradient: [Float]
-  /// The weight of ``gradient`` in the batch's gradient: 1 for a chunk's
-  /// part of a sum over the batch, chunk size / batch size for a chunk's mean.
-  var gradientWeight: Float
   /// The chunk's forward and backward statistics, per sample of the chunk.
   var forward: SolveStatistics<Float>
   var backward: SolveStatistics<Float>

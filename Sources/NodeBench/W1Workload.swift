@@ -124,7 +124,7 @@ public final class W1Workload {
     let gradients = try worker.solver.backward(
       pass, outputCotangents: Tensor(shape: [b, 2, 3], scalars: cotangents))
     return ChunkShare(
-      lossSum: loss, gradient: gradients.parameters.scalars, gradientWeight: 1,
+      lossSum: loss, gradient: gradients.parameters.scalars,
       forward: pass.solution.statistics, backward: gradients.statistics)
   }
 }

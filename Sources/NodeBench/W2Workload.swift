@@ -11,12 +11,10 @@ import NodeTraining
 /// [0, 1]), the ODE block solved by dopri5 at rtol = atol = 1e-3 with adjoint
 /// gradients, cross-entropy, and an SGD step (lr 0.1, momentum 0.9), in Float.
 /// With several threads, each computes a contiguous chunk of the batch on its
-/// own replica of the model; the chunks' mean gradients are combined in chunk
-/// order, each weighted by its share of the batch. The forward solves and the
-/// loss are one thread's, per sample; the gradient is not to rounding: a
-/// chunk's loss is its own mean (``ODENetClassifier/gradient(images:labels:solver:)``),
-/// so its adjoint starts from cotangents `B / n` times the whole batch's and,
-/// at atol = 1e-3, takes other steps (W1 scales every chunk by the whole batch).
+/// own replica of the model, its loss summed over the whole batch's size (its
+/// share of the batch's mean); the chunks' gradients are summed in chunk
+/// order. Every sample's solves are one thread's, so NFE and loss are one
+/// thread's and the gradient differs by summation order only.
 public final class W2Workload {
   /// The model.
   public let model: ODENetClassifier<Float>
@@ -73,8 +71,8 @@ public final class W2Workload {
   public typealias Step = TrainingStep
 
   /// One training iteration on the next batch (in file order): every chunk's
-  /// mean gradient on its worker's replica, their mean weighted by chunk
-  /// size, one SGD step on ``model``.
+  /// share of the batch's gradient on its worker's replica, their sum, one
+  /// SGD step on ``model``.
   public func step() throws -> Step {
     let first = (iteration * batchSize) % (data.count - batchSize + 1)
     iteration += 1
@@ -84,14 +82,15 @@ public final class W2Workload {
     let (step, gradient) = try chunks.run(on: workers) { [data, batchSize] worker, samples in
       let chunk = indices[samples]
       let images: Tensor<Float> = data.batch(indices: chunk)
+      // The chunk's share of the whole batch's mean: each sample's adjoint
+      // starts from the cotangents it has in the whole batch.
       let result = try worker.model.gradient(
         images: images.reshaped([chunk.count, 784]), labels: data.labels(at: chunk),
-        solver: worker.solver)
+        solver: worker.solver, lossNormalizer: batchSize)
       // An ODE-Net always reports its block's statistics.
       return ChunkShare(
-        lossSum: result.loss * Double(chunk.count), gradient: result.gradient,
-        gradientWeight: Float(chunk.count) / Float(batchSize), forward: result.forward!,
-        backward: result.backward!)
+        lossSum: result.loss * Double(batchSize), gradient: result.gradient,
+        forward: result.forward!, backward: result.backward!)
     }
     optimizer.update(&parameters, gradient: gradient)
     model.parameters = parameters

@@ -21,9 +21,9 @@ struct BenchCommand: ParsableCommand {
       backward GFLOP/s beside cblas_sgemm on 512^3). \
       With --threads N, w1 and w2 cut the batch into N contiguous chunks, each computed by its \
       own thread on its own replica of the model; the chunks' gradients are combined in chunk \
-      order and one optimizer step updates the model. W1 then matches one thread to rounding; \
-      W2's forward NFE and loss match, its gradient only to the adjoint's tolerance (each \
-      chunk's loss is its own mean). w3 solves chunks of 256 states on N threads; memory and \
+      order and one optimizer step updates the model. Each chunk's loss is its share of the \
+      whole batch's mean, so every sample's solves, the NFE and the loss are one thread's and \
+      the gradient differs by summation order only. w3 solves chunks of 256 states on N threads; memory and \
       conv run on one thread. \
       Pin to one core for single-thread figures: taskset -c 0 node-dist bench w3 --threads 1
       """)

@@ -66,21 +66,23 @@ public protocol ImageClassifier<Scalar>: AnyObject {
 
 /// The mean softmax cross-entropy of flat logits and its gradient.
 enum ClassifierLoss {
-  /// For `rows` rows of `classes` logits: the mean loss, the number of rows
-  /// whose top class is the label, and `∂(mean loss)/∂logits`.
+  /// For `rows` rows of `classes` logits: the summed loss over `normalizer`
+  /// (the mean when it is `rows`), the number of rows whose top class is the
+  /// label, and that loss's gradient with respect to the logits.
   static func evaluate<Scalar: TensorScalar>(
-    logits: [Scalar], labels: [Int], rows: Int, classes: Int
+    logits: [Scalar], labels: [Int], rows: Int, classes: Int, normalizer: Int? = nil
   ) -> (loss: Double, correct: Int, logitGradient: [Scalar]) {
+    let normalizer = normalizer ?? rows
     var gradient = [Scalar](repeating: 0, count: rows * classes)
     var losses = [Scalar](repeating: 0, count: rows)
     let correct = logits.withUnsafeBufferPointer { y in
       gradient.withUnsafeMutableBufferPointer { g in
         SoftmaxCrossEntropy.evaluate(
           logits: MatrixView(base: y.baseAddress!, rows: rows, columns: classes), labels: labels,
-          scale: 1 / Scalar(rows), losses: &losses,
+          scale: 1 / Scalar(normalizer), losses: &losses,
           gradient: MutableMatrixView(base: g.baseAddress!, rows: rows, columns: classes))
       }
     }
-    return (losses.reduce(0.0) { $0 + Double($1) } / Double(rows), correct, gradient)
+    return (losses.reduce(0.0) { $0 + Double($1) } / Double(normalizer), correct, gradient)
   }
 }

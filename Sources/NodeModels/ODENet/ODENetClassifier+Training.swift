@@ -44,10 +44,17 @@ extension ODENetClassifier {
   /// `0..<10`) and its gradient: forward through the downsampling layers, the
   /// ODE block (by `solver`, in its gradient mode) and the head, then back
   /// through the head, the block's adjoint (or backprop) and the downsampling layers.
+  ///
+  /// With `lossNormalizer` N the loss is the batch's summed cross-entropy over
+  /// N instead of over B: a chunk of a larger batch of N samples then gets
+  /// its exact share of that batch's mean loss and gradient. (Its share of a
+  /// mean over its own B would start every adjoint from N/B times the
+  /// cotangents, and the adjoint's absolute tolerance would pick other steps.)
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func gradient(
-    images: Tensor<Scalar>, labels: [Int], solver: ODEGradientSolver<Scalar>
+    images: Tensor<Scalar>, labels: [Int], solver: ODEGradientSolver<Scalar>,
+    lossNormalizer: Int? = nil
   ) throws -> ClassifierGradient<Scalar> {
     let b = images.shape[0]
     let features = down.outputSize
@@ -61,7 +68,7 @@ extension ODENetClassifier {
     let logits = head.forward(
       pass.solution.finalStates.scalars, rows: b, times: zeros, parameters: headParameters)
     let (loss, correct, logitBars) = ClassifierLoss.evaluate(
-      logits: logits, labels: labels, rows: b, classes: 10)
+      logits: logits, labels: labels, rows: b, classes: 10, normalizer: lossNormalizer)
     var endBars = [Scalar](repeating: 0, count: b * features)
     logitBars.withUnsafeBufferPointer { g in
       endBars.withUnsafeMutableBufferPointer { dz in
