@@ -22,12 +22,12 @@ typedef enum {
 /// 1 when the CPU has AVX2 and FMA (the kernels below may be called), else 0.
 int nd_kernels_available(void);
 
-/// tanh of the first n elements of x, in place (at most 5 ulp; see dense.c).
-void nd_tanh_f32(float *x, long n);
+/// y = tanh(x) for the first n elements (y may be x; at most 5 ulp, see nd_simd.h).
+void nd_tanh_f32(const float *x, float *y, long n);
 
-/// The logistic sigmoid 1 / (1 + e^-x) of the first n elements of x, in place
-/// (absolute error below 2e-7).
-void nd_sigmoid_f32(float *x, long n);
+/// y = 1 / (1 + e^-x), the logistic sigmoid, for the first n elements (y may be x;
+/// absolute error below 2e-7).
+void nd_sigmoid_f32(const float *x, float *y, long n);
 
 /// y[r, j] = act(bias[j] + sum_k x[r, k] * wt[k, j]) for r < rows, j < n.
 ///

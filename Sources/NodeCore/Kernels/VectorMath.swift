@@ -4,26 +4,42 @@ import RealModule
 /// Transcendental functions over contiguous arrays: the AVX2 kernels of
 /// CNodeKernels for `Float` when the CPU has them, the scalar functions otherwise.
 public enum VectorMath {
-  /// `tanh` of `count` values at `x`, in place (`Float`: at most 5 ulp).
+  /// `y = tanh(x)` for `count` values (`y` may be `x`; `Float`: at most 5 ulp).
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
-  public static func tanh<Scalar: TensorScalar>(_ x: UnsafeMutablePointer<Scalar>, count: Int) {
-    if Scalar.self == Float.self && DenseKernelSupport.available {
-      x.withMemoryRebound(to: Float.self, capacity: count) { nd_tanh_f32($0, count) }
+  public static func tanh<Scalar: TensorScalar>(
+    _ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, count: Int
+  ) {
+    if usesFloatKernels(Scalar.self) {
+      nd_tanh_f32(x.floats, y.floats, count)
     } else {
-      for i in 0..<count { x[i] = Scalar.tanh(x[i]) }
+      for i in 0..<count { y[i] = Scalar.tanh(x[i]) }
     }
   }
 
-  /// The logistic sigmoid `1 / (1 + e^{−x})` of `count` values at `x`, in
-  /// place (`Float`: absolute error below 2e-7).
+  /// `tanh` of `count` values at `x`, in place.
+  @inlinable
+  public static func tanh<Scalar: TensorScalar>(_ x: UnsafeMutablePointer<Scalar>, count: Int) {
+    tanh(UnsafePointer(x), into: x, count: count)
+  }
+
+  /// `y = 1 / (1 + e^{−x})`, the logistic sigmoid, for `count` values (`y`
+  /// may be `x`; `Float`: absolute error below 2e-7).
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
-  public static func sigmoid<Scalar: TensorScalar>(_ x: UnsafeMutablePointer<Scalar>, count: Int) {
-    if Scalar.self == Float.self && DenseKernelSupport.available {
-      x.withMemoryRebound(to: Float.self, capacity: count) { nd_sigmoid_f32($0, count) }
+  public static func sigmoid<Scalar: TensorScalar>(
+    _ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, count: Int
+  ) {
+    if usesFloatKernels(Scalar.self) {
+      nd_sigmoid_f32(x.floats, y.floats, count)
     } else {
-      for i in 0..<count { x[i] = 1 / (1 + Scalar.exp(-x[i])) }
+      for i in 0..<count { y[i] = 1 / (1 + Scalar.exp(-x[i])) }
     }
+  }
+
+  /// The logistic sigmoid of `count` values at `x`, in place.
+  @inlinable
+  public static func sigmoid<Scalar: TensorScalar>(_ x: UnsafeMutablePointer<Scalar>, count: Int) {
+    sigmoid(UnsafePointer(x), into: x, count: count)
   }
 }

@@ -74,11 +74,10 @@ public final class ElementwiseActivation<Scalar: TensorScalar>: TangentDifferent
     {
       // Contiguous rows: one kernel call over the whole batch.
       let count = x.rows * inputSize
-      y.base.update(from: x.base, count: count)
       if function == .tanh {
-        VectorMath.tanh(y.base, count: count)
+        VectorMath.tanh(x.base, into: y.base, count: count)
       } else {
-        VectorMath.sigmoid(y.base, count: count)
+        VectorMath.sigmoid(x.base, into: y.base, count: count)
       }
       return
     }
@@ -87,11 +86,9 @@ public final class ElementwiseActivation<Scalar: TensorScalar>: TangentDifferent
       let output = y.row(r)
       switch function {
       case .tanh:
-        output.update(from: input, count: inputSize)
-        VectorMath.tanh(output, count: inputSize)
+        VectorMath.tanh(input, into: output, count: inputSize)
       case .sigmoid:
-        output.update(from: input, count: inputSize)
-        VectorMath.sigmoid(output, count: inputSize)
+        VectorMath.sigmoid(input, into: output, count: inputSize)
       default:
         for i in 0..<inputSize { output[i] = function.value(input[i]) }
       }
