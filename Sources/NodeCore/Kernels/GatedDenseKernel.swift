@@ -14,10 +14,13 @@ public struct RowGate<Scalar> {
   public var shift: (weight: UnsafePointer<Scalar>, times: UnsafePointer<Scalar>)?
 
   /// A gate over `gate`'s rows, each shared by `rowsPerGate` product rows.
+  ///
+  /// - Precondition: `rowsPerGate ≥ 1`.
   public init(
     gate: UnsafePointer<Scalar>, rowsPerGate: Int = 1,
     shift: (weight: UnsafePointer<Scalar>, times: UnsafePointer<Scalar>)? = nil
   ) {
+    precondition(rowsPerGate >= 1, "a gate row serves at least one product row")
     self.gate = gate
     self.rowsPerGate = rowsPerGate
     self.shift = shift
