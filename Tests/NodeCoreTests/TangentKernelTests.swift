@@ -43,7 +43,7 @@ import Testing
     return worst
   }
 
-  /// ``TangentKernels/multiplyBlocks(_:blocks:width:by:gStride:into:)`` in one precision.
+  /// ``TangentKernels/multiplyBlocks(_:blocks:width:by:into:)`` in one precision.
   static func multiplied<S: TensorScalar>(
     _: S.Type, _ x: Padded, blocks: Int, width: Int, by g: [Float]
   ) -> [S] {
@@ -55,7 +55,7 @@ import Testing
         y.withUnsafeMutableBufferPointer { yp in
           TangentKernels.multiplyBlocks(
             MatrixView(base: xp.baseAddress!, rows: rows, columns: x.columns, rowStride: x.stride),
-            blocks: blocks, width: width, by: gp.baseAddress!, gStride: width,
+            blocks: blocks, width: width, by: gp.baseAddress!,
             into: MutableMatrixView(
               base: yp.baseAddress!, rows: rows, columns: x.columns, rowStride: x.stride))
         }

@@ -7,22 +7,23 @@ import CNodeKernels
 /// In `Float` on CPUs with AVX2 and FMA they run the CNodeKernels; elsewhere
 /// portable loops. Each element's arithmetic is the same wherever its row sits.
 public enum TangentKernels {
-  /// `y[r, i·width + o] = x[r, i·width + o] · g[r·gStride + o]` for every
-  /// block `i < blocks` (`y` may be `x`).
+  /// `y[r, i·width + o] = x[r, i·width + o] · g[r·width + o]` for every
+  /// block `i < blocks`: each row's blocks times its row of `g` (contiguous
+  /// `[rows, width]`; `y` may be `x`).
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public static func multiplyBlocks<Scalar: TensorScalar>(
-    _ x: MatrixView<Scalar>, blocks: Int, width: Int, by g: UnsafePointer<Scalar>, gStride: Int,
+    _ x: MatrixView<Scalar>, blocks: Int, width: Int, by g: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>
   ) {
     if usesFloatKernels(Scalar.self) {
       nd_rows_mul_f32(
-        x.base.floats, x.rowStride, g.floats, gStride, y.base.floats, y.rowStride, x.rows, blocks,
+        x.base.floats, x.rowStride, g.floats, width, y.base.floats, y.rowStride, x.rows, blocks,
         width)
       return
     }
     for r in 0..<x.rows {
-      let gr = g + r &* gStride
+      let gr = g + r &* width
       for i in 0..<blocks {
         let (source, target) = (x.row(r) + i &* width, y.row(r) + i &* width)
         for o in 0..<width { target[o] = source[o] * gr[o] }

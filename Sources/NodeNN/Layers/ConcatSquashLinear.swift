@@ -117,7 +117,7 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     let width = directions * outputSize
     let target = (scratch ?? cotangentScratch).reserve(bars.rows * width)
     TangentKernels.multiplyBlocks(
-      bars, blocks: directions, width: outputSize, by: g, gStride: outputSize,
+      bars, blocks: directions, width: outputSize, by: g,
       into: MutableMatrixView(base: target, rows: bars.rows, columns: width))
     return MatrixView(base: target, rows: bars.rows, columns: width)
   }
@@ -161,8 +161,7 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
       x, output: y, times: times, parameters: parameters, inputTangents: inputTangents,
       directions: directions, into: outputTangents)
     TangentKernels.multiplyBlocks(
-      outputTangents.readOnly, blocks: directions, width: outputSize, by: g,
-      gStride: outputSize, into: outputTangents)
+      outputTangents.readOnly, blocks: directions, width: outputSize, by: g, into: outputTangents)
   }
 }
 

@@ -13,12 +13,10 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
   public let convolution: Conv2d<Scalar>
   /// The same kernel over the feature planes alone: its columns are rows
   /// `kh·kw ..< (C + 1)·kh·kw` of the full convolution's.
-  private let features: ConvolutionGeometry
+  private let featureColumns: ConvolutionColumns<Scalar>
   /// Which kernel taps fall inside the input, `[kh·kw, H'·W']` (1 or 0): the
   /// time plane's columns are `t` times this, so `[t, x]` is never built.
   private let insideTaps: [Scalar]
-  /// The features' branch-free im2col/col2im when the map keeps its size.
-  private let featureColumns: SameSizeColumns<Scalar>?
   /// The JVP's tangents with their (zero) time plane in front.
   private let concatenated = ScratchBuffer<Scalar>()
 
@@ -29,7 +27,7 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
       geometry.inputChannels >= 2, "a concat-time convolution needs the time plane and features")
     convolution = Conv2d(geometry)
     let g = geometry
-    features = ConvolutionGeometry(
+    let features = ConvolutionGeometry(
       inputChannels: g.inputChannels - 1, outputChannels: g.outputChannels,
       kernel: (g.kernelHeight, g.kernelWidth), stride: g.stride, padding: g.padding,
       input: (g.inputHeight, g.inputWidth))
@@ -42,7 +40,13 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
       taps.withUnsafeMutableBufferPointer { plane.unfold(o.baseAddress!, into: $0.baseAddress!) }
     }
     insideTaps = taps
-    featureColumns = SameSizeColumns(features)
+    featureColumns = ConvolutionColumns(features)
+  }
+
+  /// Kernel taps per plane and output pixels.
+  private var tapsAndPixels: (taps: Int, pixels: Int) {
+    let g = featureColumns.geometry
+    return (g.kernelHeight * g.kernelWidth, g.outputPixels)
   }
 
   private var plane: Int { convolution.geometry.inputHeight * convolution.geometry.inputWidth }
@@ -57,18 +61,14 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
     _ x: UnsafePointer<Scalar>, time t: Scalar, into columns: UnsafeMutablePointer<Scalar>,
     rowStride ld: Int
   ) {
-    let (taps, pixels) = (features.kernelHeight * features.kernelWidth, features.outputPixels)
+    let (taps, pixels) = tapsAndPixels
     insideTaps.withUnsafeBufferPointer { inside in
       for tap in 0..<taps {
         let (line, mask) = (columns + tap &* ld, inside.baseAddress! + tap &* pixels)
         for p in 0..<pixels { line[p] = t * mask[p] }
       }
     }
-    if let featureColumns {
-      featureColumns.unfold(x, into: columns + taps &* ld, rowStride: ld)
-    } else {
-      features.unfold(x, into: columns + taps &* ld, rowStride: ld)
-    }
+    featureColumns.unfold(x, into: columns + taps &* ld, rowStride: ld)
   }
 
   @_specialize(where Scalar == Float)
@@ -91,8 +91,7 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
     inputCotangent dx: MutableMatrixView<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?,
     parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
   ) {
-    let (taps, pixels) = (features.kernelHeight * features.kernelWidth, features.outputPixels)
-    let features = features
+    let (taps, pixels) = tapsAndPixels
     convolution.backward(
       rows: x.rows, parameters: parameters, outputCotangent: dy,
       foldsInput: dx != nil || timeCotangents != nil, parameterGradient: parameterGradient,
@@ -107,15 +106,7 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
             VectorReduction.dot(columnCotangents, $0.baseAddress!, count: taps * pixels)
           }
         }
-        if let dx {
-          let (target, featureBars) = (dx.row(r), columnCotangents + taps &* pixels)
-          if let featureColumns {
-            featureColumns.fold(featureBars, rowStride: pixels, into: target)
-          } else {
-            target.update(repeating: 0, count: features.inputSize)
-            features.fold(featureBars, addingInto: target)
-          }
-        }
+        if let dx { featureColumns.fold(columnCotangents + taps &* pixels, into: dx.row(r)) }
       })
   }
 

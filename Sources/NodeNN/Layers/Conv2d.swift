@@ -20,8 +20,8 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   private let columnCotangents = ScratchBuffer<Scalar>()
   private let blockOutputs = ScratchBuffer<Scalar>()
   private let blockCotangents = ScratchBuffer<Scalar>()
-  /// The branch-free im2col/col2im of same-size stride-1 geometries (else nil).
-  private let sameSize: SameSizeColumns<Scalar>?
+  /// im2col and col2im of ``geometry``.
+  private let im2col: ConvolutionColumns<Scalar>
 
   /// The most unfolded values per block (512 KB of `Float`: a block's columns stay in L2).
   static var columnBudget: Int { 1 << 17 }
@@ -31,19 +31,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   public init(_ geometry: ConvolutionGeometry, bias: Bool = true) {
     self.geometry = geometry
     hasBias = bias
-    sameSize = SameSizeColumns(geometry)
-  }
-
-  /// Unfolds one sample into columns `rowStride` apart.
-  @inline(__always)
-  func unfold(
-    _ x: UnsafePointer<Scalar>, into columns: UnsafeMutablePointer<Scalar>, rowStride: Int
-  ) {
-    if let sameSize {
-      sameSize.unfold(x, into: columns, rowStride: rowStride)
-    } else {
-      geometry.unfold(x, into: columns, rowStride: rowStride)
-    }
+    im2col = ConvolutionColumns(geometry)
   }
 
   /// Samples per block: as many as fit the column budget, at least one.
@@ -84,7 +72,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     into y: MutableMatrixView<Scalar>
   ) {
     convolve(rows: x.rows, parameters: parameters, bias: bias, into: y) { r, cols, ld in
-      unfold(x.row(r), into: cols, rowStride: ld)
+      im2col.unfold(x.row(r), into: cols, rowStride: ld)
     }
   }
 
@@ -129,20 +117,12 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     inputCotangent dx: MutableMatrixView<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?,
     parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
   ) {
-    let g = geometry
     backward(
       rows: x.rows, parameters: parameters, outputCotangent: dy, foldsInput: dx != nil,
       parameterGradient: parameterGradient, rowWeights: rowWeights,
-      unfold: { r, cols, ld in unfold(x.row(r), into: cols, rowStride: ld) },
+      unfold: { r, cols, ld in im2col.unfold(x.row(r), into: cols, rowStride: ld) },
       fold: { r, colBars in
-        guard let dx else { return }
-        let target = dx.row(r)
-        if let sameSize {
-          sameSize.fold(colBars, rowStride: g.outputPixels, into: target)
-          return
-        }
-        target.update(repeating: 0, count: g.inputSize)
-        g.fold(colBars, addingInto: target)
+        if let dx { im2col.fold(colBars, into: dx.row(r)) }
       })
   }
 

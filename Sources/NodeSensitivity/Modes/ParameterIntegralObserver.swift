@@ -130,7 +130,9 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
           let removed = rejectedPart.reserve(p)
           removed.update(repeating: 0, count: p)
           accumulate(attempt, stages: pendingStages, acceptedRows: false, into: removed)
-          if allFinite(pending.base, count: p) && allFinite(removed, count: p) {
+          if Elementwise.allFinite(pending.base, count: p)
+            && Elementwise.allFinite(removed, count: p)
+          {
             for i in 0..<p { total[i] += pending.base[i] - removed[i] }
           } else {
             recomputeCovered = true
@@ -188,12 +190,6 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
         derivatives: nil, timeCotangents: nil,
         parameterGradient: ParameterGradientSink(gradient: g, rowWeights: rowWeights))
     }
-  }
-
-  private func allFinite(_ values: UnsafePointer<Scalar>, count: Int) -> Bool {
-    var finite = true
-    for i in 0..<count { finite = finite && values[i].isFinite }
-    return finite
   }
 
   /// Full norm: each row's increment `Σ_j −b_j h a_jᵀ ∂f/∂θ` and error
