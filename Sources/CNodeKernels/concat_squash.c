@@ -7,27 +7,50 @@
 #include "nd_simd.h"
 
 // Eight lanes (`count` valid) of row r at offset o; returns the lanes' share
-// of the row's time cotangent.
+// of the row's time cotangent. With `act` the cotangents given are the tanh
+// output's, and the tanh's backward pass comes first (as in
+// nd_tanh_jvp_backward_f32, operation for operation): the layer's own output
+// cotangent and tangent cotangents then live only in registers.
 ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, long r, long o,
                                              long count, __m256 t, __m256 w) {
   const long n = p->n;
   __m256 one = _mm256_set1_ps(1.0f);
+  __m256 gv = nd_load(p->g + r * n + o, count);
+  const float *images = p->blocks ? p->images + r * p->ldi + o : 0;
+  const float *bars = p->blocks ? p->bars + r * p->ldb + o : 0;
+  // 1 − y_act² (the tanh's slope), or 1 without activation.
+  __m256 s = one, twoY = _mm256_setzero_ps();
+  if (p->act) {
+    __m256 yv = nd_load(p->act + r * p->ldact + o, count);
+    s = _mm256_fnmadd_ps(yv, yv, one);
+    twoY = _mm256_add_ps(yv, yv);
+  }
   __m256 slope = _mm256_setzero_ps();
   __m256 dyv = _mm256_setzero_ps();
   __m256 dv = nd_load(p->d + o, count);
   if (p->dy) {
-    // ȳ ⊙ h g, with h g = y − d t.
     dyv = nd_load(p->dy + r * p->lddy + o, count);
+    if (p->act) {
+      // ȳ of the layer = s (ȳ_act − 2 y_act Σ_i ẏ_i ẏ̄_act,i): σ'' = −2 y σ'.
+      __m256 mixed = _mm256_setzero_ps();
+      for (long i = 0; i < p->blocks; i++)
+        mixed = _mm256_fmadd_ps(nd_load(images + i * n, count), nd_load(bars + i * n, count), mixed);
+      dyv = _mm256_mul_ps(s, _mm256_fnmadd_ps(twoY, mixed, dyv));
+    }
+    if (p->gated_dy) nd_store(p->gated_dy + r * p->ldgdy + o, _mm256_mul_ps(dyv, gv), count);
+    // ȳ ⊙ h g, with h g = y − d t.
     __m256 hg = _mm256_fnmadd_ps(dv, t, nd_load(p->y + r * p->ldy + o, count));
     slope = _mm256_mul_ps(dyv, hg);
   }
   for (long i = 0; i < p->blocks; i++) {
-    // Σ_i ẏ̄_i ⊙ ẏ_i (ẏ_i = (W ẋ_i) g).
-    __m256 bar = nd_load(p->bars + r * p->ldb + i * n + o, count);
-    slope = _mm256_fmadd_ps(bar, nd_load(p->images + r * p->ldi + i * n + o, count), slope);
+    // Σ_i ẏ̄_i ⊙ ẏ_i (ẏ_i = (W ẋ_i) g), ẏ̄_i = s ẏ̄_act,i through a tanh.
+    __m256 bar = nd_load(bars + i * n, count);
+    if (p->act) bar = _mm256_mul_ps(s, bar);
+    if (p->gated_bars) nd_store(p->gated_bars + r * p->ldgb + i * n + o, _mm256_mul_ps(bar, gv), count);
+    slope = _mm256_fmadd_ps(bar, nd_load(images + i * n, count), slope);
   }
   // ∂g/∂(a t + c) = g (1 − g), the g already inside h g and ẏ.
-  slope = _mm256_mul_ps(slope, _mm256_sub_ps(one, nd_load(p->g + r * n + o, count)));
+  slope = _mm256_mul_ps(slope, _mm256_sub_ps(one, gv));
   if (p->gradient) {
     float *ga = p->gradient + o, *gc = ga + n, *gd = ga + 2 * n;
     __m256 ws = _mm256_mul_ps(w, slope);

@@ -31,6 +31,9 @@ public final class Sequential<Scalar: TensorScalar> {
   private var directions = 0
   private let tangentCotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
   private var rows = 0
+  /// Layer `l`'s concat-squash layer when a tanh follows it: the pair's
+  /// element-wise work runs fused (see ``jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``).
+  private let tanhFollowed: [ConcatSquashLinear<Scalar>?]
 
   /// Chains `layers`; `names[i]` prefixes layer `i`'s parameter names (e.g. `"layers.0"`).
   ///
@@ -58,6 +61,12 @@ public final class Sequential<Scalar: TensorScalar> {
     outputSize = layers[layers.count - 1].outputSize
     outputs = layers.map { _ in ScratchBuffer<Scalar>() }
     tangentOutputs = layers.map { _ in ScratchBuffer<Scalar>() }
+    tanhFollowed = layers.indices.map { l in
+      guard l + 1 < layers.count, let next = layers[l + 1] as? ElementwiseActivation<Scalar>,
+        next.function == .tanh
+      else { return nil }
+      return layers[l] as? ConcatSquashLinear<Scalar>
+    }
   }
 
   /// Every parameter tensor: its full name, offset in the flat buffer and shape.
@@ -211,7 +220,9 @@ public final class Sequential<Scalar: TensorScalar> {
   /// The vector-Jacobian product of the pair map `(x, ẋ) ↦ (y, ẏ)` of the
   /// last forward and JVP passes, layer by layer (see ``Layer``): `x̄` into
   /// `dx`, `t̄` and the weighted `θ̄` **added**. Tangents of the input are held
-  /// fixed (their cotangent is not returned).
+  /// fixed (their cotangent is not returned). A concat-squash layer followed
+  /// by a tanh takes the pair in one step
+  /// (``ConcatSquashLinear/jvpBackward(throughTanh:_:output:times:parameters:inputTangents:outputTangents:directions:activatedCotangent:activatedTangentCotangent:inputCotangent:inputTangentCotangent:timeCotangents:parameterGradient:rowWeights:)``).
   public func jvpBackward(
     times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     outputCotangent dy: MatrixView<Scalar>, tangentCotangent dTangents: MatrixView<Scalar>,
@@ -221,35 +232,50 @@ public final class Sequential<Scalar: TensorScalar> {
     var upstream = dy
     var upstreamTangents = dTangents
     var flip = false
-    for l in stride(from: layers.count - 1, through: 0, by: -1) {
-      let layer = layers[l]
-      let (x, y) = activations(l)
-      let (tangentIn, tangentOut) = tangentActivations(l)
+    var l = layers.count - 1
+    while l >= 0 {
+      // The tanh at `l` and the concat-squash layer before it, in one step.
+      let fused = l > 0 ? tanhFollowed[l - 1] : nil
+      let first = fused == nil ? l : l - 1
+      let layer = layers[first]
+      let (x, y) = activations(first)
+      let (tangentIn, tangentOut) = tangentActivations(first)
       var target: MutableMatrixView<Scalar>? = dx
       var tangentTarget: MutableMatrixView<Scalar>? = nil
-      if l > 0 {
+      if first > 0 {
         let buffer = (flip ? cotangents.1 : cotangents.0).reserve(rows * layer.inputSize)
         target = MutableMatrixView(base: buffer, rows: rows, columns: layer.inputSize)
         let width = directions * layer.inputSize
         let tangentBuffer = (flip ? tangentCotangents.1 : tangentCotangents.0).reserve(rows * width)
         tangentTarget = MutableMatrixView(base: tangentBuffer, rows: rows, columns: width)
       }
-      guard let layer = layer as? any TangentDifferentiableLayer<Scalar> else {
-        preconditionFailure("layer \(l) (\(type(of: layers[l]))) cannot differentiate its JVP")
+      let gradient = parameterGradient.map { $0 + parameterOffsets[first] }
+      if let fused {
+        fused.jvpBackward(
+          throughTanh: activations(l).1, x, output: y, times: times,
+          parameters: parameters + parameterOffsets[first], inputTangents: tangentIn,
+          outputTangents: tangentOut, directions: directions, activatedCotangent: upstream,
+          activatedTangentCotangent: upstreamTangents, inputCotangent: target,
+          inputTangentCotangent: tangentTarget, timeCotangents: timeCotangents,
+          parameterGradient: gradient, rowWeights: rowWeights)
+      } else {
+        guard let layer = layer as? any TangentDifferentiableLayer<Scalar> else {
+          preconditionFailure("layer \(l) (\(type(of: layers[l]))) cannot differentiate its JVP")
+        }
+        layer.jvpBackward(
+          x, output: y, times: times, parameters: parameters + parameterOffsets[first],
+          inputTangents: tangentIn, outputTangents: tangentOut, directions: directions,
+          outputCotangent: upstream, tangentCotangent: upstreamTangents, inputCotangent: target,
+          inputTangentCotangent: tangentTarget, timeCotangents: timeCotangents,
+          parameterGradient: gradient, rowWeights: rowWeights)
       }
-      layer.jvpBackward(
-        x, output: y, times: times, parameters: parameters + parameterOffsets[l],
-        inputTangents: tangentIn, outputTangents: tangentOut, directions: directions,
-        outputCotangent: upstream, tangentCotangent: upstreamTangents, inputCotangent: target,
-        inputTangentCotangent: tangentTarget, timeCotangents: timeCotangents,
-        parameterGradient: parameterGradient.map { $0 + parameterOffsets[l] },
-        rowWeights: rowWeights)
-      if l > 0, let target, let tangentTarget {
+      if first > 0, let target, let tangentTarget {
         upstream = MatrixView(base: target.base, rows: rows, columns: layer.inputSize)
         upstreamTangents = MatrixView(
           base: tangentTarget.base, rows: rows, columns: directions * layer.inputSize)
       }
       flip.toggle()
+      l = first - 1
     }
   }
 }

@@ -109,11 +109,20 @@ typedef struct {
   const float *a, *d;       ///< gate and time weights [n]
   float *gradient;          ///< the gradients of a, c, d ([3 n], added to), or NULL
   float *time_cotangents;   ///< [rows], added to, or NULL
+  const float *act;         ///< when the layer's output goes through tanh: the tanh's output
+  long ldact;               ///< [rows, n]; dy and bars are then the tanh output's cotangents
+  float *gated_dy;          ///< receives the layer output's cotangent times g, or NULL
+  long ldgdy;
+  float *gated_bars;        ///< receives the output tangents' cotangents times g, or NULL
+  long ldgb;
 } nd_gate_backward_args;
 
 /// The gate's part of the concat-squash layer's backward pass (and of its JVP's): per
 /// row, s = (dy (y - d t) + sum_i bar_i image_i) (1 - g); gradient of a += w t s, of
 /// c += w s, of d += w t dy; time cotangent += sum_o (s a + dy d). Rows in increasing order.
+/// With act, dy and bar_i are first taken back through the tanh (nd_tanh_jvp_backward_f32
+/// with t = images); gated_dy and gated_bars receive dy g and bar_i g, what the linear map's
+/// backward pass needs.
 void nd_gate_backward_f32(const nd_gate_backward_args *args);
 
 #ifdef __cplusplus

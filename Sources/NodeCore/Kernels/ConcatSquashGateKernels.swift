@@ -29,6 +29,16 @@ public enum ConcatSquashGateKernels {
     public var gradient: UnsafeMutablePointer<Scalar>?
     /// The rows' time cotangents (added to), or nil.
     public var timeCotangents: UnsafeMutablePointer<Scalar>?
+    /// The tanh's output `y_act = tanh(y)` when the layer's output goes on
+    /// through a tanh (as in FFJORD's networks): ``outputCotangent`` and
+    /// ``tangentCotangents`` are then the tanh output's and its tangents',
+    /// taken back through the tanh first (see ``backward(_:)``). Nil: none.
+    public var activatedOutput: MatrixView<Scalar>?
+    /// Receives the layer output's cotangent times the gate, `ȳ ⊙ g` (what
+    /// the linear map's backward pass takes), or nil.
+    public var gatedOutputCotangent: MutableMatrixView<Scalar>?
+    /// Receives `ẏ̄_i ⊙ g` per direction block, or nil.
+    public var gatedTangentCotangents: MutableMatrixView<Scalar>?
     public var rows: Int
     public var width: Int
 
@@ -47,7 +57,9 @@ public enum ConcatSquashGateKernels {
     }
   }
 
-  /// Per row, with `w` its weight: the gate's slope
+  /// With ``Backward/activatedOutput`` the cotangents first go back through
+  /// the tanh, `s = 1 − y_act²`: `ȳ = s (ȳ_act − 2 y_act Σ_i ẏ_i ẏ̄_act,i)`,
+  /// `ẏ̄_i = s ẏ̄_act,i` (`σ'' = −2 y σ'`). Then per row, with `w` its weight: the gate's slope
   /// `s = (ȳ ⊙ (y − d t) + Σ_i ẏ̄_i ⊙ ẏ_i) ⊙ (1 − g)` (`h g = y − d t`, and
   /// `ẏ_i = (W ẋ_i) g`, so both carry one `g` of `g' = g (1 − g)`); then
   /// `ā += w t s`, `c̄ += w s`, `d̄ += w t ȳ`, `t̄ += Σ_o (s a + ȳ d)`.
@@ -69,23 +81,47 @@ public enum ConcatSquashGateKernels {
       (args.g, args.times, args.weights) = (p.gate.floats, p.times.floats, p.rowWeights?.floats)
       (args.a, args.d) = (p.gateWeight.floats, p.timeWeight.floats)
       (args.gradient, args.time_cotangents) = (p.gradient?.floats, p.timeCotangents?.floats)
+      if let act = p.activatedOutput { (args.act, args.ldact) = (act.base.floats, act.rowStride) }
+      if let gated = p.gatedOutputCotangent {
+        (args.gated_dy, args.ldgdy) = (gated.base.floats, gated.rowStride)
+      }
+      if let gated = p.gatedTangentCotangents {
+        (args.gated_bars, args.ldgb) = (gated.base.floats, gated.rowStride)
+      }
       nd_gate_backward_f32(&args)
       return
     }
     let (n, a, d) = (p.width, p.gateWeight, p.timeWeight)
+    let k = p.tangents == nil ? 0 : p.directions
     for r in 0..<p.rows {
       let (gr, t, w) = (p.gate + r &* n, p.times[r], p.rowWeights?[r] ?? 1)
       var timeCotangent: Scalar = 0
       for o in 0..<n {
+        // The tanh's slope and 2 y_act (1 and 0 without it).
+        var (s, twoY): (Scalar, Scalar) = (1, 0)
+        if let act = p.activatedOutput {
+          let y = act.row(r)[o]
+          (s, twoY) = (1 - y * y, y + y)
+        }
         var slope: Scalar = 0
         var upstream: Scalar = 0
         if let y = p.output, let dy = p.outputCotangent {
           upstream = dy.row(r)[o]
+          if p.activatedOutput != nil, let images = p.tangents, let bars = p.tangentCotangents {
+            var mixed: Scalar = 0
+            for i in 0..<k { mixed += images.row(r)[i &* n &+ o] * bars.row(r)[i &* n &+ o] }
+            upstream = s * (upstream - twoY * mixed)
+          } else if p.activatedOutput != nil {
+            upstream = s * upstream
+          }
+          p.gatedOutputCotangent?.row(r)[o] = upstream * gr[o]
           slope = upstream * (y.row(r)[o] - d[o] * t)
         }
         if let images = p.tangents, let bars = p.tangentCotangents {
-          for i in 0..<p.directions {
-            slope += bars.row(r)[i &* n &+ o] * images.row(r)[i &* n &+ o]
+          for i in 0..<k {
+            let bar = s * bars.row(r)[i &* n &+ o]
+            p.gatedTangentCotangents?.row(r)[i &* n &+ o] = bar * gr[o]
+            slope += bar * images.row(r)[i &* n &+ o]
           }
         }
         slope *= 1 - gr[o]

@@ -81,61 +81,68 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     inputCotangent dx: MutableMatrixView<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?,
     parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
   ) {
-    let g = gate(rows: x.rows, times: times, parameters: parameters)
     backward(
-      x, output: y, gate: g, times: times, parameters: parameters, outputCotangent: dy,
-      inputCotangent: dx, timeCotangents: timeCotangents, parameterGradient: parameterGradient,
+      x, output: y, activated: nil, times: times, parameters: parameters, outputCotangent: dy,
+      tangents: nil, inputCotangent: dx, inputTangentCotangent: nil,
+      timeCotangents: timeCotangents, parameterGradient: parameterGradient,
       rowWeights: rowWeights)
   }
 
-  /// The backward pass with the gate already computed: `h̄ = ȳ ⊙ g` goes
-  /// through the linear map; the gate's slope `h g (1 − g)` comes from the
-  /// output (`h g = y − d t`) without re-running the linear map.
+  /// The tangents of a backward pass through the layer's JVP: the layer's
+  /// input and output tangents, the output tangents' cotangents and the
+  /// number of directions.
+  typealias TangentOperands = (
+    input: MatrixView<Scalar>, output: MatrixView<Scalar>, cotangent: MatrixView<Scalar>,
+    directions: Int
+  )
+
+  /// Every backward pass of the layer. The gate kernel first takes the
+  /// cotangents back through an optional tanh after the layer (`activated`,
+  /// its output), collects the gate's gradients — their slope `h g (1 − g)`
+  /// comes from the output, `h g = y − d t`, without re-running the linear
+  /// map — and writes `ȳ ⊙ g` and `ẏ̄_k ⊙ g`; those then go through the
+  /// linear map (`y = h ⊙ g + d t`, `ẏ_k = (W ẋ_k) ⊙ g`).
   private func backward(
-    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, gate g: UnsafePointer<Scalar>,
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, activated: MatrixView<Scalar>?,
     times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
-    outputCotangent dy: MatrixView<Scalar>, inputCotangent dx: MutableMatrixView<Scalar>?,
+    outputCotangent dy: MatrixView<Scalar>, tangents: TangentOperands?,
+    inputCotangent dx: MutableMatrixView<Scalar>?,
+    inputTangentCotangent dInputTangents: MutableMatrixView<Scalar>?,
     timeCotangents: UnsafeMutablePointer<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
     rowWeights: UnsafePointer<Scalar>?
   ) {
-    linear.accumulateGradients(
-      x, outputCotangent: gated(dy, directions: 1, by: g), parameters: parameters,
-      inputCotangent: dx, parameterGradient: parameterGradient, rowWeights: rowWeights)
-    var gateBackward = gateOperands(
-      rows: x.rows, gate: g, times: times, parameters: parameters,
-      parameterGradient: parameterGradient, rowWeights: rowWeights,
-      timeCotangents: timeCotangents)
-    (gateBackward.output, gateBackward.outputCotangent) = (y, dy)
-    ConcatSquashGateKernels.backward(gateBackward)
-  }
-
-  /// `bars ⊙ g` per direction block, into `scratch` (contiguous rows).
-  private func gated(
-    _ bars: MatrixView<Scalar>, directions: Int, by g: UnsafePointer<Scalar>,
-    scratch: ScratchBuffer<Scalar>? = nil
-  ) -> MatrixView<Scalar> {
-    let width = directions * outputSize
-    let target = (scratch ?? cotangentScratch).reserve(bars.rows * width)
-    TangentKernels.multiplyBlocks(
-      bars, blocks: directions, width: outputSize, by: g,
-      into: MutableMatrixView(base: target, rows: bars.rows, columns: width))
-    return MatrixView(base: target, rows: bars.rows, columns: width)
-  }
-
-  /// The gate kernel's operands without cotangents.
-  private func gateOperands(
-    rows: Int, gate g: UnsafePointer<Scalar>, times: UnsafePointer<Scalar>,
-    parameters: UnsafePointer<Scalar>, parameterGradient: UnsafeMutablePointer<Scalar>?,
-    rowWeights: UnsafePointer<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?
-  ) -> ConcatSquashGateKernels.Backward<Scalar> {
+    let n = x.rows
+    let g = gate(rows: n, times: times, parameters: parameters)
     let a = parameters + gateOffset
     var operands = ConcatSquashGateKernels.Backward(
-      rows: rows, width: outputSize, gate: g, times: times, gateWeight: a,
+      rows: n, width: outputSize, gate: g, times: times, gateWeight: a,
       timeWeight: a + 2 * outputSize)
     operands.gradient = parameterGradient.map { $0 + gateOffset }
-    operands.rowWeights = rowWeights
-    operands.timeCotangents = timeCotangents
-    return operands
+    (operands.rowWeights, operands.timeCotangents) = (rowWeights, timeCotangents)
+    (operands.output, operands.outputCotangent, operands.activatedOutput) = (y, dy, activated)
+    let gatedBars = MutableMatrixView(
+      base: cotangentScratch.reserve(n * outputSize), rows: n, columns: outputSize)
+    operands.gatedOutputCotangent = gatedBars
+    var gatedTangentBars: MutableMatrixView<Scalar>? = nil
+    if let tangents {
+      let width = tangents.directions * outputSize
+      gatedTangentBars = MutableMatrixView(
+        base: tangentScratch.reserve(n * width), rows: n, columns: width)
+      (operands.tangents, operands.tangentCotangents) = (tangents.output, tangents.cotangent)
+      operands.directions = tangents.directions
+      operands.gatedTangentCotangents = gatedTangentBars
+    }
+    ConcatSquashGateKernels.backward(operands)
+    linear.accumulateGradients(
+      x, outputCotangent: gatedBars.readOnly, parameters: parameters, inputCotangent: dx,
+      parameterGradient: parameterGradient, rowWeights: rowWeights)
+    if let tangents, let gatedTangentBars {
+      linear.accumulateTangentGradients(
+        tangents.input, rows: n, directions: tangents.directions,
+        tangentCotangent: gatedTangentBars.readOnly, parameters: parameters,
+        inputTangentCotangent: dInputTangents, parameterGradient: parameterGradient,
+        rowWeights: rowWeights)
+    }
   }
 
   @_specialize(where Scalar == Float)
@@ -179,25 +186,38 @@ extension ConcatSquashLinear {
     timeCotangents: UnsafeMutablePointer<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
     rowWeights: UnsafePointer<Scalar>?
   ) {
-    // ȳ and each ẏ̄_k, times g, go through the linear map (ẏ_k = (W ẋ_k) g);
-    // the gate collects ȳ ⊙ h g + Σ_k ẏ̄_k ⊙ ẏ_k through g' = g (1 − g).
-    let n = x.rows
-    let g = gate(rows: n, times: times, parameters: parameters)
-    linear.accumulateGradients(
-      x, outputCotangent: gated(dy, directions: 1, by: g), parameters: parameters,
-      inputCotangent: dx, parameterGradient: parameterGradient, rowWeights: rowWeights)
-    linear.accumulateTangentGradients(
-      inputTangents, rows: n, directions: directions,
-      tangentCotangent: gated(dTangents, directions: directions, by: g, scratch: tangentScratch),
-      parameters: parameters, inputTangentCotangent: dInputTangents,
+    backward(
+      x, output: y, activated: nil, times: times, parameters: parameters, outputCotangent: dy,
+      tangents: (inputTangents, outputTangents, dTangents, directions), inputCotangent: dx,
+      inputTangentCotangent: dInputTangents, timeCotangents: timeCotangents,
       parameterGradient: parameterGradient, rowWeights: rowWeights)
-    var gateBackward = gateOperands(
-      rows: n, gate: g, times: times, parameters: parameters,
-      parameterGradient: parameterGradient, rowWeights: rowWeights,
-      timeCotangents: timeCotangents)
-    (gateBackward.output, gateBackward.outputCotangent) = (y, dy)
-    (gateBackward.tangents, gateBackward.tangentCotangents) = (outputTangents, dTangents)
-    gateBackward.directions = directions
-    ConcatSquashGateKernels.backward(gateBackward)
+  }
+
+  /// The backward pass of this layer's JVP followed by an element-wise tanh,
+  /// `y_act = tanh(y)`, `ẏ_act,k = (1 − y_act²) ẏ_k` (``Sequential`` runs
+  /// the pair this way): the cotangents given are `y_act`'s and `ẏ_act`'s,
+  /// and the tanh's backward pass (``ElementwiseActivation``'s arithmetic)
+  /// runs inside the gate's pass, so the layer's own cotangents never go
+  /// through memory. Otherwise as
+  /// ``jvpBackward(_:output:times:parameters:inputTangents:outputTangents:directions:outputCotangent:tangentCotangent:inputCotangent:inputTangentCotangent:timeCotangents:parameterGradient:rowWeights:)``.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func jvpBackward(
+    throughTanh activated: MatrixView<Scalar>, _ x: MatrixView<Scalar>,
+    output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>,
+    outputTangents: MatrixView<Scalar>, directions: Int,
+    activatedCotangent dy: MatrixView<Scalar>,
+    activatedTangentCotangent dTangents: MatrixView<Scalar>,
+    inputCotangent dx: MutableMatrixView<Scalar>?,
+    inputTangentCotangent dInputTangents: MutableMatrixView<Scalar>?,
+    timeCotangents: UnsafeMutablePointer<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
+    rowWeights: UnsafePointer<Scalar>?
+  ) {
+    backward(
+      x, output: y, activated: activated, times: times, parameters: parameters,
+      outputCotangent: dy, tangents: (inputTangents, outputTangents, dTangents, directions),
+      inputCotangent: dx, inputTangentCotangent: dInputTangents, timeCotangents: timeCotangents,
+      parameterGradient: parameterGradient, rowWeights: rowWeights)
   }
 }
