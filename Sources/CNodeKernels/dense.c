@@ -162,52 +162,68 @@ ND_TARGET void nd_dense_narrow_f32(const float *x, long rows, long k, long ldx, 
   ND_FOR_ROW_TILES(nd_narrow_rows, x, ldx, y, ldy, k, w, n, bias);
 }
 
+// The tanh after the gate (nd_row_gate.act): none, its output, or its JVP
+// from the primal rows' tanh outputs. A compile-time constant in the kernels.
+enum { ND_GATE_PLAIN = 0, ND_GATE_TANH = 1, ND_GATE_TANH_JVP = 2 };
+
 // Eight lanes (`count` valid; a constant 8 folds the masks) of a gated row:
-// y = y g + shift t.
-ND_TARGET ND_INLINE void nd_gate8(float *row, const float *g, const float *shift, __m256 t, long j,
-                                  long count, const int SHIFT) {
+// y = y g + shift t, then the tanh after the gate per ACT: act = tanh(y), or
+// act = y (1 − s²) for tangents, s the primal row's tanh output.
+ND_TARGET ND_INLINE void nd_gate8(float *row, const float *g, const float *shift, __m256 t,
+                                  float *act, const float *slope, long j, long count,
+                                  const int SHIFT, const int ACT) {
   __m256 s = SHIFT ? _mm256_mul_ps(nd_load(shift + j, count), t) : _mm256_setzero_ps();
-  nd_store(row + j, _mm256_fmadd_ps(nd_load(row + j, count), nd_load(g + j, count), s), count);
+  __m256 v = _mm256_fmadd_ps(nd_load(row + j, count), nd_load(g + j, count), s);
+  nd_store(row + j, v, count);
+  if (ACT == ND_GATE_TANH) nd_store(act + j, nd_tanh8(v), count);
+  if (ACT == ND_GATE_TANH_JVP) {
+    __m256 y = nd_load(slope + j, count);
+    nd_store(act + j, _mm256_mul_ps(v, _mm256_fnmadd_ps(y, y, _mm256_set1_ps(1.0f))), count);
+  }
 }
 
 // The gate of nd_dense_wide_gated_f32 on R rows just written (still in the
 // L1 cache), the first being row `row0` of the whole product: a pass after the
 // multiply-adds, like nd_tanh_rows.
 ND_TARGET ND_INLINE void nd_gate_rows(float *y, long ldy, long n, const nd_row_gate *gate,
-                                      long row0, const int R, const int SHIFT) {
+                                      long row0, const int R, const int SHIFT, const int ACT) {
   for (int r = 0; r < R; r++) {
     long gi = (row0 + r) / gate->per;
     const float *g = gate->gate + gi * n;
     float *row = y + r * ldy;
+    float *act = ACT ? gate->act + (row0 + r) * gate->ldact : 0;
+    const float *slope = ACT == ND_GATE_TANH_JVP ? gate->slope + gi * gate->ldslope : 0;
     __m256 t = SHIFT ? _mm256_set1_ps(gate->times[gi]) : _mm256_setzero_ps();
     long j = 0;
-    for (; j + 8 <= n; j += 8) nd_gate8(row, g, gate->shift, t, j, 8, SHIFT);
-    if (j < n) nd_gate8(row, g, gate->shift, t, j, n - j, SHIFT);
+    for (; j + 8 <= n; j += 8) nd_gate8(row, g, gate->shift, t, act, slope, j, 8, SHIFT, ACT);
+    if (j < n) nd_gate8(row, g, gate->shift, t, act, slope, j, n - j, SHIFT, ACT);
   }
 }
 
 ND_TARGET ND_INLINE void nd_wide_gated_rows(const float *x, long ldx, long k, const float *wt,
                                             long n, const float *bias, float *y, long ldy,
                                             const nd_row_gate *gate, long row0, const int R,
-                                            const int SHIFT) {
+                                            const int SHIFT, const int ACT) {
   nd_wide_rows(x, ldx, k, wt, n, bias, y, ldy, ND_ACTIVATION_IDENTITY, R);
-  nd_gate_rows(y, ldy, n, gate, row0, R, SHIFT);
+  nd_gate_rows(y, ldy, n, gate, row0, R, SHIFT, ACT);
 }
 
 ND_TARGET ND_INLINE void nd_dense_wide_gated(const float *x, long rows, long k, long ldx,
                                              const float *wt, long n, const float *bias, float *y,
-                                             long ldy, const nd_row_gate *gate, const int SHIFT) {
+                                             long ldy, const nd_row_gate *gate, const int SHIFT,
+                                             const int ACT) {
   long r0 = 0;
   for (; r0 + 6 <= rows; r0 += 6)
-    nd_wide_gated_rows(x + r0 * ldx, ldx, k, wt, n, bias, y + r0 * ldy, ldy, gate, r0, 6, SHIFT);
+    nd_wide_gated_rows(x + r0 * ldx, ldx, k, wt, n, bias, y + r0 * ldy, ldy, gate, r0, 6, SHIFT,
+                       ACT);
   const float *xr = x + r0 * ldx;
   float *yr = y + r0 * ldy;
   switch (rows - r0) {
-  case 1: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 1, SHIFT); break;
-  case 2: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 2, SHIFT); break;
-  case 3: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 3, SHIFT); break;
-  case 4: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 4, SHIFT); break;
-  case 5: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 5, SHIFT); break;
+  case 1: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 1, SHIFT, ACT); break;
+  case 2: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 2, SHIFT, ACT); break;
+  case 3: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 3, SHIFT, ACT); break;
+  case 4: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 4, SHIFT, ACT); break;
+  case 5: nd_wide_gated_rows(xr, ldx, k, wt, n, bias, yr, ldy, gate, r0, 5, SHIFT, ACT); break;
   default: break;
   }
 }
@@ -215,11 +231,18 @@ ND_TARGET ND_INLINE void nd_dense_wide_gated(const float *x, long rows, long k, 
 ND_TARGET void nd_dense_wide_gated_f32(const float *x, long rows, long k, long ldx,
                                        const float *wt, long n, const float *bias, float *y,
                                        long ldy, const nd_row_gate *gate) {
+  int act = !gate->act ? ND_GATE_PLAIN : (gate->slope ? ND_GATE_TANH_JVP : ND_GATE_TANH);
+#define ND_GATED(SHIFT, ACT) nd_dense_wide_gated(x, rows, k, ldx, wt, n, bias, y, ldy, gate, SHIFT, ACT)
   if (gate->shift) {
-    nd_dense_wide_gated(x, rows, k, ldx, wt, n, bias, y, ldy, gate, 1);
+    if (act == ND_GATE_PLAIN) ND_GATED(1, ND_GATE_PLAIN);
+    else if (act == ND_GATE_TANH) ND_GATED(1, ND_GATE_TANH);
+    else ND_GATED(1, ND_GATE_TANH_JVP);
   } else {
-    nd_dense_wide_gated(x, rows, k, ldx, wt, n, bias, y, ldy, gate, 0);
+    if (act == ND_GATE_PLAIN) ND_GATED(0, ND_GATE_PLAIN);
+    else if (act == ND_GATE_TANH) ND_GATED(0, ND_GATE_TANH);
+    else ND_GATED(0, ND_GATE_TANH_JVP);
   }
+#undef ND_GATED
 }
 
 // One layer of the chain on a tile of R rows.

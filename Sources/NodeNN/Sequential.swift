@@ -31,8 +31,10 @@ public final class Sequential<Scalar: TensorScalar> {
   private var directions = 0
   private let tangentCotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
   private var rows = 0
-  /// Layer `l`'s concat-squash layer when a tanh follows it: the pair's
-  /// element-wise work runs fused (see ``jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``).
+  /// Layer `l`'s concat-squash layer when a tanh follows it: forward, JVP and
+  /// the JVP's backward pass run the pair as one step, the tanh's
+  /// element-wise work inside the layer's gate pass (the same arithmetic;
+  /// both layers' outputs are still kept).
   private let tanhFollowed: [ConcatSquashLinear<Scalar>?]
 
   /// Chains `layers`; `names[i]` prefixes layer `i`'s parameter names (e.g. `"layers.0"`).
@@ -96,11 +98,24 @@ public final class Sequential<Scalar: TensorScalar> {
     input = x
     rows = x.rows
     var current = x
-    for (l, layer) in layers.enumerated() {
+    var l = 0
+    while l < layers.count {
+      let layer = layers[l]
       let out = outputs[l].reserve(rows * layer.outputSize)
       let view = MutableMatrixView(base: out, rows: rows, columns: layer.outputSize)
+      if let fused = tanhFollowed[l] {
+        // The concat-squash layer and its tanh in one pass over each row tile.
+        let activated = outputs[l + 1].reserve(rows * layer.outputSize)
+        fused.forward(
+          current, times: times, parameters: parameters + parameterOffsets[l], into: view,
+          activated: MutableMatrixView(base: activated, rows: rows, columns: layer.outputSize))
+        current = MatrixView(base: activated, rows: rows, columns: layer.outputSize)
+        l += 2
+        continue
+      }
       layer.forward(current, times: times, parameters: parameters + parameterOffsets[l], into: view)
       current = MatrixView(base: out, rows: rows, columns: layer.outputSize)
+      l += 1
     }
     for r in 0..<rows {
       let source = current.row(r)
@@ -182,15 +197,30 @@ public final class Sequential<Scalar: TensorScalar> {
     self.inputTangents = inputTangents
     self.directions = directions
     var current = inputTangents
-    for (l, layer) in layers.enumerated() {
+    var l = 0
+    while l < layers.count {
+      let layer = layers[l]
       let (x, y) = activations(l)
       let width = directions * layer.outputSize
       let buffer = tangentOutputs[l].reserve(rows * width)
       let target = MutableMatrixView(base: buffer, rows: rows, columns: width)
+      if let fused = tanhFollowed[l] {
+        let activated = tangentOutputs[l + 1].reserve(rows * width)
+        fused.jvp(
+          x, output: y, times: times, parameters: parameters + parameterOffsets[l],
+          inputTangents: current, directions: directions, into: target,
+          activated: (
+            activations(l + 1).1, MutableMatrixView(base: activated, rows: rows, columns: width)
+          ))
+        current = MatrixView(base: activated, rows: rows, columns: width)
+        l += 2
+        continue
+      }
       layer.jvp(
         x, output: y, times: times, parameters: parameters + parameterOffsets[l],
         inputTangents: current, directions: directions, into: target)
       current = MatrixView(base: buffer, rows: rows, columns: width)
+      l += 1
     }
     for r in 0..<rows {
       let (source, destination) = (current.row(r), result.row(r))

@@ -4,8 +4,9 @@ import Testing
 @testable import NodeNN
 
 /// ``Sequential`` runs a concat-squash layer and the tanh after it as one
-/// step of its JVP's backward pass: the chain's pair product against finite
-/// differences (Double) and against the same layers run one by one (Float).
+/// step of its forward pass, its JVP and the JVP's backward pass: the
+/// chain's pair product against finite differences (Double) and against the
+/// same layers run one by one (Float).
 @Suite struct FusedTanhChainTests {
   static let rows = 5
   static let directions = 2
@@ -41,13 +42,13 @@ import Testing
   /// chain (`layerByLayer == false`) or through each layer's own product.
   static func pairGradients<S: TensorScalar>(
     _ net: Sequential<S>, _ o: Operands, layerByLayer: Bool
-  ) -> (dx: [S], dt: [S], dp: [S]) {
+  ) -> (y: [S], tangents: [S], dx: [S], dt: [S], dp: [S]) {
     let (n, k) = (rows, directions)
     func cast(_ a: [Double]) -> [S] { a.map { S($0) } }
     let (x, v, t, p) = (cast(o.x), cast(o.v), cast(o.t), cast(o.p))
     let (dy, dTangents, weights) = (cast(o.dy), cast(o.dTangents), cast(o.weights))
     var tangents = [S](repeating: 0, count: n * k * 2)
-    _ = net.forward(x, rows: n, times: t, parameters: p)
+    let y = net.forward(x, rows: n, times: t, parameters: p)
     v.withUnsafeBufferPointer { vp in
       tangents.withUnsafeMutableBufferPointer { tp in
         net.jvp(
@@ -72,7 +73,7 @@ import Testing
           }
         }
       }
-      return (dx, dt, dp)
+      return (y, tangents, dx, dt, dp)
     }
     // Each layer's own jvpBackward, last to first, on the chain's recorded
     // forward and JVP passes (the layers' inputs are recomputed here).
@@ -129,7 +130,7 @@ import Testing
       }
       (upstream, upstreamTangents) = (bar, tangentBar)
     }
-    return (upstream, dt, dp)
+    return (inputs.last!, tangentInputs.last!, upstream, dt, dp)
   }
 
   /// One layer's forward and JVP on flat arrays.
@@ -235,6 +236,8 @@ import Testing
     let fused = Self.pairGradients(float, o, layerByLayer: false)
     let separate = Self.pairGradients(float, o, layerByLayer: true)
     if DenseKernelSupport.available {
+      #expect(fused.y == separate.y)
+      #expect(fused.tangents == separate.tangents)
       #expect(fused.dx == separate.dx)
       #expect(fused.dt == separate.dt)
       #expect(fused.dp == separate.dp)
@@ -245,6 +248,8 @@ import Testing
     func worst(_ u: [Double], _ v: [Double]) -> Double {
       zip(u, v).map { abs($0 - $1) / max(abs($1), 1) }.max() ?? 0
     }
+    #expect(worst(a.y, b.y) < 1e-12)
+    #expect(worst(a.tangents, b.tangents) < 1e-12)
     #expect(worst(a.dx, b.dx) < 1e-12)
     #expect(worst(a.dt, b.dt) < 1e-12)
     #expect(worst(a.dp, b.dp) < 1e-12)

@@ -44,10 +44,16 @@ typedef struct {
   long per;           ///< product rows per gate row (tangent directions share their sample's gate)
   const float *shift; ///< the time weight d [n], or NULL for no shift
   const float *times; ///< [rows / per], read with shift
+  float *act;         ///< a tanh after the gate: receives its output [rows, n] (row stride
+  long ldact;         ///< ldact), or NULL for none
+  const float *slope; ///< with act, for tangents: the primal rows' tanh outputs [rows / per, n]
+  long ldslope;       ///< (row stride ldslope); NULL: act = tanh(y)
 } nd_row_gate;
 
 /// nd_dense_wide_f32 without activation, then y[i, j] = y[i, j] * gate[i / per, j]
-/// + shift[j] * times[i / per] (one fused multiply-add; + 0 without shift).
+/// + shift[j] * times[i / per] (one fused multiply-add; + 0 without shift). With act,
+/// also act[i, j] = tanh(y[i, j]) (nd_tanh_f32's arithmetic), or, with slope,
+/// act[i, j] = y[i, j] (1 - slope[i / per, j]^2) (nd_tanh_jvp_f32's), while the tile is in L1.
 void nd_dense_wide_gated_f32(const float *x, long rows, long k, long ldx, const float *wt, long n,
                              const float *bias, float *y, long ldy, const nd_row_gate *gate);
 

@@ -12,6 +12,8 @@ public struct RowGate<Scalar> {
   public var rowsPerGate: Int
   /// The time weight `d` (`outputs` values) and the gate rows' times, or nil.
   public var shift: (weight: UnsafePointer<Scalar>, times: UnsafePointer<Scalar>)?
+  /// A tanh after the gate, written beside the gated product, or nil.
+  public var tanh: GatedTanh<Scalar>?
 
   /// A gate over `gate`'s rows, each shared by `rowsPerGate` product rows.
   ///
@@ -27,11 +29,29 @@ public struct RowGate<Scalar> {
   }
 }
 
+/// The element-wise tanh after a gated product (a concat-squash layer and
+/// the tanh that follows it, run as one): its output `tanh(y)` or, for
+/// tangent rows, its JVP `(1 − s²) ẏ` with `s` the primal rows' tanh outputs.
+public struct GatedTanh<Scalar> {
+  /// Receives the tanh's output (or tangents), one row per product row.
+  public var output: MutableMatrixView<Scalar>
+  /// For tangents: the tanh outputs of the gate rows' samples,
+  /// `[rows / rowsPerGate, outputs]`; nil: the primal pass, `tanh(y)`.
+  public var primalOutputs: MatrixView<Scalar>?
+
+  /// The tanh's output (`primalOutputs` nil) or its JVP into `output`.
+  public init(output: MutableMatrixView<Scalar>, primalOutputs: MatrixView<Scalar>? = nil) {
+    self.output = output
+    self.primalOutputs = primalOutputs
+  }
+}
+
 extension DenseKernel {
   /// ``forward(_:rows:inputs:ldx:weight:transposedWeight:bias:outputs:into:ldy:activation:)``
   /// without activation, then `y_i ← y_i ⊙ g_{i/K} (+ d t_{i/K})` as one fused
-  /// multiply-add per element. In `Float` with AVX2 the gate is applied to each
-  /// tile of rows right after its multiply-adds, while it is in the L1 cache.
+  /// multiply-add per element, and the optional ``GatedTanh`` from it. In
+  /// `Float` with AVX2 the gate (and tanh) is applied to each tile of rows
+  /// right after its multiply-adds, while it is in the L1 cache.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public static func gatedForward<Scalar: TensorScalar>(
@@ -42,9 +62,15 @@ extension DenseKernel {
   ) {
     if rows == 0 { return }
     if usesFloatKernels(Scalar.self) && outputs >= 8, let transposedWeight {
-      var rowGate = nd_row_gate(
-        gate: gate.gate.floats, per: gate.rowsPerGate, shift: gate.shift?.weight.floats,
-        times: gate.shift?.times.floats)
+      var rowGate = nd_row_gate()
+      (rowGate.gate, rowGate.per) = (gate.gate.floats, gate.rowsPerGate)
+      (rowGate.shift, rowGate.times) = (gate.shift?.weight.floats, gate.shift?.times.floats)
+      if let tanh = gate.tanh {
+        (rowGate.act, rowGate.ldact) = (tanh.output.base.floats, tanh.output.rowStride)
+        if let primal = tanh.primalOutputs {
+          (rowGate.slope, rowGate.ldslope) = (primal.base.floats, primal.rowStride)
+        }
+      }
       nd_dense_wide_gated_f32(
         x.floats, rows, inputs, ldx, transposedWeight.floats, outputs, bias.floats, y.floats, ldy,
         &rowGate)
@@ -61,6 +87,16 @@ extension DenseKernel {
         for o in 0..<outputs { row[o] = (d[o] * t).addingProduct(row[o], g[o]) }
       } else {
         for o in 0..<outputs { row[o] *= g[o] }
+      }
+    }
+    guard let tanh = gate.tanh else { return }
+    for i in 0..<rows {
+      let (row, target) = (y + i &* ldy, tanh.output.row(i))
+      if let primal = tanh.primalOutputs {
+        let s = primal.row(i / gate.rowsPerGate)
+        for o in 0..<outputs { target[o] = row[o] * (1 - s[o] * s[o]) }
+      } else {
+        VectorMath.tanh(UnsafePointer(row), into: target, count: outputs)
       }
     }
   }

@@ -64,13 +64,26 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>
   ) {
+    forward(x, times: times, parameters: parameters, into: y, activated: nil)
+  }
+
+  /// The forward pass, and with `activated` the output of a tanh after the
+  /// layer as well, in the same pass over each tile of rows (``Sequential``
+  /// runs a concat-squash layer and its tanh this way).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func forward(
+    _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
+    into y: MutableMatrixView<Scalar>, activated: MutableMatrixView<Scalar>?
+  ) {
     let g = gate(rows: x.rows, times: times, parameters: parameters)
+    var rowGate = RowGate(gate: g, shift: (weight: parameters + gateOffset + 2 * outputSize, times))
+    rowGate.tanh = activated.map { GatedTanh(output: $0) }
     DenseKernel.gatedForward(
       x.base, rows: x.rows, inputs: inputSize, ldx: x.rowStride, weight: parameters,
       transposedWeight: linear.preparedTranspose(parameters),
       bias: parameters + inputSize * outputSize, outputs: outputSize, into: y.base,
-      ldy: y.rowStride,
-      gate: RowGate(gate: g, shift: (weight: parameters + gateOffset + 2 * outputSize, times)))
+      ldy: y.rowStride, gate: rowGate)
   }
 
   @_specialize(where Scalar == Float)
@@ -152,16 +165,40 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
     into outputTangents: MutableMatrixView<Scalar>
   ) {
+    jvp(
+      x, output: y, times: times, parameters: parameters, inputTangents: inputTangents,
+      directions: directions, into: outputTangents, activated: nil)
+  }
+
+  /// The JVP, and with `activated` (a tanh after the layer: its output and
+  /// the target of its tangents) the tanh's JVP `(1 − y_act²) ẏ` as well, in
+  /// the same pass over each tile of rows.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func jvp(
+    _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
+    into outputTangents: MutableMatrixView<Scalar>,
+    activated: (output: MatrixView<Scalar>, tangents: MutableMatrixView<Scalar>)?
+  ) {
     let g = gate(rows: x.rows, times: times, parameters: parameters)
     if inputTangents.rowStride == directions * inputSize
       && outputTangents.rowStride == directions * outputSize
+      && (activated.map { $0.tangents.rowStride == directions * outputSize } ?? true)
     {
       // ẏ_k = (W ẋ_k) ⊙ g: one gated product over the rows·K tangents.
+      var rowGate = RowGate(gate: g, rowsPerGate: directions)
+      rowGate.tanh = activated.map {
+        GatedTanh(
+          output: MutableMatrixView(
+            base: $0.tangents.base, rows: x.rows * directions, columns: outputSize),
+          primalOutputs: $0.output)
+      }
       DenseKernel.gatedForward(
         inputTangents.base, rows: x.rows * directions, inputs: inputSize, ldx: inputSize,
         weight: parameters, transposedWeight: linear.preparedTranspose(parameters),
         bias: linear.zeroBias, outputs: outputSize, into: outputTangents.base, ldy: outputSize,
-        gate: RowGate(gate: g, rowsPerGate: directions))
+        gate: rowGate)
       return
     }
     linear.jvp(
@@ -169,7 +206,13 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
       directions: directions, into: outputTangents)
     TangentKernels.multiplyBlocks(
       outputTangents.readOnly, blocks: directions, width: outputSize, by: g, into: outputTangents)
+    if let activated {
+      TangentKernels.tanhJVP(
+        output: activated.output, tangents: outputTangents.readOnly, blocks: directions,
+        into: activated.tangents)
+    }
   }
+
 }
 
 extension ConcatSquashLinear {
