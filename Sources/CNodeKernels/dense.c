@@ -11,19 +11,28 @@ int nd_kernels_available(void) {
 // One tile of R rows (R <= 6, a compile-time constant after inlining) by
 // `width` (<= 16) outputs starting at j0: 2R accumulators in registers over
 // the whole k loop, stored without activation. FULL (width == 16) selects
-// unmasked loads and stores.
+// unmasked loads and stores. RESUME starts the accumulators from y (a later
+// block of k, see nd_dense_wide_f32) instead of the bias.
 ND_TARGET ND_INLINE void nd_wide_tile(const float *x, long ldx, long k, const float *wt, long n,
                                       const float *bias, float *y, long ldy, long j0, long width,
-                                      const int R, const int FULL) {
+                                      const int R, const int FULL, const int RESUME) {
   long w0 = FULL ? 8 : (width < 8 ? width : 8);
   long w1 = FULL ? 8 : width - w0;
-  __m256 b0 = FULL ? _mm256_loadu_ps(bias + j0) : nd_load(bias + j0, w0);
-  __m256 b1 = FULL ? _mm256_loadu_ps(bias + j0 + 8)
-                   : (w1 > 0 ? nd_load(bias + j0 + 8, w1) : _mm256_setzero_ps());
   __m256 acc0[6], acc1[6];
-  for (int r = 0; r < R; r++) {
-    acc0[r] = b0;
-    acc1[r] = b1;
+  if (RESUME) {
+    for (int r = 0; r < R; r++) {
+      acc0[r] = FULL ? _mm256_loadu_ps(y + r * ldy + j0) : nd_load(y + r * ldy + j0, w0);
+      acc1[r] = FULL ? _mm256_loadu_ps(y + r * ldy + j0 + 8)
+                     : (w1 > 0 ? nd_load(y + r * ldy + j0 + 8, w1) : _mm256_setzero_ps());
+    }
+  } else {
+    __m256 b0 = FULL ? _mm256_loadu_ps(bias + j0) : nd_load(bias + j0, w0);
+    __m256 b1 = FULL ? _mm256_loadu_ps(bias + j0 + 8)
+                     : (w1 > 0 ? nd_load(bias + j0 + 8, w1) : _mm256_setzero_ps());
+    for (int r = 0; r < R; r++) {
+      acc0[r] = b0;
+      acc1[r] = b1;
+    }
   }
   const float *wrow = wt + j0;
   if (FULL) {
@@ -76,8 +85,8 @@ ND_TARGET ND_INLINE void nd_wide_rows(const float *x, long ldx, long k, const fl
                                       const float *bias, float *y, long ldy,
                                       nd_activation activation, const int R) {
   long j0 = 0;
-  for (; j0 + 16 <= n; j0 += 16) nd_wide_tile(x, ldx, k, wt, n, bias, y, ldy, j0, 16, R, 1);
-  if (j0 < n) nd_wide_tile(x, ldx, k, wt, n, bias, y, ldy, j0, n - j0, R, 0);
+  for (; j0 + 16 <= n; j0 += 16) nd_wide_tile(x, ldx, k, wt, n, bias, y, ldy, j0, 16, R, 1, 0);
+  if (j0 < n) nd_wide_tile(x, ldx, k, wt, n, bias, y, ldy, j0, n - j0, R, 0, 0);
   if (activation == ND_ACTIVATION_TANH) nd_tanh_rows(y, ldy, n, R);
 }
 
@@ -150,9 +159,62 @@ ND_TARGET ND_INLINE void nd_narrow_rows(const float *x, long ldx, long k, const 
     }                                                                                      \
   } while (0)
 
+// The products of a long k (a convolution's C·kh·kw) in blocks of ND_KC: the
+// block of wt a 16-wide column block reads (ND_KC × 16 floats, 16 KB) stays
+// in L1 while every row tile goes over it, instead of streaming from L2 for
+// each tile. Each element still sums its terms in increasing k from the
+// bias, one fused multiply-add each (the accumulators pass through y between
+// blocks exactly), so the result is bitwise that of one pass.
+enum { ND_KC = 256 };
+
+// Columns j0 .. j0 + width of every row over k0 .. k0 + kc.
+ND_TARGET ND_INLINE void nd_wide_block_column(const float *x, long rows, long kc, long ldx,
+                                              const float *wt, long n, const float *bias, float *y,
+                                              long ldy, long j0, long width, const int FULL,
+                                              const int RESUME) {
+  long r0 = 0;
+  for (; r0 + 6 <= rows; r0 += 6)
+    nd_wide_tile(x + r0 * ldx, ldx, kc, wt, n, bias, y + r0 * ldy, ldy, j0, width, 6, FULL, RESUME);
+  const float *xr = x + r0 * ldx;
+  float *yr = y + r0 * ldy;
+  switch (rows - r0) {
+  case 1: nd_wide_tile(xr, ldx, kc, wt, n, bias, yr, ldy, j0, width, 1, FULL, RESUME); break;
+  case 2: nd_wide_tile(xr, ldx, kc, wt, n, bias, yr, ldy, j0, width, 2, FULL, RESUME); break;
+  case 3: nd_wide_tile(xr, ldx, kc, wt, n, bias, yr, ldy, j0, width, 3, FULL, RESUME); break;
+  case 4: nd_wide_tile(xr, ldx, kc, wt, n, bias, yr, ldy, j0, width, 4, FULL, RESUME); break;
+  case 5: nd_wide_tile(xr, ldx, kc, wt, n, bias, yr, ldy, j0, width, 5, FULL, RESUME); break;
+  default: break;
+  }
+}
+
+ND_TARGET static void nd_dense_wide_blocked(const float *x, long rows, long k, long ldx,
+                                            const float *wt, long n, const float *bias, float *y,
+                                            long ldy, nd_activation activation) {
+  for (long k0 = 0; k0 < k; k0 += ND_KC) {
+    long kc = k - k0 < ND_KC ? k - k0 : ND_KC;
+    const float *xb = x + k0;
+    const float *wb = wt + k0 * n;
+    long j0 = 0;
+    for (; j0 + 16 <= n; j0 += 16) {
+      if (k0 == 0) nd_wide_block_column(xb, rows, kc, ldx, wb, n, bias, y, ldy, j0, 16, 1, 0);
+      else nd_wide_block_column(xb, rows, kc, ldx, wb, n, bias, y, ldy, j0, 16, 1, 1);
+    }
+    if (j0 < n) {
+      if (k0 == 0) nd_wide_block_column(xb, rows, kc, ldx, wb, n, bias, y, ldy, j0, n - j0, 0, 0);
+      else nd_wide_block_column(xb, rows, kc, ldx, wb, n, bias, y, ldy, j0, n - j0, 0, 1);
+    }
+  }
+  if (activation == ND_ACTIVATION_TANH)
+    for (long r = 0; r < rows; r++) nd_tanh_rows(y + r * ldy, ldy, n, 1);
+}
+
 ND_TARGET void nd_dense_wide_f32(const float *x, long rows, long k, long ldx, const float *wt,
                                  long n, const float *bias, float *y, long ldy,
                                  nd_activation activation) {
+  if (k > ND_KC) {
+    nd_dense_wide_blocked(x, rows, k, ldx, wt, n, bias, y, ldy, activation);
+    return;
+  }
   ND_FOR_ROW_TILES(nd_wide_rows, x, ldx, y, ldy, k, wt, n, bias);
 }
 

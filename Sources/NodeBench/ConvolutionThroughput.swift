@@ -39,8 +39,19 @@ public struct ConvolutionThroughput: Sendable {
     let product =
       2.0 * Double(batch * geometry.outputChannels * geometry.patchSize)
       * Double(geometry.outputPixels)
+    // The layer alone: the chain's array form would add an allocation and
+    // two copies of the batch to every pass. The chain keeps a view of the
+    // input for the backward pass, so `input` must outlive both.
+    let x = UnsafeMutablePointer<Float>.allocate(capacity: input.count)
+    defer { x.deallocate() }
+    x.initialize(from: input, count: input.count)
     let forward = TimingSummary.measure(iterations: iterations, warmup: warmup) {
-      output = chain.forward(input, rows: batch, times: times, parameters: parameters)
+      output.withUnsafeMutableBufferPointer { y in
+        chain.forward(
+          MatrixView(base: x, rows: batch, columns: layer.inputSize), times: times,
+          parameters: parameters,
+          into: MutableMatrixView(base: y.baseAddress!, rows: batch, columns: layer.outputSize))
+      }
     }
     let backward = TimingSummary.measure(iterations: iterations, warmup: warmup) {
       cotangent.withUnsafeBufferPointer { dy in
@@ -57,7 +68,6 @@ public struct ConvolutionThroughput: Sendable {
         }
       }
     }
-    _ = output
     let n = 512
     let a = [Float](repeating: 0.5, count: n * n)
     var c = [Float](repeating: 0, count: n * n)

@@ -34,7 +34,9 @@ void nd_sigmoid_f32(const float *x, float *y, long n);
 /// x is row-major with row stride ldx; wt is the transposed weight matrix,
 /// row-major [k, n] (contiguous); y is row-major with row stride ldy. The sum
 /// runs over k in increasing order, one fused multiply-add per term, starting
-/// from the bias. Best for n >= 8.
+/// from the bias. Best for n >= 8. A long k (over 256, a convolution's patch)
+/// runs in blocks of 256 so that the block of wt in use stays in L1; the
+/// partial sums pass through y exactly, so the result is the same.
 void nd_dense_wide_f32(const float *x, long rows, long k, long ldx, const float *wt, long n,
                        const float *bias, float *y, long ldy, nd_activation activation);
 

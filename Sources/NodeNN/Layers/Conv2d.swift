@@ -5,9 +5,12 @@ import NodeCore
 /// one sample `[C, H, W]` in, `[O, H', W']` out.
 ///
 /// Each sample is unfolded (im2col, into a buffer reused across calls) and
-/// multiplied by the weight in one GEMM of its own — `[O, C·kh·kw] ×
-/// [C·kh·kw, H'·W']` — so a sample's output and input cotangent never depend
-/// on its batch-mates (one GEMM over a block of samples is faster, but
+/// multiplied by the weight — `[O, C·kh·kw] × [C·kh·kw, H'·W']` — so that a
+/// sample's output and input cotangent never depend on its batch-mates. In
+/// `Float` (AVX2) the forward product runs through ``DenseKernel`` over a
+/// block of samples unfolded side by side, every output summed in the same
+/// order wherever it sits; otherwise, and for the input cotangent, one BLAS
+/// GEMM per sample (one BLAS GEMM over a block would be faster, but
 /// OpenBLAS's edge kernels round the last columns differently, which a
 /// per-sample adaptive solve would see). The weight gradient, a sum over the
 /// batch anyway, is one GEMM per block of samples unfolded side by side.
@@ -20,6 +23,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   private let columnCotangents = ScratchBuffer<Scalar>()
   private let blockOutputs = ScratchBuffer<Scalar>()
   private let blockCotangents = ScratchBuffer<Scalar>()
+  private let blockZeros = ScratchBuffer<Scalar>()
   /// im2col and col2im of ``geometry``.
   private let im2col: ConvolutionColumns<Scalar>
 
@@ -86,8 +90,14 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   ) {
     let g = geometry
     let (k, pixels) = (g.patchSize, g.outputPixels)
-    let cols = columns.reserve(k * pixels)
     let b = parameters + g.outputChannels * k
+    if Scalar.self == Float.self && DenseKernelSupport.available && im2col.keepsSize
+      && min(rows, samplesPerBlock) * pixels >= 8
+    {
+      convolveInBlocks(rows: rows, parameters: parameters, bias: bias, into: y, unfold: unfold)
+      return
+    }
+    let cols = columns.reserve(k * pixels)
     for r in 0..<rows {
       unfold(r, cols, pixels)
       let out = y.row(r)
@@ -99,6 +109,47 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       gemm(
         .none, .none, m: g.outputChannels, n: pixels, k: k, a: parameters, lda: k, b: cols,
         ldb: pixels, beta: 1, c: out, ldc: pixels)
+    }
+  }
+
+  /// ``convolve(rows:parameters:bias:into:unfold:)`` through the dense
+  /// kernel (`Float`, AVX2): a block of samples' columns side by side,
+  /// `[C·kh·kw, samples·H'·W']`, times the weight `[O, C·kh·kw]` as the
+  /// kernel's rows. Every output element is the same sum wherever its sample
+  /// sits — from zero, one fused multiply-add per tap in increasing order,
+  /// then the bias — so unlike a BLAS GEMM over the block, a sample's output
+  /// never depends on its batch-mates; and the weight is read once per block
+  /// rather than packed again for each sample.
+  private func convolveInBlocks(
+    rows: Int, parameters: UnsafePointer<Scalar>, bias: Bool, into y: MutableMatrixView<Scalar>,
+    unfold: (_ row: Int, _ columns: UnsafeMutablePointer<Scalar>, _ rowStride: Int) -> Void
+  ) {
+    let g = geometry
+    let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
+    let b = parameters + outputs * k
+    forEachBlock(of: rows) { first, count in
+      // Rows of whole cache lines (16 floats), the padding zero.
+      let used = count &* pixels
+      let ld = (used + 15) & ~15
+      let cols = columns.reserve(k * ld)
+      for s in 0..<count { unfold(first + s, cols + s &* pixels, ld) }
+      if ld > used {
+        for i in 0..<k { (cols + (i &* ld &+ used)).update(repeating: 0, count: ld - used) }
+      }
+      let zeros = blockZeros.reserve(ld)
+      zeros.update(repeating: 0, count: ld)
+      let out = blockOutputs.reserve(outputs * ld)
+      DenseKernel.forward(
+        parameters, rows: outputs, inputs: k, ldx: k, weight: cols, transposedWeight: cols,
+        bias: zeros, outputs: ld, into: out, ldy: ld, activation: .identity)
+      for s in 0..<count {
+        let target = y.row(first + s)
+        for o in 0..<outputs {
+          let (source, line) = (out + (o &* ld &+ s &* pixels), target + o &* pixels)
+          let shift: Scalar = bias ? b[o] : 0
+          for p in 0..<pixels { line[p] = source[p] + shift }
+        }
+      }
     }
   }
 

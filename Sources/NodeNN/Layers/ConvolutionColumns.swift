@@ -14,6 +14,9 @@ struct ConvolutionColumns<Scalar: TensorScalar> {
     sameSize = SameSizeColumns(geometry)
   }
 
+  /// Whether the geometry keeps the map's size (stride 1, `k = 2p + 1`).
+  var keepsSize: Bool { sameSize != nil }
+
   /// Unfolds one sample `[C, H, W]` into `columns` `[C·kh·kw, H'·W']`, rows
   /// `rowStride` apart.
   @inline(__always)
