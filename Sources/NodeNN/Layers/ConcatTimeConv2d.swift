@@ -99,14 +99,21 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
       unfold: { r, columns, ld in
         unfold(x.row(r), time: times[r], into: columns, rowStride: ld)
       },
-      fold: { r, columnCotangents in
+      fold: { r, columnCotangents, ld in
         if let timeCotangents {
           // t̄ = Σ over the time plane's in-bounds taps of their column cotangents.
-          timeCotangents[r] += insideTaps.withUnsafeBufferPointer {
-            VectorReduction.dot(columnCotangents, $0.baseAddress!, count: taps * pixels)
+          timeCotangents[r] += insideTaps.withUnsafeBufferPointer { inside in
+            var sum: Scalar = 0
+            for tap in 0..<taps {
+              sum += VectorReduction.dot(
+                columnCotangents + tap &* ld, inside.baseAddress! + tap &* pixels, count: pixels)
+            }
+            return sum
           }
         }
-        if let dx { featureColumns.fold(columnCotangents + taps &* pixels, into: dx.row(r)) }
+        if let dx {
+          featureColumns.fold(columnCotangents + taps &* ld, rowStride: ld, into: dx.row(r))
+        }
       })
   }
 

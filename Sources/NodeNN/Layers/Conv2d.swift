@@ -19,13 +19,16 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   public let geometry: ConvolutionGeometry
   /// Whether the layer adds a learned bias per output channel.
   public let hasBias: Bool
-  private let columns = ScratchBuffer<Scalar>()
-  private let columnCotangents = ScratchBuffer<Scalar>()
-  private let blockOutputs = ScratchBuffer<Scalar>()
-  private let blockCotangents = ScratchBuffer<Scalar>()
-  private let blockZeros = ScratchBuffer<Scalar>()
+  let columns = ScratchBuffer<Scalar>()
+  let columnCotangents = ScratchBuffer<Scalar>()
+  let blockOutputs = ScratchBuffer<Scalar>()
+  let blockCotangents = ScratchBuffer<Scalar>()
+  let blockZeros = ScratchBuffer<Scalar>()
+  /// `Wᵀ`, `[C·kh·kw, O]`, and the weight it was made from.
+  let transposedWeight = ScratchBuffer<Scalar>()
+  let transposedFrom = ValueSnapshot<Scalar>()
   /// im2col and col2im of ``geometry``.
-  private let im2col: ConvolutionColumns<Scalar>
+  let im2col: ConvolutionColumns<Scalar>
 
   /// The most unfolded values per block (512 KB of `Float`: a block's columns stay in L2).
   static var columnBudget: Int { 1 << 17 }
@@ -91,9 +94,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     let g = geometry
     let (k, pixels) = (g.patchSize, g.outputPixels)
     let b = parameters + g.outputChannels * k
-    if Scalar.self == Float.self && DenseKernelSupport.available && im2col.keepsSize
-      && min(rows, samplesPerBlock) * pixels >= 8
-    {
+    if usesDenseKernel(rows: rows) {
       convolveInBlocks(rows: rows, parameters: parameters, bias: bias, into: y, unfold: unfold)
       return
     }
@@ -109,47 +110,6 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       gemm(
         .none, .none, m: g.outputChannels, n: pixels, k: k, a: parameters, lda: k, b: cols,
         ldb: pixels, beta: 1, c: out, ldc: pixels)
-    }
-  }
-
-  /// ``convolve(rows:parameters:bias:into:unfold:)`` through the dense
-  /// kernel (`Float`, AVX2): a block of samples' columns side by side,
-  /// `[C·kh·kw, samples·H'·W']`, times the weight `[O, C·kh·kw]` as the
-  /// kernel's rows. Every output element is the same sum wherever its sample
-  /// sits — from zero, one fused multiply-add per tap in increasing order,
-  /// then the bias — so unlike a BLAS GEMM over the block, a sample's output
-  /// never depends on its batch-mates; and the weight is read once per block
-  /// rather than packed again for each sample.
-  private func convolveInBlocks(
-    rows: Int, parameters: UnsafePointer<Scalar>, bias: Bool, into y: MutableMatrixView<Scalar>,
-    unfold: (_ row: Int, _ columns: UnsafeMutablePointer<Scalar>, _ rowStride: Int) -> Void
-  ) {
-    let g = geometry
-    let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
-    let b = parameters + outputs * k
-    forEachBlock(of: rows) { first, count in
-      // Rows of whole cache lines (16 floats), the padding zero.
-      let used = count &* pixels
-      let ld = (used + 15) & ~15
-      let cols = columns.reserve(k * ld)
-      for s in 0..<count { unfold(first + s, cols + s &* pixels, ld) }
-      if ld > used {
-        for i in 0..<k { (cols + (i &* ld &+ used)).update(repeating: 0, count: ld - used) }
-      }
-      let zeros = blockZeros.reserve(ld)
-      zeros.update(repeating: 0, count: ld)
-      let out = blockOutputs.reserve(outputs * ld)
-      DenseKernel.forward(
-        parameters, rows: outputs, inputs: k, ldx: k, weight: cols, transposedWeight: cols,
-        bias: zeros, outputs: ld, into: out, ldy: ld, activation: .identity)
-      for s in 0..<count {
-        let target = y.row(first + s)
-        for o in 0..<outputs {
-          let (source, line) = (out + (o &* ld &+ s &* pixels), target + o &* pixels)
-          let shift: Scalar = bias ? b[o] : 0
-          for p in 0..<pixels { line[p] = source[p] + shift }
-        }
-      }
     }
   }
 
@@ -172,16 +132,16 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       rows: x.rows, parameters: parameters, outputCotangent: dy, foldsInput: dx != nil,
       parameterGradient: parameterGradient, rowWeights: rowWeights,
       unfold: { r, cols, ld in im2col.unfold(x.row(r), into: cols, rowStride: ld) },
-      fold: { r, colBars in
-        if let dx { im2col.fold(colBars, into: dx.row(r)) }
+      fold: { r, colBars, ld in
+        if let dx { im2col.fold(colBars, rowStride: ld, into: dx.row(r)) }
       })
   }
 
   /// The backward pass over `rows` samples whose columns `unfold` writes (as
   /// in ``convolve(rows:parameters:bias:into:unfold:)``): when `foldsInput`,
-  /// each row's column cotangents `Wᵀ dY` (`[C·kh·kw, H'·W']`) go to
-  /// `fold(r, columnCotangents)`; the weighted `dW`, `db` are added into
-  /// `parameterGradient`.
+  /// each row's column cotangents `Wᵀ dY` (`[C·kh·kw, H'·W']`, rows
+  /// `rowStride` apart) go to `fold(r, columnCotangents, rowStride)`; the
+  /// weighted `dW`, `db` are added into `parameterGradient`.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func backward(
@@ -189,18 +149,20 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     foldsInput: Bool, parameterGradient: UnsafeMutablePointer<Scalar>?,
     rowWeights: UnsafePointer<Scalar>?,
     unfold: (_ row: Int, _ columns: UnsafeMutablePointer<Scalar>, _ rowStride: Int) -> Void,
-    fold: (_ row: Int, _ columnCotangents: UnsafePointer<Scalar>) -> Void
+    fold: (_ row: Int, _ columnCotangents: UnsafePointer<Scalar>, _ rowStride: Int) -> Void
   ) {
     let g = geometry
     let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
-    if foldsInput {
+    if foldsInput && usesDenseKernel(rows: rows) {
+      foldInBlocks(rows: rows, parameters: parameters, outputCotangent: dy, fold: fold)
+    } else if foldsInput {
       // dcols = Wᵀ dY, folded back onto the input: one GEMM per sample.
       let colBars = columnCotangents.reserve(k * pixels)
       for r in 0..<rows {
         gemm(
           .transposed, .none, m: k, n: pixels, k: outputs, a: parameters, lda: k, b: dy.row(r),
           ldb: pixels, c: colBars, ldc: pixels)
-        fold(r, colBars)
+        fold(r, colBars, pixels)
       }
     }
     guard let gradient = parameterGradient else { return }

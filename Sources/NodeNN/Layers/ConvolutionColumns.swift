@@ -30,15 +30,17 @@ struct ConvolutionColumns<Scalar: TensorScalar> {
     }
   }
 
-  /// Folds columns `[C·kh·kw, H'·W']` (rows `H'·W'` apart) onto one sample
-  /// `[C, H, W]`, which it overwrites.
+  /// Folds columns `[C·kh·kw, H'·W']` (rows `rowStride` apart) onto one
+  /// sample `[C, H, W]`, which it overwrites.
   @inline(__always)
-  func fold(_ columns: UnsafePointer<Scalar>, into x: UnsafeMutablePointer<Scalar>) {
+  func fold(
+    _ columns: UnsafePointer<Scalar>, rowStride: Int, into x: UnsafeMutablePointer<Scalar>
+  ) {
     if let sameSize {
-      sameSize.fold(columns, rowStride: geometry.outputPixels, into: x)
+      sameSize.fold(columns, rowStride: rowStride, into: x)
     } else {
       x.update(repeating: 0, count: geometry.inputSize)
-      geometry.fold(columns, addingInto: x)
+      geometry.fold(columns, addingInto: x, rowStride: rowStride)
     }
   }
 }

@@ -1,0 +1,110 @@
+import NodeCore
+
+/// The `Float` products of same-size convolutions (the ODE block's) through
+/// ``DenseKernel``, over a block of samples side by side.
+///
+/// Each output of the dense kernel is summed in one fixed order — from the
+/// bias, one fused multiply-add per term in increasing order — wherever it
+/// sits in the product, so a sample's values never depend on its batch-mates
+/// or on the block boundaries (a BLAS GEMM over the block would round the
+/// edge columns differently). Against one BLAS GEMM per sample, the weight is
+/// read once per block instead of being packed again for every sample.
+extension Conv2d {
+  /// Whether `rows` samples go through the dense kernel: `Float` with AVX2,
+  /// a size-keeping geometry, and a block at least 8 columns wide.
+  func usesDenseKernel(rows: Int) -> Bool {
+    Scalar.self == Float.self && DenseKernelSupport.available && im2col.keepsSize
+      && min(rows, samplesPerBlock) * geometry.outputPixels >= 8
+  }
+
+  /// The row stride of a block of `count` samples' columns: whole cache lines
+  /// (16 floats), so that every row of the kernel's right-hand side starts on one.
+  func blockStride(samples count: Int) -> Int { (count &* geometry.outputPixels + 15) & ~15 }
+
+  /// Zeroes the padding columns `[used, ld)` of `rows` rows.
+  func zeroPadding(_ block: UnsafeMutablePointer<Scalar>, rows: Int, used: Int, ld: Int) {
+    guard ld > used else { return }
+    for i in 0..<rows { (block + (i &* ld &+ used)).update(repeating: 0, count: ld - used) }
+  }
+
+  /// `ld` zeros: the bias of a product without one.
+  func zeros(_ ld: Int) -> UnsafeMutablePointer<Scalar> {
+    let zeros = blockZeros.reserve(ld)
+    zeros.update(repeating: 0, count: ld)
+    return zeros
+  }
+
+  /// ``Conv2d/convolve(rows:parameters:bias:into:unfold:)`` through the dense
+  /// kernel: the block's columns `[C·kh·kw, samples·H'·W']` are the kernel's
+  /// right-hand side and the weight `[O, C·kh·kw]` its rows; the bias is
+  /// added as the block's outputs are copied to their samples.
+  func convolveInBlocks(
+    rows: Int, parameters: UnsafePointer<Scalar>, bias: Bool, into y: MutableMatrixView<Scalar>,
+    unfold: (_ row: Int, _ columns: UnsafeMutablePointer<Scalar>, _ rowStride: Int) -> Void
+  ) {
+    let g = geometry
+    let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
+    let b = parameters + outputs * k
+    forEachBlock(of: rows) { first, count in
+      let ld = blockStride(samples: count)
+      let cols = columns.reserve(k * ld)
+      for s in 0..<count { unfold(first + s, cols + s &* pixels, ld) }
+      zeroPadding(cols, rows: k, used: count &* pixels, ld: ld)
+      let out = blockOutputs.reserve(outputs * ld)
+      DenseKernel.forward(
+        parameters, rows: outputs, inputs: k, ldx: k, weight: cols, transposedWeight: cols,
+        bias: zeros(ld), outputs: ld, into: out, ldy: ld, activation: .identity)
+      for s in 0..<count {
+        let target = y.row(first + s)
+        for o in 0..<outputs {
+          let (source, line) = (out + (o &* ld &+ s &* pixels), target + o &* pixels)
+          let shift: Scalar = bias ? b[o] : 0
+          for p in 0..<pixels { line[p] = source[p] + shift }
+        }
+      }
+    }
+  }
+
+  /// The column cotangents `Wᵀ dY` of every sample through the dense kernel
+  /// — `Wᵀ` `[C·kh·kw, O]` as the rows, the block's `dY` side by side
+  /// `[O, samples·H'·W']` on the right — each handed to `fold(r, columns,
+  /// rowStride)` inside its block.
+  func foldInBlocks(
+    rows: Int, parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
+    fold: (_ row: Int, _ columnCotangents: UnsafePointer<Scalar>, _ rowStride: Int) -> Void
+  ) {
+    let g = geometry
+    let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
+    let wt = transposed(parameters)
+    forEachBlock(of: rows) { first, count in
+      let ld = blockStride(samples: count)
+      let bars = blockCotangents.reserve(outputs * ld)
+      for s in 0..<count {
+        let upstream = dy.row(first + s)
+        for o in 0..<outputs {
+          (bars + (o &* ld &+ s &* pixels)).update(from: upstream + o &* pixels, count: pixels)
+        }
+      }
+      zeroPadding(bars, rows: outputs, used: count &* pixels, ld: ld)
+      let colBars = columnCotangents.reserve(k * ld)
+      DenseKernel.forward(
+        wt, rows: k, inputs: outputs, ldx: outputs, weight: bars, transposedWeight: bars,
+        bias: zeros(ld), outputs: ld, into: colBars, ldy: ld, activation: .identity)
+      for s in 0..<count { fold(first + s, colBars + s &* pixels, ld) }
+    }
+  }
+
+  /// `Wᵀ` `[C·kh·kw, O]`, remade only when the weight's bits change (a solve
+  /// calls the layer many times with one weight).
+  func transposed(_ w: UnsafePointer<Scalar>) -> UnsafePointer<Scalar> {
+    let (k, outputs) = (geometry.patchSize, geometry.outputChannels)
+    let t = transposedWeight.reserve(k * outputs)
+    if transposedFrom.holds(w, count: k * outputs) { return UnsafePointer(t) }
+    for o in 0..<outputs {
+      let row = w + o &* k
+      for i in 0..<k { t[i &* outputs &+ o] = row[i] }
+    }
+    transposedFrom.take(w, count: k * outputs)
+    return UnsafePointer(t)
+  }
+}
