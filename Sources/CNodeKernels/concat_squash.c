@@ -19,11 +19,10 @@ ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, lon
   const float *images = p->blocks ? p->images + r * p->ldi + o : 0;
   const float *bars = p->blocks ? p->bars + r * p->ldb + o : 0;
   // 1 − y_act² (the tanh's slope), or 1 without activation.
-  __m256 s = one, twoY = _mm256_setzero_ps();
+  __m256 s = one, yact = _mm256_setzero_ps();
   if (p->act) {
-    __m256 yv = nd_load(p->act + r * p->ldact + o, count);
-    s = _mm256_fnmadd_ps(yv, yv, one);
-    twoY = _mm256_add_ps(yv, yv);
+    yact = nd_load(p->act + r * p->ldact + o, count);
+    s = nd_tanh_slope8(yact);
   }
   __m256 slope = _mm256_setzero_ps();
   __m256 dyv = _mm256_setzero_ps();
@@ -35,7 +34,7 @@ ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, lon
       __m256 mixed = _mm256_setzero_ps();
       for (long i = 0; i < p->blocks; i++)
         mixed = _mm256_fmadd_ps(nd_load(images + i * n, count), nd_load(bars + i * n, count), mixed);
-      dyv = _mm256_mul_ps(s, _mm256_fnmadd_ps(twoY, mixed, dyv));
+      dyv = nd_tanh_backward8(yact, s, dyv, mixed);
     }
     if (p->gated_dy) nd_store(p->gated_dy + r * p->ldgdy + o, _mm256_mul_ps(dyv, gv), count);
     // ȳ ⊙ h g, with h g = y − d t.

@@ -10,7 +10,7 @@ int nd_kernels_available(void) {
 
 // One tile of R rows (R <= 6, a compile-time constant after inlining) by
 // `width` (<= 16) outputs starting at j0: 2R accumulators in registers over
-// the whole k loop, stored without activation. FULL (width == 16) selects
+// the k loop (all of k, or one block of it), stored without activation. FULL (width == 16) selects
 // unmasked loads and stores. RESUME starts the accumulators from y (a later
 // block of k, see nd_dense_wide_f32) instead of the bias.
 ND_TARGET ND_INLINE void nd_wide_tile(const float *x, long ldx, long k, const float *wt, long n,
@@ -239,8 +239,7 @@ ND_TARGET ND_INLINE void nd_gate8(float *row, const float *g, const float *shift
   nd_store(row + j, v, count);
   if (ACT == ND_GATE_TANH) nd_store(act + j, nd_tanh8(v), count);
   if (ACT == ND_GATE_TANH_JVP) {
-    __m256 y = nd_load(slope + j, count);
-    nd_store(act + j, _mm256_mul_ps(v, _mm256_fnmadd_ps(y, y, _mm256_set1_ps(1.0f))), count);
+    nd_store(act + j, _mm256_mul_ps(v, nd_tanh_slope8(nd_load(slope + j, count))), count);
   }
 }
 

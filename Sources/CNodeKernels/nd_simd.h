@@ -32,6 +32,18 @@ ND_TARGET ND_INLINE __m256 nd_tanh8(__m256 x) {
   return _mm256_div_ps(p, q);
 }
 
+// The tanh's slope 1 − y² from its output y, for eight lanes.
+ND_TARGET ND_INLINE __m256 nd_tanh_slope8(__m256 y) {
+  return _mm256_fnmadd_ps(y, y, _mm256_set1_ps(1.0f));
+}
+
+// The cotangent of a tanh's input from its output y, slope s = 1 − y², output
+// cotangent dy and mixed = Σ_i ẋ_i ẏ̄_i (its JVP's share): s (dy − 2 y mixed),
+// since σ'' = −2 y σ'. Every kernel that takes a tanh back uses this one.
+ND_TARGET ND_INLINE __m256 nd_tanh_backward8(__m256 y, __m256 s, __m256 dy, __m256 mixed) {
+  return _mm256_mul_ps(s, _mm256_fnmadd_ps(_mm256_add_ps(y, y), mixed, dy));
+}
+
 // Lane mask for the first `count` (0..8) lanes.
 ND_TARGET ND_INLINE __m256i nd_mask(long count) {
   const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);

@@ -7,11 +7,6 @@
 #include "CNodeKernels.h"
 #include "nd_simd.h"
 
-// 1 − y² for eight lanes.
-ND_TARGET ND_INLINE __m256 nd_tanh_slope8(__m256 y) {
-  return _mm256_fnmadd_ps(y, y, _mm256_set1_ps(1.0f));
-}
-
 // Eight lanes (`count` valid; the full-width calls pass a constant 8 so the
 // masks fold away) of nd_scale_blocks at offset o.
 ND_TARGET ND_INLINE void nd_scale8(const float *xr, const float *gr, float *yr, long o,
@@ -60,9 +55,7 @@ ND_TARGET ND_INLINE void nd_tanh_jvp_backward8(const float *yr, const float *dyr
     __m256 mixed = _mm256_setzero_ps();
     for (long i = 0; i < blocks; i++)
       mixed = _mm256_fmadd_ps(nd_load(tr + i * n + o, count), nd_load(tbr + i * n + o, count), mixed);
-    __m256 twoY = _mm256_add_ps(yv, yv);
-    __m256 inner = _mm256_fnmadd_ps(twoY, mixed, nd_load(dyr + o, count));
-    nd_store(dxr + o, _mm256_mul_ps(s, inner), count);
+    nd_store(dxr + o, nd_tanh_backward8(yv, s, nd_load(dyr + o, count), mixed), count);
   }
   if (dtr) {
     for (long i = 0; i < blocks; i++)

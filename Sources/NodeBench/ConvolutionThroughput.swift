@@ -40,8 +40,8 @@ public struct ConvolutionThroughput: Sendable {
       2.0 * Double(batch * geometry.outputChannels * geometry.patchSize)
       * Double(geometry.outputPixels)
     // The layer alone: the chain's array form would add an allocation and
-    // two copies of the batch to every pass. The chain keeps a view of the
-    // input for the backward pass, so `input` must outlive both.
+    // two copies of the batch to every pass. The chain keeps a view of its
+    // input for the backward pass, so `x` lives until both are measured.
     let x = UnsafeMutablePointer<Float>.allocate(capacity: input.count)
     defer { x.deallocate() }
     x.initialize(from: input, count: input.count)

@@ -83,6 +83,29 @@ import Testing
     }
   }
 
+  /// Each output is the bias plus one fused multiply-add per term in
+  /// increasing k, bit for bit — also for k over 256, which the wide kernel
+  /// runs in blocks (the partial sums pass through the output).
+  @Test(arguments: [(7, 24), (64, 16), (300, 40), (585, 64), (513, 9)])
+  func wideOutputsAreOneFusedChainInOrder(inputs: Int, outputs: Int) throws {
+    try #require(DenseLayer<Float>.isVectorized, "needs AVX2 and FMA")
+    let layer = Self.layer(inputs, outputs, .identity, seed: UInt64(inputs))
+    for rows in [1, 6, 13] {
+      let x = Self.inputs(rows: rows, width: inputs, seed: UInt64(rows + inputs))
+      let y = Self.run(layer, x, rows: rows)
+      var expected: [Float] = []
+      for r in 0..<rows {
+        for j in 0..<outputs {
+          var sum = layer.bias[j]
+          for k in 0..<inputs { sum = sum.addingProduct(x[r * inputs + k], layer.weight[j, k]) }
+          expected.append(sum)
+        }
+      }
+      #expect(
+        y.map(\.bitPattern) == expected.map(\.bitPattern), "\(inputs)→\(outputs) rows \(rows)")
+    }
+  }
+
   @Test func chainEqualsLayerByLayer() {
     let layers = [
       Self.layer(2, 64, .tanh, seed: 1), Self.layer(64, 64, .tanh, seed: 2),

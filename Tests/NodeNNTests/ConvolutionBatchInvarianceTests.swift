@@ -4,56 +4,74 @@ import Testing
 
 @testable import NodeNN
 
-/// A convolution's output for a sample and its input cotangent are bitwise
-/// the same whatever else is in the batch and wherever the block boundaries
-/// fall — the property per-sample adaptive solves rely on.
+/// A convolution's output for a sample, its input cotangent and (concat-time
+/// layer) its time cotangent are bitwise the same whatever else is in the
+/// batch and wherever the block boundaries fall — the property per-sample
+/// adaptive solves rely on. The shapes cover the dense-kernel path of
+/// size-keeping convolutions (a patch under and over the kernel's k block of
+/// 256, a map of 4 pixels) and the BLAS path of a strided one.
 @Suite struct ConvolutionBatchInvarianceTests {
-  @Test(arguments: [(3, 3, 1), (4, 4, 2)])
-  func sampleResultsDoNotDependOnTheBatch(kernel: Int, side: Int, stride: Int) {
-    let g = ConvolutionGeometry(
-      inputChannels: 5, outputChannels: 7, kernel: (kernel, kernel), stride: stride, padding: 1,
-      input: (6 * side / 2, 6 * side / 2))
-    let layer = Conv2d<Float>(g)
-    let rows = 40  // several blocks of the layer's column budget for large maps
-    let x = (0..<(rows * g.inputSize)).map { Float(sin(Double($0) * 0.37)) }
-    let dy = (0..<(rows * g.outputSize)).map { Float(cos(Double($0) * 0.23)) }
-    let p = (0..<layer.parameterCount).map { Float(sin(Double($0) * 1.7)) * 0.3 }
-    let t = [Float](repeating: 0, count: rows)
-    func run(_ samples: Range<Int>) -> (y: [Float], dx: [Float]) {
-      let n = samples.count
-      var y = [Float](repeating: 0, count: n * g.outputSize)
-      var dx = [Float](repeating: 0, count: n * g.inputSize)
-      let xs = Array(x[(samples.lowerBound * g.inputSize)..<(samples.upperBound * g.inputSize)])
-      let dys = Array(dy[(samples.lowerBound * g.outputSize)..<(samples.upperBound * g.outputSize)])
-      xs.withUnsafeBufferPointer { xp in
-        y.withUnsafeMutableBufferPointer { yp in
-          layer.forward(
-            MatrixView(base: xp.baseAddress!, rows: n, columns: g.inputSize), times: t,
-            parameters: p,
-            into: MutableMatrixView(base: yp.baseAddress!, rows: n, columns: g.outputSize))
-        }
-        dys.withUnsafeBufferPointer { dyp in
-          y.withUnsafeBufferPointer { yp in
-            dx.withUnsafeMutableBufferPointer { dxp in
-              layer.backward(
-                MatrixView(base: xp.baseAddress!, rows: n, columns: g.inputSize),
-                output: MatrixView(base: yp.baseAddress!, rows: n, columns: g.outputSize), times: t,
-                parameters: p,
-                outputCotangent: MatrixView(base: dyp.baseAddress!, rows: n, columns: g.outputSize),
-                inputCotangent: MutableMatrixView(
-                  base: dxp.baseAddress!, rows: n, columns: g.inputSize),
-                timeCotangents: nil, parameterGradient: nil, rowWeights: nil)
-            }
+  /// `(y, dx, dt)` of samples `samples` of a fixed batch of `rows`.
+  static func run<S: TensorScalar>(
+    _ layer: any Layer<S>, _ samples: Range<Int>, rows: Int
+  ) -> (y: [S], dx: [S], dt: [S]) {
+    let (inSize, outSize) = (layer.inputSize, layer.outputSize)
+    let x = (0..<(rows * inSize)).map { S(sin(Double($0) * 0.37)) }
+    let dy = (0..<(rows * outSize)).map { S(cos(Double($0) * 0.23)) }
+    let p = (0..<layer.parameterCount).map { S(sin(Double($0) * 1.7) * 0.3) }
+    let times = (0..<rows).map { S(Double($0) * 0.01) }
+    let n = samples.count
+    var y = [S](repeating: 0, count: n * outSize)
+    var dx = [S](repeating: 0, count: n * inSize)
+    var dt = [S](repeating: 0, count: n)
+    let xs = Array(x[(samples.lowerBound * inSize)..<(samples.upperBound * inSize)])
+    let dys = Array(dy[(samples.lowerBound * outSize)..<(samples.upperBound * outSize)])
+    let t = Array(times[samples])
+    xs.withUnsafeBufferPointer { xp in
+      let xv = MatrixView(base: xp.baseAddress!, rows: n, columns: inSize)
+      y.withUnsafeMutableBufferPointer { yp in
+        layer.forward(
+          xv, times: t, parameters: p,
+          into: MutableMatrixView(base: yp.baseAddress!, rows: n, columns: outSize))
+      }
+      dys.withUnsafeBufferPointer { dyp in
+        y.withUnsafeBufferPointer { yp in
+          dx.withUnsafeMutableBufferPointer { dxp in
+            layer.backward(
+              xv, output: MatrixView(base: yp.baseAddress!, rows: n, columns: outSize), times: t,
+              parameters: p,
+              outputCotangent: MatrixView(base: dyp.baseAddress!, rows: n, columns: outSize),
+              inputCotangent: MutableMatrixView(base: dxp.baseAddress!, rows: n, columns: inSize),
+              timeCotangents: &dt, parameterGradient: nil, rowWeights: nil)
           }
         }
       }
-      return (y, dx)
     }
-    let whole = run(0..<rows)
+    return (y, dx, dt)
+  }
+
+  static func check(_ layer: any Layer<Float>, label: String) {
+    let rows = 40  // several blocks of the layer's column budget for large maps
+    let whole = run(layer, 0..<rows, rows: rows)
+    let (inSize, outSize) = (layer.inputSize, layer.outputSize)
     for s in [0, 17, rows - 1] {
-      let alone = run(s..<(s + 1))
-      #expect(alone.y == Array(whole.y[(s * g.outputSize)..<((s + 1) * g.outputSize)]))
-      #expect(alone.dx == Array(whole.dx[(s * g.inputSize)..<((s + 1) * g.inputSize)]))
+      let alone = run(layer, s..<(s + 1), rows: rows)
+      #expect(alone.y == Array(whole.y[(s * outSize)..<((s + 1) * outSize)]), "\(label) y \(s)")
+      #expect(alone.dx == Array(whole.dx[(s * inSize)..<((s + 1) * inSize)]), "\(label) dx \(s)")
+      #expect(alone.dt == [whole.dt[s]], "\(label) dt \(s)")
     }
+  }
+
+  @Test(arguments: [
+    // (input channels, kernel, stride, map side)
+    (5, 3, 1, 6), (32, 3, 1, 6), (5, 3, 1, 2), (5, 4, 2, 12),
+  ])
+  func sampleResultsDoNotDependOnTheBatch(shape: (Int, Int, Int, Int)) {
+    let (channels, kernel, stride, side) = shape
+    let g = ConvolutionGeometry(
+      inputChannels: channels, outputChannels: 7, kernel: (kernel, kernel), stride: stride,
+      padding: 1, input: (side, side))
+    Self.check(Conv2d<Float>(g), label: "Conv2d \(shape)")
+    Self.check(ConcatTimeConv2d<Float>(g), label: "ConcatTimeConv2d \(shape)")
   }
 }

@@ -12,39 +12,9 @@ import Testing
 /// over several blocks and a partial one.
 @Suite struct ConvolutionFloatPathTests {
   /// The outputs, input cotangents and time cotangents of `rows` samples.
-  static func outputs<S: TensorScalar>(
-    _ layer: any Layer<S>, rows: Int, times: [Double]
-  ) -> [Double] {
-    let x = (0..<(rows * layer.inputSize)).map { S(sin(Double($0) * 0.37)) }
-    let dy = (0..<(rows * layer.outputSize)).map { S(cos(Double($0) * 0.23)) }
-    let p = (0..<layer.parameterCount).map { S(sin(Double($0) * 1.7) * 0.3) }
-    let t = times.map { S($0) }
-    var y = [S](repeating: .nan, count: rows * layer.outputSize)
-    var dx = [S](repeating: .nan, count: rows * layer.inputSize)
-    var dt = [S](repeating: 0, count: rows)
-    x.withUnsafeBufferPointer { xp in
-      let xv = MatrixView(base: xp.baseAddress!, rows: rows, columns: layer.inputSize)
-      y.withUnsafeMutableBufferPointer { yp in
-        layer.forward(
-          xv, times: t, parameters: p,
-          into: MutableMatrixView(base: yp.baseAddress!, rows: rows, columns: layer.outputSize))
-      }
-      y.withUnsafeBufferPointer { yp in
-        dy.withUnsafeBufferPointer { dyp in
-          dx.withUnsafeMutableBufferPointer { dxp in
-            layer.backward(
-              xv, output: MatrixView(base: yp.baseAddress!, rows: rows, columns: layer.outputSize),
-              times: t, parameters: p,
-              outputCotangent: MatrixView(
-                base: dyp.baseAddress!, rows: rows, columns: layer.outputSize),
-              inputCotangent: MutableMatrixView(
-                base: dxp.baseAddress!, rows: rows, columns: layer.inputSize),
-              timeCotangents: &dt, parameterGradient: nil, rowWeights: nil)
-          }
-        }
-      }
-    }
-    return (y + dx + dt).map { Double($0) }
+  static func outputs<S: TensorScalar>(_ layer: any Layer<S>, rows: Int) -> [Double] {
+    let r = ConvolutionBatchInvarianceTests.run(layer, 0..<rows, rows: rows)
+    return (r.y + r.dx + r.dt).map { Double($0) }
   }
 
   static func worst(_ a: [Double], _ b: [Double]) -> Double {
@@ -60,14 +30,13 @@ import Testing
     let g = ConvolutionGeometry(
       inputChannels: c, outputChannels: o, kernel: (k, k), stride: stride, padding: padding,
       input: (side, side))
-    let times = (0..<rows).map { 0.1 * Double($0) }
     let plain = Self.worst(
-      Self.outputs(Conv2d<Float>(g), rows: rows, times: times),
-      Self.outputs(Conv2d<Double>(g), rows: rows, times: times))
+      Self.outputs(Conv2d<Float>(g), rows: rows),
+      Self.outputs(Conv2d<Double>(g), rows: rows))
     #expect(plain < 1e-5 * Double(g.patchSize).squareRoot(), "\(shape): \(plain)")
     let timed = Self.worst(
-      Self.outputs(ConcatTimeConv2d<Float>(g), rows: rows, times: times),
-      Self.outputs(ConcatTimeConv2d<Double>(g), rows: rows, times: times))
+      Self.outputs(ConcatTimeConv2d<Float>(g), rows: rows),
+      Self.outputs(ConcatTimeConv2d<Double>(g), rows: rows))
     #expect(timed < 1e-5 * Double(g.patchSize).squareRoot(), "\(shape): \(timed)")
   }
 }

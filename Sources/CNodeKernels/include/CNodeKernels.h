@@ -47,9 +47,9 @@ typedef struct {
   const float *shift; ///< the time weight d [n], or NULL for no shift
   const float *times; ///< [rows / per], read with shift
   float *act;         ///< a tanh after the gate: receives its output [rows, n] (row stride
-  long ldact;         ///< ldact), or NULL for none
-  const float *slope; ///< with act, for tangents: the primal rows' tanh outputs [rows / per, n]
-  long ldslope;       ///< (row stride ldslope); NULL: act = tanh(y)
+  long ldact;         ///< ldact; must not overlap y), or NULL for none
+  const float *slope; ///< with act, for tangents: the primal rows' tanh outputs s, whose slope
+  long ldslope;       ///< 1 - s^2 scales them [rows / per, n] (row stride ldslope); NULL: tanh(y)
 } nd_row_gate;
 
 /// nd_dense_wide_f32 without activation, then y[i, j] = y[i, j] * gate[i / per, j]
@@ -120,9 +120,9 @@ typedef struct {
   const float *act;         ///< when the layer's output goes through tanh: the tanh's output
   long ldact;               ///< [rows, n]; dy and bars are then the tanh output's cotangents
   float *gated_dy;          ///< receives the layer output's cotangent times g, or NULL
-  long ldgdy;
+  long ldgdy;               ///< its row stride
   float *gated_bars;        ///< receives the output tangents' cotangents times g, or NULL
-  long ldgb;
+  long ldgb;                ///< its row stride
 } nd_gate_backward_args;
 
 /// The gate's part of the concat-squash layer's backward pass (and of its JVP's): per

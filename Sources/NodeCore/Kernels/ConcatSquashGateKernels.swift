@@ -68,7 +68,8 @@ public enum ConcatSquashGateKernels {
   public static func backward<Scalar: TensorScalar>(_ p: Backward<Scalar>) {
     if usesFloatKernels(Scalar.self) {
       var args = nd_gate_backward_args()
-      (args.rows, args.n, args.blocks) = (p.rows, p.width, p.directions)
+      let blocks = p.tangents == nil || p.tangentCotangents == nil ? 0 : p.directions
+      (args.rows, args.n, args.blocks) = (p.rows, p.width, blocks)
       if let y = p.output, let dy = p.outputCotangent {
         (args.y, args.ldy, args.dy, args.lddy) = (
           y.base.floats, y.rowStride, dy.base.floats, dy.rowStride
@@ -92,7 +93,7 @@ public enum ConcatSquashGateKernels {
       return
     }
     let (n, a, d) = (p.width, p.gateWeight, p.timeWeight)
-    let k = p.tangents == nil ? 0 : p.directions
+    let k = p.tangents == nil || p.tangentCotangents == nil ? 0 : p.directions
     for r in 0..<p.rows {
       let (gr, t, w) = (p.gate + r &* n, p.times[r], p.rowWeights?[r] ?? 1)
       var timeCotangent: Scalar = 0

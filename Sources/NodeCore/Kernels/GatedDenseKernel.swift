@@ -90,11 +90,24 @@ extension DenseKernel {
       }
     }
     guard let tanh = gate.tanh else { return }
+    let per = gate.rowsPerGate
+    if let primal = tanh.primalOutputs, ldy == outputs, tanh.output.rowStride == outputs {
+      // A sample's `per` tangent rows as the blocks of one row: the tanh
+      // layer's own JVP kernel, so the pair's result is the layers' one by one.
+      TangentKernels.tanhJVP(
+        output: MatrixView(
+          base: primal.base, rows: rows / per, columns: outputs,
+          rowStride: primal.rowStride),
+        tangents: MatrixView(base: y, rows: rows / per, columns: per * outputs),
+        blocks: per,
+        into: MutableMatrixView(base: tanh.output.base, rows: rows / per, columns: per * outputs))
+      return
+    }
     for i in 0..<rows {
       let (row, target) = (y + i &* ldy, tanh.output.row(i))
       if let primal = tanh.primalOutputs {
-        let s = primal.row(i / gate.rowsPerGate)
-        for o in 0..<outputs { target[o] = row[o] * (1 - s[o] * s[o]) }
+        let s = primal.row(i / per)
+        for o in 0..<outputs { target[o] = (1 - s[o] * s[o]) * row[o] }
       } else {
         VectorMath.tanh(UnsafePointer(row), into: target, count: outputs)
       }

@@ -10,11 +10,12 @@ import NodeCore
 /// edge columns differently). Against one BLAS GEMM per sample, the weight is
 /// read once per block instead of being packed again for every sample.
 extension Conv2d {
-  /// Whether `rows` samples go through the dense kernel: `Float` with AVX2,
-  /// a size-keeping geometry, and a block at least 8 columns wide.
-  func usesDenseKernel(rows: Int) -> Bool {
+  /// Whether the products go through the dense kernel: `Float` with AVX2
+  /// and a size-keeping geometry. A property of the layer alone, never of
+  /// the batch, so that a sample takes the same path in any batch (the
+  /// padded rows are at least 16 wide, what the kernel's wide form needs).
+  var usesDenseKernel: Bool {
     Scalar.self == Float.self && DenseKernelSupport.available && im2col.keepsSize
-      && min(rows, samplesPerBlock) * geometry.outputPixels >= 8
   }
 
   /// The row stride of a block of `count` samples' columns: whole cache lines
@@ -25,6 +26,26 @@ extension Conv2d {
   func zeroPadding(_ block: UnsafeMutablePointer<Scalar>, rows: Int, used: Int, ld: Int) {
     guard ld > used else { return }
     for i in 0..<rows { (block + (i &* ld &+ used)).update(repeating: 0, count: ld - used) }
+  }
+
+  /// Copies the cotangents `dy` of samples `first ..< first + count` side by
+  /// side into `bars` `[O, ld]`, each times its row weight when given.
+  func sideBySide(
+    _ dy: MatrixView<Scalar>, first: Int, count: Int, weights: UnsafePointer<Scalar>?,
+    into bars: UnsafeMutablePointer<Scalar>, rowStride ld: Int
+  ) {
+    let (pixels, outputs) = (geometry.outputPixels, geometry.outputChannels)
+    for s in 0..<count {
+      let (upstream, w) = (dy.row(first + s), weights?[first + s] ?? 1)
+      for o in 0..<outputs {
+        let (source, line) = (upstream + o &* pixels, bars + (o &* ld &+ s &* pixels))
+        if weights == nil {
+          line.update(from: source, count: pixels)
+        } else {
+          for p in 0..<pixels { line[p] = w * source[p] }
+        }
+      }
+    }
   }
 
   /// `ld` zeros: the bias of a product without one.
@@ -51,6 +72,7 @@ extension Conv2d {
       for s in 0..<count { unfold(first + s, cols + s &* pixels, ld) }
       zeroPadding(cols, rows: k, used: count &* pixels, ld: ld)
       let out = blockOutputs.reserve(outputs * ld)
+      // The kernel's wide form reads only `transposedWeight` (`[k, ld]`).
       DenseKernel.forward(
         parameters, rows: outputs, inputs: k, ldx: k, weight: cols, transposedWeight: cols,
         bias: zeros(ld), outputs: ld, into: out, ldy: ld, activation: .identity)
@@ -75,36 +97,18 @@ extension Conv2d {
   ) {
     let g = geometry
     let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
-    let wt = transposed(parameters)
+    let wt = transposedWeight.of(parameters, rows: outputs, columns: k)
     forEachBlock(of: rows) { first, count in
       let ld = blockStride(samples: count)
       let bars = blockCotangents.reserve(outputs * ld)
-      for s in 0..<count {
-        let upstream = dy.row(first + s)
-        for o in 0..<outputs {
-          (bars + (o &* ld &+ s &* pixels)).update(from: upstream + o &* pixels, count: pixels)
-        }
-      }
+      sideBySide(dy, first: first, count: count, weights: nil, into: bars, rowStride: ld)
       zeroPadding(bars, rows: outputs, used: count &* pixels, ld: ld)
       let colBars = columnCotangents.reserve(k * ld)
+      // The kernel's wide form reads only `transposedWeight` (`[O, ld]`).
       DenseKernel.forward(
         wt, rows: k, inputs: outputs, ldx: outputs, weight: bars, transposedWeight: bars,
         bias: zeros(ld), outputs: ld, into: colBars, ldy: ld, activation: .identity)
       for s in 0..<count { fold(first + s, colBars + s &* pixels, ld) }
     }
-  }
-
-  /// `Wᵀ` `[C·kh·kw, O]`, remade only when the weight's bits change (a solve
-  /// calls the layer many times with one weight).
-  func transposed(_ w: UnsafePointer<Scalar>) -> UnsafePointer<Scalar> {
-    let (k, outputs) = (geometry.patchSize, geometry.outputChannels)
-    let t = transposedWeight.reserve(k * outputs)
-    if transposedFrom.holds(w, count: k * outputs) { return UnsafePointer(t) }
-    for o in 0..<outputs {
-      let row = w + o &* k
-      for i in 0..<k { t[i &* outputs &+ o] = row[i] }
-    }
-    transposedFrom.take(w, count: k * outputs)
-    return UnsafePointer(t)
   }
 }

@@ -6,10 +6,11 @@ import NodeCore
 ///
 /// Each sample is unfolded (im2col, into a buffer reused across calls) and
 /// multiplied by the weight — `[O, C·kh·kw] × [C·kh·kw, H'·W']` — so that a
-/// sample's output and input cotangent never depend on its batch-mates. In
-/// `Float` (AVX2) the forward product runs through ``DenseKernel`` over a
-/// block of samples unfolded side by side, every output summed in the same
-/// order wherever it sits; otherwise, and for the input cotangent, one BLAS
+/// sample's output and input cotangent never depend on its batch-mates. For
+/// a size-keeping geometry in `Float` (AVX2: the ODE block's convolutions)
+/// the forward product and the input cotangents run through ``DenseKernel``
+/// over a block of samples side by side, every output summed in the same
+/// order wherever it sits (`Conv2d+DenseKernel.swift`); otherwise one BLAS
 /// GEMM per sample (one BLAS GEMM over a block would be faster, but
 /// OpenBLAS's edge kernels round the last columns differently, which a
 /// per-sample adaptive solve would see). The weight gradient, a sum over the
@@ -24,9 +25,8 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   let blockOutputs = ScratchBuffer<Scalar>()
   let blockCotangents = ScratchBuffer<Scalar>()
   let blockZeros = ScratchBuffer<Scalar>()
-  /// `Wᵀ`, `[C·kh·kw, O]`, and the weight it was made from.
-  let transposedWeight = ScratchBuffer<Scalar>()
-  let transposedFrom = ValueSnapshot<Scalar>()
+  /// `Wᵀ`, `[C·kh·kw, O]`, for the input cotangents through the dense kernel.
+  let transposedWeight = TransposedWeight<Scalar>()
   /// im2col and col2im of ``geometry``.
   let im2col: ConvolutionColumns<Scalar>
 
@@ -71,7 +71,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     ]
   }
 
-  /// `y = W ⋆ x (+ b)` for every row, one GEMM per sample.
+  /// `y = W ⋆ x (+ b)` for every row, each sample's product its own.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func convolve(
@@ -83,7 +83,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     }
   }
 
-  /// `y = W ⋆ x (+ b)` for every row, one GEMM per sample, where
+  /// `y = W ⋆ x (+ b)` for every row, each sample's product its own, where
   /// `unfold(r, columns, rowStride)` writes row `r`'s columns `[C·kh·kw, H'·W']`.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
@@ -94,7 +94,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     let g = geometry
     let (k, pixels) = (g.patchSize, g.outputPixels)
     let b = parameters + g.outputChannels * k
-    if usesDenseKernel(rows: rows) {
+    if usesDenseKernel {
       convolveInBlocks(rows: rows, parameters: parameters, bias: bias, into: y, unfold: unfold)
       return
     }
@@ -153,10 +153,10 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   ) {
     let g = geometry
     let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
-    if foldsInput && usesDenseKernel(rows: rows) {
+    if foldsInput && usesDenseKernel {
       foldInBlocks(rows: rows, parameters: parameters, outputCotangent: dy, fold: fold)
     } else if foldsInput {
-      // dcols = Wᵀ dY, folded back onto the input: one GEMM per sample.
+      // dcols = Wᵀ dY, folded back onto the input: one BLAS GEMM per sample.
       let colBars = columnCotangents.reserve(k * pixels)
       for r in 0..<rows {
         gemm(
@@ -172,14 +172,8 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       let ld = count &* pixels
       let bars = blockCotangents.reserve(outputs * ld)
       let cols = columns.reserve(k * ld)
-      for s in 0..<count {
-        let (upstream, w) = (dy.row(first + s), rowWeights?[first + s] ?? 1)
-        for o in 0..<outputs {
-          let (source, line) = (upstream + o &* pixels, bars + (o &* ld &+ s &* pixels))
-          for p in 0..<pixels { line[p] = w * source[p] }
-        }
-        unfold(first + s, cols + s &* pixels, ld)
-      }
+      sideBySide(dy, first: first, count: count, weights: rowWeights, into: bars, rowStride: ld)
+      for s in 0..<count { unfold(first + s, cols + s &* pixels, ld) }
       gemm(
         .none, .transposed, m: outputs, n: k, k: ld, a: bars, lda: ld, b: cols, ldb: ld,
         beta: 1, c: gradient, ldc: k)

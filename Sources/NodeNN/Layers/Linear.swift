@@ -8,9 +8,7 @@ import NodeCore
 public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
   public let inputSize: Int
   public let outputSize: Int
-  private let transposed = ScratchBuffer<Scalar>()
-  /// The weight `transposed` was made from.
-  private let transposedFrom = ValueSnapshot<Scalar>()
+  private let transposed = TransposedWeight<Scalar>()
   private let zeros: ScratchBuffer<Scalar>
   private let weighted = ScratchBuffer<Scalar>()
 
@@ -32,20 +30,9 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
     ]
   }
 
-  /// `Wᵀ`, remade only when the weight's bits differ from the last one's: a
-  /// solve calls the layer many times with one weight, and on small batches
-  /// (a trainer's chunks) the transposition cost as much as a fifth of the
-  /// matrix work, while comparing is a `memcmp`.
+  /// `Wᵀ` `[in, out]` (see ``TransposedWeight``).
   private func transposeWeight(_ w: UnsafePointer<Scalar>) -> UnsafeMutablePointer<Scalar> {
-    let count = inputSize * outputSize
-    let t = transposed.reserve(count)
-    if transposedFrom.holds(w, count: count) { return t }
-    for o in 0..<outputSize {
-      let row = w + o &* inputSize
-      for i in 0..<inputSize { t[i &* outputSize &+ o] = row[i] }
-    }
-    transposedFrom.take(w, count: count)
-    return t
+    transposed.of(w, rows: outputSize, columns: inputSize)
   }
 
   @_specialize(where Scalar == Float)
