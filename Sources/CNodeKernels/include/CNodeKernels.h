@@ -29,6 +29,12 @@ void nd_tanh_f32(const float *x, float *y, long n);
 /// absolute error below 2e-7).
 void nd_sigmoid_f32(const float *x, float *y, long n);
 
+/// y = x > 0 ? x : 0 for the first n elements (y may be x; NaN and -0 give +0).
+void nd_relu_f32(const float *x, float *y, long n);
+
+/// dx = dy * (x > 0 ? 1 : 0) for the first n elements (dx may be dy).
+void nd_relu_backward_f32(const float *x, const float *dy, float *dx, long n);
+
 /// y[r, j] = act(bias[j] + sum_k x[r, k] * wt[k, j]) for r < rows, j < n.
 ///
 /// x is row-major with row stride ldx; wt is the transposed weight matrix,

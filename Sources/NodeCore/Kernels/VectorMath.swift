@@ -1,7 +1,7 @@
 import CNodeKernels
 import RealModule
 
-/// Transcendental functions over contiguous arrays: the AVX2 kernels of
+/// Activation functions over contiguous arrays: the AVX2 kernels of
 /// CNodeKernels for `Float` when the CPU has them, the scalar functions otherwise.
 public enum VectorMath {
   /// `y = tanh(x)` for `count` values (`y` may be `x`; `Float`: at most 5 ulp).
@@ -41,5 +41,33 @@ public enum VectorMath {
   @inlinable
   public static func sigmoid<Scalar: TensorScalar>(_ x: UnsafeMutablePointer<Scalar>, count: Int) {
     sigmoid(UnsafePointer(x), into: x, count: count)
+  }
+
+  /// `y = x > 0 ? x : 0` for `count` values (`y` may be `x`).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func relu<Scalar: TensorScalar>(
+    _ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, count: Int
+  ) {
+    if usesFloatKernels(Scalar.self) {
+      nd_relu_f32(x.floats, y.floats, count)
+    } else {
+      for i in 0..<count { y[i] = x[i] > 0 ? x[i] : 0 }
+    }
+  }
+
+  /// The ReLU's backward pass from its input: `dx = dy · (x > 0 ? 1 : 0)`
+  /// for `count` values (`dx` may be `dy`).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func reluBackward<Scalar: TensorScalar>(
+    input x: UnsafePointer<Scalar>, outputCotangent dy: UnsafePointer<Scalar>,
+    into dx: UnsafeMutablePointer<Scalar>, count: Int
+  ) {
+    if usesFloatKernels(Scalar.self) {
+      nd_relu_backward_f32(x.floats, dy.floats, dx.floats, count)
+    } else {
+      for i in 0..<count { dx[i] = dy[i] * (x[i] > 0 ? 1 : 0) }
+    }
   }
 }

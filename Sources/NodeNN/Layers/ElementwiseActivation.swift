@@ -69,28 +69,18 @@ public final class ElementwiseActivation<Scalar: TensorScalar>: TangentDifferent
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>
   ) {
-    if function == .tanh || function == .sigmoid, x.rowStride == inputSize,
-      y.rowStride == inputSize
-    {
-      // Contiguous rows: one kernel call over the whole batch.
-      let count = x.rows * inputSize
-      if function == .tanh {
-        VectorMath.tanh(x.base, into: y.base, count: count)
-      } else {
-        VectorMath.sigmoid(x.base, into: y.base, count: count)
-      }
-      return
-    }
-    for r in 0..<x.rows {
-      let input = x.row(r)
-      let output = y.row(r)
+    // Contiguous rows: one kernel call over the whole batch.
+    let contiguous = x.rowStride == inputSize && y.rowStride == inputSize
+    let (rows, width) = contiguous ? (1, x.rows * inputSize) : (x.rows, inputSize)
+    for r in 0..<rows {
+      let input = x.base + r &* x.rowStride
+      let output = y.base + r &* y.rowStride
       switch function {
-      case .tanh:
-        VectorMath.tanh(input, into: output, count: inputSize)
-      case .sigmoid:
-        VectorMath.sigmoid(input, into: output, count: inputSize)
+      case .tanh: VectorMath.tanh(input, into: output, count: width)
+      case .sigmoid: VectorMath.sigmoid(input, into: output, count: width)
+      case .relu: VectorMath.relu(input, into: output, count: width)
       default:
-        for i in 0..<inputSize { output[i] = function.value(input[i]) }
+        for i in 0..<width { output[i] = function.value(input[i]) }
       }
     }
   }
@@ -104,6 +94,13 @@ public final class ElementwiseActivation<Scalar: TensorScalar>: TangentDifferent
     parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
   ) {
     guard let dx else { return }
+    if function == .relu {
+      for r in 0..<x.rows {
+        VectorMath.reluBackward(
+          input: x.row(r), outputCotangent: dy.row(r), into: dx.row(r), count: inputSize)
+      }
+      return
+    }
     for r in 0..<x.rows {
       let (input, output, upstream, result) = (x.row(r), y.row(r), dy.row(r), dx.row(r))
       for i in 0..<inputSize {
