@@ -50,6 +50,36 @@ import Testing
     #expect(folded == general)
   }
 
+  /// A fold of another sample's non-finite cotangents leaves values in the
+  /// plane buffer's margins; the next unfold must not carry them into a
+  /// finite sample's border taps (NaN times a zero mask is NaN).
+  @Test func aFoldedNaNDoesNotReachTheNextSample() throws {
+    func check<S: TensorScalar>(_: S.Type) throws {
+      let g = Self.geometries[0]
+      let columns = try #require(SameSizeColumns<S>(g))
+      let ld = g.outputPixels
+      let poisoned = [S](repeating: .nan, count: g.patchSize * ld)
+      var sink = [S](repeating: 0, count: g.inputSize)
+      poisoned.withUnsafeBufferPointer { p in
+        sink.withUnsafeMutableBufferPointer {
+          columns.fold(p.baseAddress!, rowStride: ld, into: $0.baseAddress!)
+        }
+      }
+      let x = (0..<g.inputSize).map { S(Double($0) * 0.1) }
+      var expected = [S](repeating: -1, count: g.patchSize * ld)
+      var found = expected
+      x.withUnsafeBufferPointer { xs in
+        expected.withUnsafeMutableBufferPointer { g.unfold(xs.baseAddress!, into: $0.baseAddress!) }
+        found.withUnsafeMutableBufferPointer {
+          columns.unfold(xs.baseAddress!, into: $0.baseAddress!, rowStride: ld)
+        }
+      }
+      #expect(found == expected, "\(S.self)")
+    }
+    try check(Float.self)
+    try check(Double.self)
+  }
+
   @Test func otherGeometriesUseTheGeneralPath() {
     let strided = ConvolutionGeometry(
       inputChannels: 2, outputChannels: 2, kernel: (4, 4), stride: 2, padding: 1, input: (8, 8))

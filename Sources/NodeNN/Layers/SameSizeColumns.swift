@@ -60,6 +60,10 @@ final class SameSizeColumns<Scalar: TensorScalar> {
     let pixels = geometry.inputHeight * geometry.inputWidth
     let taps = shifts.count
     let plane = padded.base + margin
+    // A fold may have left values in the margins: the masks zero those taps,
+    // but only finite values times zero are zero.
+    padded.base.update(repeating: 0, count: margin)
+    (plane + pixels).update(repeating: 0, count: margin)
     inside.withUnsafeBufferPointer { mask in
       shifts.withUnsafeBufferPointer { shift in
         for c in 0..<geometry.inputChannels {
