@@ -69,7 +69,8 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
 
   /// The forward pass, and with `activated` the output of a tanh after the
   /// layer as well, in the same pass over each tile of rows (``Sequential``
-  /// runs a concat-squash layer and its tanh this way).
+  /// runs a concat-squash layer and its tanh this way). `activated` must not
+  /// overlap `y`: the backward passes need the layer's own output.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func forward(
@@ -171,8 +172,9 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
   }
 
   /// The JVP, and with `activated` (a tanh after the layer: its output and
-  /// the target of its tangents) the tanh's JVP `(1 − y_act²) ẏ` as well, in
-  /// the same pass over each tile of rows.
+  /// the target of its tangents, which must not overlap `outputTangents`)
+  /// the tanh's JVP `(1 − y_act²) ẏ` as well, in the same pass over each
+  /// tile of rows.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func jvp(
