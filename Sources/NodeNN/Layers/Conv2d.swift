@@ -186,6 +186,26 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     }
   }
 
+  /// Copies the cotangents `dy` of samples `first ..< first + count` side by
+  /// side into `bars` `[O, ld]`, each times its row weight when given.
+  func sideBySide(
+    _ dy: MatrixView<Scalar>, first: Int, count: Int, weights: UnsafePointer<Scalar>?,
+    into bars: UnsafeMutablePointer<Scalar>, rowStride ld: Int
+  ) {
+    let (pixels, outputs) = (geometry.outputPixels, geometry.outputChannels)
+    for s in 0..<count {
+      let (upstream, w) = (dy.row(first + s), weights?[first + s] ?? 1)
+      for o in 0..<outputs {
+        let (source, line) = (upstream + o &* pixels, bars + (o &* ld &+ s &* pixels))
+        if weights == nil {
+          line.update(from: source, count: pixels)
+        } else {
+          for p in 0..<pixels { line[p] = w * source[p] }
+        }
+      }
+    }
+  }
+
   public func jvp(
     _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
     parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
