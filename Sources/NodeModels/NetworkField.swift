@@ -27,7 +27,8 @@ public final class NetworkField<Scalar: TensorScalar>: DifferentiableVectorField
 
   public func evaluate(_ batch: FieldBatch<Scalar>, into derivatives: MutableMatrixView<Scalar>) {
     parameters.withUnsafeBufferPointer {
-      network.forward(
+      // No backward pass follows: the last layer writes the derivatives itself.
+      network.evaluate(
         batch.states, times: batch.times, parameters: $0.baseAddress!, into: derivatives)
     }
   }

@@ -31,6 +31,9 @@ public final class Sequential<Scalar: TensorScalar> {
   private var directions = 0
   private let tangentCotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
   private var rows = 0
+  /// Whether the outputs of the last pass are all kept (``forward(_:times:parameters:into:)``,
+  /// not ``evaluate(_:times:parameters:into:)``), as backward passes and JVPs need.
+  private var keepsLastOutput = false
   /// Layer `l`'s concat-squash layer when a tanh follows it: forward, JVP and
   /// the JVP's backward pass run the pair as one step, the tanh's
   /// element-wise work inside the layer's gate pass (the same arithmetic;
@@ -95,33 +98,66 @@ public final class Sequential<Scalar: TensorScalar> {
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>
   ) {
+    let last = run(x, times: times, parameters: parameters, lastInto: nil)
+    for r in 0..<rows {
+      let (source, target) = (last.row(r), y.row(r))
+      for i in 0..<outputSize { target[i] = source[i] }
+    }
+    keepsLastOutput = true
+  }
+
+  /// Runs the chain on `x` into `y` for an evaluation that no backward pass
+  /// or JVP follows (a forward solve's stages): the last layer writes into
+  /// `y` itself instead of into a kept output that would then be copied.
+  /// A backward pass or JVP needs ``forward(_:times:parameters:into:)`` first.
+  public func evaluate(
+    _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
+    into y: MutableMatrixView<Scalar>
+  ) {
+    _ = run(x, times: times, parameters: parameters, lastInto: y)
+    keepsLastOutput = false
+  }
+
+  /// The layers in order on `x` (a concat-squash layer and its tanh as one
+  /// step), each output kept, except that the last goes to `lastInto` when
+  /// given; returns the last output.
+  private func run(
+    _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
+    lastInto: MutableMatrixView<Scalar>?
+  ) -> MatrixView<Scalar> {
     input = x
     rows = x.rows
     var current = x
     var l = 0
     while l < layers.count {
       let layer = layers[l]
+      let fused = tanhFollowed[l]
+      let isLast = l + (fused == nil ? 1 : 2) == layers.count
+      // The step's own result: the layer's output, or its tanh's when fused.
+      let result = isLast ? lastInto : nil
       let out = outputs[l].reserve(rows * layer.outputSize)
-      let view = MutableMatrixView(base: out, rows: rows, columns: layer.outputSize)
-      if let fused = tanhFollowed[l] {
+      let view =
+        fused == nil && result != nil
+        ? result! : MutableMatrixView(base: out, rows: rows, columns: layer.outputSize)
+      if let fused {
         // The concat-squash layer and its tanh in one pass over each row tile.
-        let activated = outputs[l + 1].reserve(rows * layer.outputSize)
+        let activated =
+          result
+          ?? MutableMatrixView(
+            base: outputs[l + 1].reserve(rows * layer.outputSize), rows: rows,
+            columns: layer.outputSize)
         fused.forward(
           current, times: times, parameters: parameters + parameterOffsets[l], into: view,
-          activated: MutableMatrixView(base: activated, rows: rows, columns: layer.outputSize))
-        current = MatrixView(base: activated, rows: rows, columns: layer.outputSize)
+          activated: activated)
+        current = activated.readOnly
         l += 2
         continue
       }
       layer.forward(current, times: times, parameters: parameters + parameterOffsets[l], into: view)
-      current = MatrixView(base: out, rows: rows, columns: layer.outputSize)
+      current = view.readOnly
       l += 1
     }
-    for r in 0..<rows {
-      let source = current.row(r)
-      let target = y.row(r)
-      for i in 0..<outputSize { target[i] = source[i] }
-    }
+    return current
   }
 
   /// Runs the chain on `rows` rows of flat `input` (see
@@ -162,6 +198,7 @@ public final class Sequential<Scalar: TensorScalar> {
     timeCotangents: UnsafeMutablePointer<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
     rowWeights: UnsafePointer<Scalar>?
   ) {
+    precondition(keepsLastOutput, "a backward pass needs forward(_:…) first, not evaluate(_:…)")
     var upstream = dy
     var flip = false
     for l in stride(from: layers.count - 1, through: 0, by: -1) {
@@ -194,6 +231,7 @@ public final class Sequential<Scalar: TensorScalar> {
     times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     inputTangents: MatrixView<Scalar>, directions: Int, into result: MutableMatrixView<Scalar>
   ) {
+    precondition(keepsLastOutput, "a JVP needs forward(_:…) first, not evaluate(_:…)")
     self.inputTangents = inputTangents
     self.directions = directions
     var current = inputTangents
@@ -259,6 +297,7 @@ public final class Sequential<Scalar: TensorScalar> {
     inputCotangent dx: MutableMatrixView<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?,
     parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
   ) {
+    precondition(keepsLastOutput, "a backward pass needs forward(_:…) first, not evaluate(_:…)")
     var upstream = dy
     var upstreamTangents = dTangents
     var flip = false

@@ -6,7 +6,7 @@ import Testing
 /// The chain: names, offsets, and its products against finite differences.
 @Suite struct SequentialTests {
   /// W1's dynamics: concat-squash 2 → 8 → 8 → 2 with tanh between.
-  static func network() -> Sequential<Double> {
+  static func network<S: TensorScalar>(_: S.Type = Double.self) -> Sequential<S> {
     Sequential(
       [
         ConcatSquashLinear(inputs: 2, outputs: 8), ElementwiseActivation(.tanh, size: 8),
@@ -120,5 +120,41 @@ import Testing
       }
     }
     #expect(worst < 1e-7, "worst relative error \(worst)")
+  }
+
+  /// `evaluate` (the last layer writing into the caller's rows) gives
+  /// `forward`'s output bit for bit — with a plain last layer, with a
+  /// concat-squash layer and its tanh as the last step, and into rows wider
+  /// than the output.
+  @Test func evaluateEqualsForward() {
+    let tanhLast = Sequential<Float>(
+      [
+        ConcatSquashLinear(inputs: 2, outputs: 9), ElementwiseActivation(.tanh, size: 9),
+        ConcatSquashLinear(inputs: 9, outputs: 3), ElementwiseActivation(.tanh, size: 3),
+      ],
+      names: ["layers.0", nil, "layers.1", nil])
+    for net in [Self.network(Float.self), tanhLast] {
+      let n = 7
+      let out = net.outputSize
+      let x = LayerGradientTests.values(n * 2, seed: 21).map { Float($0) }
+      let t = LayerGradientTests.values(n, seed: 22).map { Float($0) }
+      let p = LayerGradientTests.values(net.parameterCount, seed: 23).map { Float($0) * 0.7 }
+      let kept = net.forward(x, rows: n, times: t, parameters: p)
+      var direct = [Float](repeating: .nan, count: n * (out + 1))
+      x.withUnsafeBufferPointer { xp in
+        direct.withUnsafeMutableBufferPointer { yp in
+          net.evaluate(
+            MatrixView(base: xp.baseAddress!, rows: n, columns: 2), times: t, parameters: p,
+            into: MutableMatrixView(
+              base: yp.baseAddress!, rows: n, columns: out, rowStride: out + 1))
+        }
+      }
+      for r in 0..<n {
+        #expect(
+          Array(direct[(r * (out + 1))..<(r * (out + 1) + out)]).map(\.bitPattern)
+            == Array(kept[(r * out)..<((r + 1) * out)]).map(\.bitPattern))
+        #expect(direct[r * (out + 1) + out].isNaN, "the row's padding is left alone")
+      }
+    }
   }
 }
