@@ -135,10 +135,9 @@ public final class Sequential<Scalar: TensorScalar> {
       let isLast = l + (fused == nil ? 1 : 2) == layers.count
       // The step's own result: the layer's output, or its tanh's when fused.
       let result = isLast ? lastInto : nil
-      let out = outputs[l].reserve(rows * layer.outputSize)
-      let view =
-        fused == nil && result != nil
-        ? result! : MutableMatrixView(base: out, rows: rows, columns: layer.outputSize)
+      let kept = MutableMatrixView(
+        base: outputs[l].reserve(rows * layer.outputSize), rows: rows, columns: layer.outputSize)
+      let view = fused == nil ? result ?? kept : kept
       if let fused {
         // The concat-squash layer and its tanh in one pass over each row tile.
         let activated =

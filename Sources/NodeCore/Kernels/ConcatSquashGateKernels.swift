@@ -98,22 +98,20 @@ public enum ConcatSquashGateKernels {
       let (gr, t, w) = (p.gate + r &* n, p.times[r], p.rowWeights?[r] ?? 1)
       var timeCotangent: Scalar = 0
       for o in 0..<n {
-        // The tanh's slope and 2 y_act (1 and 0 without it).
-        var (s, twoY): (Scalar, Scalar) = (1, 0)
-        if let act = p.activatedOutput {
-          let y = act.row(r)[o]
-          (s, twoY) = (1 - y * y, y + y)
-        }
+        // The tanh's slope (1 without it).
+        let yAct = p.activatedOutput.map { $0.row(r)[o] }
+        let s = yAct.map { 1 - $0 * $0 } ?? 1
         var slope: Scalar = 0
         var upstream: Scalar = 0
         if let y = p.output, let dy = p.outputCotangent {
           upstream = dy.row(r)[o]
-          if p.activatedOutput != nil, let images = p.tangents, let bars = p.tangentCotangents {
+          if let yAct {
             var mixed: Scalar = 0
-            for i in 0..<k { mixed += images.row(r)[i &* n &+ o] * bars.row(r)[i &* n &+ o] }
-            upstream = s * (upstream - twoY * mixed)
-          } else if p.activatedOutput != nil {
-            upstream = s * upstream
+            if let images = p.tangents, let bars = p.tangentCotangents {
+              for i in 0..<k { mixed += images.row(r)[i &* n &+ o] * bars.row(r)[i &* n &+ o] }
+            }
+            upstream = TangentKernels.tanhInputCotangent(
+              output: yAct, outputCotangent: upstream, mixed: mixed)
           }
           p.gatedOutputCotangent?.row(r)[o] = upstream * gr[o]
           slope = upstream * (y.row(r)[o] - d[o] * t)

@@ -90,26 +90,17 @@ extension DenseKernel {
       }
     }
     guard let tanh = gate.tanh else { return }
-    let per = gate.rowsPerGate
-    if let primal = tanh.primalOutputs, ldy == outputs, tanh.output.rowStride == outputs {
-      // A sample's `per` tangent rows as the blocks of one row: the tanh
-      // layer's own JVP kernel, so the pair's result is the layers' one by one.
-      TangentKernels.tanhJVP(
-        output: MatrixView(
-          base: primal.base, rows: rows / per, columns: outputs,
-          rowStride: primal.rowStride),
-        tangents: MatrixView(base: y, rows: rows / per, columns: per * outputs),
-        blocks: per,
-        into: MutableMatrixView(base: tanh.output.base, rows: rows / per, columns: per * outputs))
-      return
-    }
+    // The tanh layer's own passes, row by row, so that the pair's result is
+    // the layers' one by one.
     for i in 0..<rows {
-      let (row, target) = (y + i &* ldy, tanh.output.row(i))
+      let (row, target) = (UnsafePointer(y + i &* ldy), tanh.output.row(i))
       if let primal = tanh.primalOutputs {
-        let s = primal.row(i / per)
-        for o in 0..<outputs { target[o] = (1 - s[o] * s[o]) * row[o] }
+        TangentKernels.tanhJVP(
+          output: MatrixView(base: primal.row(i / gate.rowsPerGate), rows: 1, columns: outputs),
+          tangents: MatrixView(base: row, rows: 1, columns: outputs), blocks: 1,
+          into: MutableMatrixView(base: target, rows: 1, columns: outputs))
       } else {
-        VectorMath.tanh(UnsafePointer(row), into: target, count: outputs)
+        VectorMath.tanh(row, into: target, count: outputs)
       }
     }
   }

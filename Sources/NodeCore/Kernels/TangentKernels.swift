@@ -82,7 +82,8 @@ public enum TangentKernels {
           for i in 0..<blocks {
             mixed += tangents.row(r)[i &* width &+ o] * bars.row(r)[i &* width &+ o]
           }
-          result[o] = (1 - output[o] * output[o]) * (upstream[o] - 2 * output[o] * mixed)
+          result[o] = tanhInputCotangent(
+            output: output[o], outputCotangent: upstream[o], mixed: mixed)
         }
       }
       if let dTangents {
@@ -92,5 +93,15 @@ public enum TangentKernels {
         }
       }
     }
+  }
+
+  /// A tanh input's cotangent from its output `y`, its output's cotangent
+  /// `ȳ` and `mixed = Σ_i ẋ_i ẏ̄_i` (its JVP's share): `(1 − y²)(ȳ − 2 y mixed)`,
+  /// since `σ'' = −2 y σ'` — the portable form of the kernels' `nd_tanh_backward8`.
+  @inline(__always)
+  static func tanhInputCotangent<Scalar: TensorScalar>(
+    output y: Scalar, outputCotangent dy: Scalar, mixed: Scalar
+  ) -> Scalar {
+    (1 - y * y) * (dy - 2 * y * mixed)
   }
 }

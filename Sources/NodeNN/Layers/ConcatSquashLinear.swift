@@ -214,7 +214,6 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
         into: activated.tangents)
     }
   }
-
 }
 
 extension ConcatSquashLinear {
