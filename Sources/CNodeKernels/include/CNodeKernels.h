@@ -139,6 +139,32 @@ typedef struct {
 /// backward pass needs.
 void nd_gate_backward_f32(const nd_gate_backward_args *args);
 
+/// The taps of a same-size stride-1 convolution (kernel 2p + 1, padding p) on an
+/// H x W plane of `pixels` = H W elements: tap t reads the plane shifted by shifts[t]
+/// elements, at the output pixels q where inside[t * pixels + q] is -1 (all bits; 0
+/// where the tap hangs over the border). receives[t * pixels + q] is inside's value at
+/// output pixel q - shifts[t]: -1 where input pixel q feeds tap t of some output pixel.
+typedef struct {
+  long pixels;         ///< H W
+  long taps;           ///< kernel height times width
+  const long *shifts;  ///< [taps]
+  const int *inside;   ///< [taps, pixels]
+  const int *receives; ///< [taps, pixels]
+} nd_same_size_taps;
+
+/// im2col of `count` samples side by side: row c taps + t of `columns` (rows ld apart)
+/// holds, at s pixels + q, x[s ldx + c pixels + q + shifts[t]] where tap t of pixel q
+/// lies inside the plane, else +0 (no multiply: a non-finite neighbour cannot leak in);
+/// entries count pixels ..< ld of every row are zeroed. Rows written in increasing order.
+void nd_unfold_same_f32(const nd_same_size_taps *taps, const float *x, long ldx, long count,
+                        long channels, float *columns, long ld);
+
+/// col2im, the transpose: dx[s lddx + c pixels + q] = the sum, from +0 over taps t in
+/// increasing order, of columns[(c taps + t) ld + s pixels + q - shifts[t]] where
+/// receives[t][q]. Overwrites dx.
+void nd_fold_same_f32(const nd_same_size_taps *taps, const float *columns, long ld, long count,
+                      long channels, float *dx, long lddx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,6 +24,12 @@ public struct MatrixView<Scalar>: @unchecked Sendable {
   /// The first element of row `i`.
   @inlinable
   public func row(_ i: Int) -> UnsafePointer<Scalar> { base + i * rowStride }
+
+  /// Rows `first ..< first + count` as a view of their own.
+  @inlinable
+  public func rows(_ first: Int, count: Int) -> MatrixView<Scalar> {
+    MatrixView(base: row(first), rows: count, columns: columns, rowStride: rowStride)
+  }
 }
 
 /// A mutable view of a row-major matrix in memory owned by someone else.
@@ -51,6 +57,12 @@ public struct MutableMatrixView<Scalar>: @unchecked Sendable {
   /// The first element of row `i`.
   @inlinable
   public func row(_ i: Int) -> UnsafeMutablePointer<Scalar> { base + i * rowStride }
+
+  /// Rows `first ..< first + count` as a view of their own.
+  @inlinable
+  public func rows(_ first: Int, count: Int) -> MutableMatrixView<Scalar> {
+    MutableMatrixView(base: row(first), rows: count, columns: columns, rowStride: rowStride)
+  }
 
   /// The same matrix, read-only.
   @inlinable

@@ -54,18 +54,22 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
   public var outputSize: Int { convolution.outputSize }
   public var parameterTensors: [ParameterTensor] { convolution.parameterTensors }
 
-  /// Writes the columns of `[t, x]` for a row: the time plane's rows are `t`
-  /// at the taps inside the input, the feature planes' are `x` unfolded —
-  /// exactly the columns of the concatenated input.
+  /// Writes the columns of `[t, x]` for a block of rows side by side: the
+  /// time plane's rows are each row's `t` at the taps inside the input, the
+  /// feature planes' are `x` unfolded — exactly the columns of the
+  /// concatenated input.
   private func unfold(
-    _ x: UnsafePointer<Scalar>, time t: Scalar, into columns: UnsafeMutablePointer<Scalar>,
-    rowStride ld: Int
+    _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    into columns: UnsafeMutablePointer<Scalar>, rowStride ld: Int
   ) {
     let (taps, pixels) = tapsAndPixels
     insideTaps.withUnsafeBufferPointer { inside in
       for tap in 0..<taps {
-        let (line, mask) = (columns + tap &* ld, inside.baseAddress! + tap &* pixels)
-        for p in 0..<pixels { line[p] = t * mask[p] }
+        let mask = inside.baseAddress! + tap &* pixels
+        for s in 0..<x.rows {
+          let (line, t) = (columns + (tap &* ld &+ s &* pixels), times[s])
+          for p in 0..<pixels { line[p] = t * mask[p] }
+        }
       }
     }
     featureColumns.unfold(x, into: columns + taps &* ld, rowStride: ld)
@@ -78,8 +82,8 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
     into y: MutableMatrixView<Scalar>
   ) {
     convolution.convolve(rows: x.rows, parameters: parameters, bias: true, into: y) {
-      r, columns, ld in
-      unfold(x.row(r), time: times[r], into: columns, rowStride: ld)
+      first, count, columns, ld in
+      unfold(x.rows(first, count: count), times: times + first, into: columns, rowStride: ld)
     }
   }
 
@@ -96,23 +100,28 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
       rows: x.rows, parameters: parameters, outputCotangent: dy,
       foldsInput: dx != nil || timeCotangents != nil, parameterGradient: parameterGradient,
       rowWeights: rowWeights,
-      unfold: { r, columns, ld in
-        unfold(x.row(r), time: times[r], into: columns, rowStride: ld)
+      unfold: { first, count, columns, ld in
+        unfold(x.rows(first, count: count), times: times + first, into: columns, rowStride: ld)
       },
-      fold: { r, columnCotangents, ld in
+      fold: { first, count, columnCotangents, ld in
         if let timeCotangents {
           // t̄ = Σ over the time plane's in-bounds taps of their column cotangents.
-          timeCotangents[r] += insideTaps.withUnsafeBufferPointer { inside in
-            var sum: Scalar = 0
-            for tap in 0..<taps {
-              sum += VectorReduction.dot(
-                columnCotangents + tap &* ld, inside.baseAddress! + tap &* pixels, count: pixels)
+          insideTaps.withUnsafeBufferPointer { inside in
+            for s in 0..<count {
+              var sum: Scalar = 0
+              for tap in 0..<taps {
+                sum += VectorReduction.dot(
+                  columnCotangents + (tap &* ld &+ s &* pixels),
+                  inside.baseAddress! + tap &* pixels,
+                  count: pixels)
+              }
+              timeCotangents[first + s] += sum
             }
-            return sum
           }
         }
         if let dx {
-          featureColumns.fold(columnCotangents + taps &* ld, rowStride: ld, into: dx.row(r))
+          featureColumns.fold(
+            columnCotangents + taps &* ld, rowStride: ld, into: dx.rows(first, count: count))
         }
       })
   }

@@ -41,7 +41,7 @@ extension Conv2d {
   /// added as the block's outputs are copied to their samples.
   func convolveInBlocks(
     rows: Int, parameters: UnsafePointer<Scalar>, bias: Bool, into y: MutableMatrixView<Scalar>,
-    unfold: (_ row: Int, _ columns: UnsafeMutablePointer<Scalar>, _ rowStride: Int) -> Void
+    unfold: ColumnUnfold
   ) {
     let g = geometry
     let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
@@ -49,7 +49,7 @@ extension Conv2d {
     forEachBlock(of: rows) { first, count in
       let ld = blockStride(samples: count)
       let cols = columns.reserve(k * ld)
-      for s in 0..<count { unfold(first + s, cols + s &* pixels, ld) }
+      unfold(first, count, cols, ld)
       zeroPadding(cols, rows: k, used: count &* pixels, ld: ld)
       let out = blockOutputs.reserve(outputs * ld)
       // The kernel's wide form reads only `transposedWeight` (`[k, ld]`).
@@ -69,11 +69,10 @@ extension Conv2d {
 
   /// The column cotangents `Wᵀ dY` of every sample through the dense kernel
   /// — `Wᵀ` `[C·kh·kw, O]` as the rows, the block's `dY` side by side
-  /// `[O, samples·H'·W']` on the right — each handed to `fold(r, columns,
-  /// rowStride)` inside its block.
+  /// `[O, samples·H'·W']` on the right — handed to `fold` block by block.
   func foldInBlocks(
     rows: Int, parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
-    fold: (_ row: Int, _ columnCotangents: UnsafePointer<Scalar>, _ rowStride: Int) -> Void
+    fold: ColumnFold
   ) {
     let g = geometry
     let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
@@ -88,7 +87,7 @@ extension Conv2d {
       DenseKernel.forward(
         wt, rows: k, inputs: outputs, ldx: outputs, weight: bars, transposedWeight: bars,
         bias: zeros(ld), outputs: ld, into: colBars, ldy: ld, activation: .identity)
-      for s in 0..<count { fold(first + s, colBars + s &* pixels, ld) }
+      fold(first, count, colBars, ld)
     }
   }
 }

@@ -41,6 +41,17 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     im2col = ConvolutionColumns(geometry)
   }
 
+  /// Writes the columns of samples `first ..< first + count` side by side,
+  /// `[C·kh·kw, count·H'·W']`, rows `rowStride` apart.
+  typealias ColumnUnfold = (
+    _ first: Int, _ count: Int, _ columns: UnsafeMutablePointer<Scalar>, _ rowStride: Int
+  ) -> Void
+  /// Takes the column cotangents of samples `first ..< first + count` (as a
+  /// ``ColumnUnfold`` lays them out) back onto their inputs.
+  typealias ColumnFold = (
+    _ first: Int, _ count: Int, _ columnCotangents: UnsafePointer<Scalar>, _ rowStride: Int
+  ) -> Void
+
   /// Samples per block: as many as fit the column budget, at least one.
   var samplesPerBlock: Int {
     max(1, Self.columnBudget / max(1, geometry.patchSize * geometry.outputPixels))
@@ -78,18 +89,19 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     _ x: MatrixView<Scalar>, parameters: UnsafePointer<Scalar>, bias: Bool,
     into y: MutableMatrixView<Scalar>
   ) {
-    convolve(rows: x.rows, parameters: parameters, bias: bias, into: y) { r, cols, ld in
-      im2col.unfold(x.row(r), into: cols, rowStride: ld)
+    convolve(rows: x.rows, parameters: parameters, bias: bias, into: y) { first, count, cols, ld in
+      im2col.unfold(x.rows(first, count: count), into: cols, rowStride: ld)
     }
   }
 
   /// `y = W ⋆ x (+ b)` for every row, each sample's product its own, where
-  /// `unfold(r, columns, rowStride)` writes row `r`'s columns `[C·kh·kw, H'·W']`.
+  /// `unfold(first, count, columns, rowStride)` writes the columns of rows
+  /// `first ..< first + count` side by side, `[C·kh·kw, count·H'·W']`.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func convolve(
     rows: Int, parameters: UnsafePointer<Scalar>, bias: Bool, into y: MutableMatrixView<Scalar>,
-    unfold: (_ row: Int, _ columns: UnsafeMutablePointer<Scalar>, _ rowStride: Int) -> Void
+    unfold: ColumnUnfold
   ) {
     let g = geometry
     let (k, pixels) = (g.patchSize, g.outputPixels)
@@ -100,7 +112,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     }
     let cols = columns.reserve(k * pixels)
     for r in 0..<rows {
-      unfold(r, cols, pixels)
+      unfold(r, 1, cols, pixels)
       let out = y.row(r)
       for o in 0..<g.outputChannels {
         let value: Scalar = bias ? b[o] : 0
@@ -131,25 +143,27 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     backward(
       rows: x.rows, parameters: parameters, outputCotangent: dy, foldsInput: dx != nil,
       parameterGradient: parameterGradient, rowWeights: rowWeights,
-      unfold: { r, cols, ld in im2col.unfold(x.row(r), into: cols, rowStride: ld) },
-      fold: { r, colBars, ld in
-        if let dx { im2col.fold(colBars, rowStride: ld, into: dx.row(r)) }
+      unfold: { first, count, cols, ld in
+        im2col.unfold(x.rows(first, count: count), into: cols, rowStride: ld)
+      },
+      fold: { first, count, colBars, ld in
+        if let dx { im2col.fold(colBars, rowStride: ld, into: dx.rows(first, count: count)) }
       })
   }
 
   /// The backward pass over `rows` samples whose columns `unfold` writes (as
   /// in ``convolve(rows:parameters:bias:into:unfold:)``): when `foldsInput`,
-  /// each row's column cotangents `Wᵀ dY` (`[C·kh·kw, H'·W']`, rows
-  /// `rowStride` apart) go to `fold(r, columnCotangents, rowStride)`; the
-  /// weighted `dW`, `db` are added into `parameterGradient`.
+  /// the column cotangents `Wᵀ dY` of rows `first ..< first + count`
+  /// (`[C·kh·kw, count·H'·W']`, rows `rowStride` apart) go to
+  /// `fold(first, count, columnCotangents, rowStride)`; the weighted `dW`,
+  /// `db` are added into `parameterGradient`.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func backward(
     rows: Int, parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
     foldsInput: Bool, parameterGradient: UnsafeMutablePointer<Scalar>?,
     rowWeights: UnsafePointer<Scalar>?,
-    unfold: (_ row: Int, _ columns: UnsafeMutablePointer<Scalar>, _ rowStride: Int) -> Void,
-    fold: (_ row: Int, _ columnCotangents: UnsafePointer<Scalar>, _ rowStride: Int) -> Void
+    unfold: ColumnUnfold, fold: ColumnFold
   ) {
     let g = geometry
     let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
@@ -162,7 +176,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
         gemm(
           .transposed, .none, m: k, n: pixels, k: outputs, a: parameters, lda: k, b: dy.row(r),
           ldb: pixels, c: colBars, ldc: pixels)
-        fold(r, colBars, pixels)
+        fold(r, 1, colBars, pixels)
       }
     }
     guard let gradient = parameterGradient else { return }
@@ -173,7 +187,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       let bars = blockCotangents.reserve(outputs * ld)
       let cols = columns.reserve(k * ld)
       sideBySide(dy, first: first, count: count, weights: rowWeights, into: bars, rowStride: ld)
-      for s in 0..<count { unfold(first + s, cols + s &* pixels, ld) }
+      unfold(first, count, cols, ld)
       gemm(
         .none, .transposed, m: outputs, n: k, k: ld, a: bars, lda: ld, b: cols, ldb: ld,
         beta: 1, c: gradient, ldc: k)

@@ -6,14 +6,17 @@ import NodeCore
 ///
 /// For such maps the column row of kernel tap `(i, j)` is the input plane
 /// shifted by `s = (i − p)·W + (j − p)` elements, with zeros where the tap
-/// hangs over the border. Each plane is copied once into a buffer with
-/// `p·W + p` zeros on either side; every tap's row is then one pass of
-/// `plane[q + s] · inside` over the `H·W` pixels, with a fixed 0/1 mask of the
-/// taps that fall inside the input (a multiply, which vectorises; a select
-/// did not). For finite inputs the values are exactly those of
-/// ``ConvolutionGeometry/unfold(_:into:rowStride:)``; a non-finite pixel can
-/// also turn a border zero of its own sample into NaN — a sample whose
-/// output is non-finite through its in-bounds taps anyway.
+/// hangs over the border. In `Float` with AVX2 a block of samples is
+/// unfolded side by side by ``SameSizeColumnKernels`` (each column row
+/// written in one pass, the border taps skipped loads). Elsewhere each plane
+/// is copied into a buffer with `p·W + p` zeros on either side and every
+/// tap's row is one pass of `plane[q + s] · inside` over the `H·W` pixels,
+/// with a fixed 0/1 mask of the taps that fall inside the input (a multiply,
+/// which vectorises; a select did not). For finite inputs the values are
+/// exactly those of ``ConvolutionGeometry/unfold(_:into:rowStride:)``; in the
+/// portable passes a non-finite pixel can also turn a border zero of its own
+/// sample into NaN — a sample whose output is non-finite through its
+/// in-bounds taps anyway.
 final class SameSizeColumns<Scalar: TensorScalar> {
   let geometry: ConvolutionGeometry
   /// `[taps, H·W]`: 1 where tap `t` of pixel `q` falls inside the input, else 0.
@@ -23,6 +26,8 @@ final class SameSizeColumns<Scalar: TensorScalar> {
   /// The zeros before (and after) a plane in `padded`.
   private let margin: Int
   private let padded: ScratchBuffer<Scalar>
+  /// The taps for the block kernels (`Float` with AVX2).
+  private let table: SameSizeTapTable
 
   /// Columns for `geometry`, or nil when it is not a same-size stride-1 convolution.
   init?(_ geometry: ConvolutionGeometry) {
@@ -49,6 +54,35 @@ final class SameSizeColumns<Scalar: TensorScalar> {
     self.shifts = shifts
     margin = p * w + p
     padded = ScratchBuffer(capacity: h * w + 2 * margin)
+    table = SameSizeTapTable(pixels: h * w, shifts: shifts, inside: inside.map { $0 != 0 })
+  }
+
+  /// Unfolds every row of `x` (a block of samples `[C, H, W]`) side by side
+  /// into `columns` `[C·kh·kw, rows·H·W]`, rows `rowStride` apart (entries
+  /// past the block's pixels are not part of the result).
+  func unfold(
+    _ x: MatrixView<Scalar>, into columns: UnsafeMutablePointer<Scalar>, rowStride ld: Int
+  ) {
+    let pixels = geometry.inputHeight * geometry.inputWidth
+    if SameSizeColumnKernels.run(for: Scalar.self) {
+      SameSizeColumnKernels.unfold(
+        table, samples: x, channels: geometry.inputChannels, into: columns, rowStride: ld)
+      return
+    }
+    for s in 0..<x.rows { unfold(x.row(s), into: columns + s &* pixels, rowStride: ld) }
+  }
+
+  /// Folds `columns` (a block, as ``unfold(_:into:rowStride:)`` writes it)
+  /// back onto every row of `x`, which it overwrites (col2im).
+  func fold(_ columns: UnsafePointer<Scalar>, rowStride ld: Int, into x: MutableMatrixView<Scalar>)
+  {
+    if SameSizeColumnKernels.run(for: Scalar.self) {
+      SameSizeColumnKernels.fold(
+        table, columns: columns, rowStride: ld, channels: geometry.inputChannels, into: x)
+      return
+    }
+    let pixels = geometry.inputHeight * geometry.inputWidth
+    for s in 0..<x.rows { fold(columns + s &* pixels, rowStride: ld, into: x.row(s)) }
   }
 
   /// Unfolds one sample `[C, H, W]` into `columns` `[C·kh·kw, H·W]` (rows `rowStride` apart).
