@@ -165,6 +165,16 @@ void nd_unfold_same_f32(const nd_same_size_taps *taps, const float *x, long ldx,
 void nd_fold_same_f32(const nd_same_size_taps *taps, const float *columns, long ld, long count,
                       long channels, float *dx, long lddx);
 
+/// Group normalisation of `rows` samples of `channels` planes of `pixels` (rows ldx
+/// apart) in `groups` groups of consecutive channels: per row and group, mean m and
+/// variance v over the group (eight partial sums, as NodeCore's VectorReduction), scale
+/// s = 1 / sqrt(v + epsilon), x̂ = (x - m) s. Writes s to inverse[r groups + g], x̂ to
+/// hat [rows, channels pixels] (contiguous) and y = gamma[c] x̂ + beta[c] (rows ldy apart),
+/// each only when its pointer is not NULL.
+void nd_group_norm_f32(const float *x, long ldx, long rows, long channels, long groups,
+                       long pixels, float epsilon, const float *gamma, const float *beta,
+                       float *y, long ldy, float *hat, float *inverse);
+
 #ifdef __cplusplus
 }
 #endif

@@ -45,6 +45,12 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
     let n = x.rows
     let hat = normalized.reserve(n * inputSize)
     let inverse = inverseDeviations.reserve(n * groups)
+    if GroupNormKernel.run(for: Scalar.self) {
+      GroupNormKernel.normalize(
+        x, channels: channels, groups: groups, pixels: pixels, epsilon: epsilon, gamma: nil,
+        beta: nil, into: nil, hat: hat, inverse: inverse)
+      return (hat, inverse)
+    }
     let size = groupSize
     // Group pointers and wrapping index arithmetic: the element loops vectorise.
     for r in 0..<n {
@@ -68,8 +74,15 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>
   ) {
-    let (hat, _) = normalize(x)
     let (gamma, beta) = (parameters, parameters + channels)
+    if GroupNormKernel.run(for: Scalar.self) {
+      // One pass per group, x̂ never stored: the same values as below.
+      GroupNormKernel.normalize(
+        x, channels: channels, groups: groups, pixels: pixels, epsilon: epsilon, gamma: gamma,
+        beta: beta, into: y, hat: nil, inverse: nil)
+      return
+    }
+    let (hat, _) = normalize(x)
     for r in 0..<x.rows {
       for c in 0..<channels {
         let out = y.row(r) + c &* pixels

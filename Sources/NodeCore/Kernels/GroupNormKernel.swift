@@ -1,0 +1,28 @@
+import CNodeKernels
+
+/// Group normalisation's statistics and output through the CNodeKernels
+/// (`Float` with AVX2), in one pass per group: the same arithmetic as the
+/// portable passes (``VectorReduction``'s partial sums, separate multiplies
+/// and adds), so the same bits.
+public enum GroupNormKernel {
+  /// Whether the kernel runs for `Scalar` on this CPU (`Float` with AVX2 and FMA).
+  public static func run<Scalar>(for _: Scalar.Type) -> Bool { usesFloatKernels(Scalar.self) }
+
+  /// Normalises every row of `x` (`channels` planes of `pixels`) in `groups`
+  /// groups: writes `1/σ` per row and group to `inverse`, `x̂` to `hat`
+  /// (contiguous rows) and `γ_c x̂ + β_c` to `y`, each when given.
+  ///
+  /// - Precondition: ``run(for:)``; `gamma` and `beta` (`[channels]`) with `y`.
+  public static func normalize<Scalar: TensorScalar>(
+    _ x: MatrixView<Scalar>, channels: Int, groups: Int, pixels: Int, epsilon: Scalar,
+    gamma: UnsafePointer<Scalar>?, beta: UnsafePointer<Scalar>?,
+    into y: MutableMatrixView<Scalar>?, hat: UnsafeMutablePointer<Scalar>?,
+    inverse: UnsafeMutablePointer<Scalar>?
+  ) {
+    precondition(run(for: Scalar.self) && (y == nil || (gamma != nil && beta != nil)))
+    nd_group_norm_f32(
+      x.base.floats, x.rowStride, x.rows, channels, groups, pixels, Float(epsilon),
+      gamma?.floats, beta?.floats, y?.base.floats, y?.rowStride ?? 0, hat?.floats,
+      inverse?.floats)
+  }
+}
