@@ -8,6 +8,10 @@
 
 #include "nd_simd.h"
 
+// Swift does not fuse a multiply and an add; neither may the compiler here
+// (`gradient += w * dot` would become one rounding instead of two).
+#pragma STDC FP_CONTRACT OFF
+
 // The sums Σ x_j[i] of G groups of n elements, x_j = x + j n, each in eight
 // partials (element i to partial i mod 8) with the tail added as one more
 // vector with zeros past it, reduced as nd_hsum. The G chains of adds run side
@@ -103,6 +107,71 @@ ND_TARGET void nd_group_norm_f32(const float *x, long ldx, long rows, long chann
             nd_store(out + p, _mm256_add_ps(_mm256_mul_ps(gc, h), bc), pixels - p);
           }
         }
+      }
+    }
+  }
+}
+
+// Σ x[i] over n elements, as nd_group_sums for one group.
+ND_TARGET ND_INLINE float nd_partial_sum(const float *x, long n) {
+  float sum;
+  nd_group_sums(x, n, &sum, 1);
+  return sum;
+}
+
+// Σ x[i] y[i] over n elements in eight partials (separate multiply and add; the
+// tail's lanes past n load as zeros, so their products are +0), reduced as nd_hsum.
+ND_TARGET ND_INLINE float nd_partial_dot(const float *x, const float *y, long n) {
+  __m256 acc = _mm256_setzero_ps();
+  long i = 0;
+  for (; i + 8 <= n; i += 8)
+    acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  if (i < n) acc = _mm256_add_ps(acc, _mm256_mul_ps(nd_load(x + i, n - i), nd_load(y + i, n - i)));
+  return nd_hsum(acc);
+}
+
+ND_TARGET void nd_group_norm_backward_f32(const float *hat, const float *inverse, const float *dy,
+                                          long lddy, long rows, long channels, long groups,
+                                          long pixels, const float *gamma, float *dx, long lddx,
+                                          float *gradient, const float *weights) {
+  const long per = channels / groups, size = per * pixels, width = channels * pixels;
+  for (long r = 0; r < rows; r++) {
+    const float *u = dy + r * lddy, *h = hat + r * width;
+    if (gradient) {
+      const float w = weights ? weights[r] : 1.0f;
+      for (long c = 0; c < channels; c++) {
+        gradient[c] += w * nd_partial_dot(u + c * pixels, h + c * pixels, pixels);
+        gradient[channels + c] += w * nd_partial_sum(u + c * pixels, pixels);
+      }
+    }
+    if (!dx) continue;
+    float *t = dx + r * lddx;
+    for (long c = 0; c < channels; c++) {
+      const __m256 gc = _mm256_set1_ps(gamma[c]);
+      const float *in = u + c * pixels;
+      float *out = t + c * pixels;
+      long p = 0;
+      for (; p + 8 <= pixels; p += 8) _mm256_storeu_ps(out + p, _mm256_mul_ps(gc, _mm256_loadu_ps(in + p)));
+      if (p < pixels) nd_store(out + p, _mm256_mul_ps(gc, nd_load(in + p, pixels - p)), pixels - p);
+    }
+    // The normalisation's Jacobian per group: v ↦ s (v − mean(v) − x̂ mean(x̂ v)).
+    for (long g = 0; g < groups; g++) {
+      float *v = t + g * size;
+      const float *hg = h + g * size;
+      const float mean = nd_partial_sum(v, size) / (float)size;
+      const float correlation = nd_partial_dot(v, hg, size) / (float)size;
+      const __m256 m = _mm256_set1_ps(mean), k = _mm256_set1_ps(correlation),
+                   s = _mm256_set1_ps(inverse[r * groups + g]);
+      long i = 0;
+      for (; i + 8 <= size; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(v + i), m),
+                                 _mm256_mul_ps(_mm256_loadu_ps(hg + i), k));
+        _mm256_storeu_ps(v + i, _mm256_mul_ps(s, d));
+      }
+      if (i < size) {
+        __m256 d = _mm256_sub_ps(_mm256_sub_ps(nd_load(v + i, size - i), m),
+                                 _mm256_mul_ps(nd_load(hg + i, size - i), k));
+        nd_store(v + i, _mm256_mul_ps(s, d), size - i);
       }
     }
   }

@@ -64,4 +64,81 @@ import Testing
       )
     }
   }
+
+  /// The backward pass against the portable formulas, bit for bit: `γ̄ += w Σ dy x̂`,
+  /// `β̄ += w Σ dy` per channel, and per group `s (v − mean(v) − x̂ mean(x̂ v))`, `v = γ dy`.
+  @Test(arguments: [(6, 3, 5), (64, 32, 36), (4, 1, 9)])
+  func backwardMatchesThePortableFormulas(channels: Int, groups: Int, pixels: Int) throws {
+    try #require(GroupNormKernel.run(for: Float.self))
+    let (rows, width) = (3, channels * pixels)
+    let stride = width + 2
+    let x = (0..<(rows * width)).map { Float(sin(Double($0) * 0.3)) * 2 + Float($0 % 3) }
+    let dy = (0..<(rows * stride)).map { Float(cos(Double($0) * 0.9)) }
+    let gamma = (0..<channels).map { Float(0.5 + Double($0 % 4) * 0.25) }
+    let weights: [Float] = [0.5, 2, 1.25]
+    var (hat, inverse) = (
+      [Float](repeating: 0, count: rows * width), [Float](repeating: 0, count: rows * groups)
+    )
+    var dx = [Float](repeating: 9, count: rows * stride)
+    var gradient = (0..<(2 * channels)).map { Float($0) * 0.01 }
+    let initialGradient = gradient
+    x.withUnsafeBufferPointer { xs in
+      hat.withUnsafeMutableBufferPointer { h in
+        inverse.withUnsafeMutableBufferPointer { i in
+          GroupNormKernel.normalize(
+            MatrixView(base: xs.baseAddress!, rows: rows, columns: width), channels: channels,
+            groups: groups, pixels: pixels, epsilon: 1e-5, gamma: nil, beta: nil, into: nil,
+            hat: h.baseAddress!, inverse: i.baseAddress!)
+        }
+      }
+    }
+    dy.withUnsafeBufferPointer { d in
+      dx.withUnsafeMutableBufferPointer { out in
+        gradient.withUnsafeMutableBufferPointer { grad in
+          GroupNormKernel.backward(
+            hat: hat, inverse: inverse,
+            outputCotangent: MatrixView(
+              base: d.baseAddress!, rows: rows, columns: width, rowStride: stride),
+            channels: channels, groups: groups, pixels: pixels, gamma: gamma,
+            inputCotangent: MutableMatrixView(
+              base: out.baseAddress!, rows: rows, columns: width, rowStride: stride),
+            parameterGradient: grad.baseAddress!, rowWeights: weights)
+        }
+      }
+    }
+    var expectedGradient = initialGradient
+    let size = channels / groups * pixels
+    for r in 0..<rows {
+      let u = Array(dy[(r * stride)..<(r * stride + width)])
+      let h = Array(hat[(r * width)..<((r + 1) * width)])
+      u.withUnsafeBufferPointer { up in
+        h.withUnsafeBufferPointer { hp in
+          for c in 0..<channels {
+            let (uc, hc) = (up.baseAddress! + c * pixels, hp.baseAddress! + c * pixels)
+            expectedGradient[c] += weights[r] * VectorReduction.dot(uc, hc, count: pixels)
+            expectedGradient[channels + c] += weights[r] * VectorReduction.sum(uc, count: pixels)
+          }
+        }
+      }
+      var v = (0..<width).map { gamma[$0 / pixels] * u[$0] }
+      for g in 0..<groups {
+        let (mean, correlation) = v.withUnsafeBufferPointer { vp in
+          h.withUnsafeBufferPointer { hp in
+            (
+              VectorReduction.sum(vp.baseAddress! + g * size, count: size) / Float(size),
+              VectorReduction.dot(
+                vp.baseAddress! + g * size, hp.baseAddress! + g * size, count: size)
+                / Float(size)
+            )
+          }
+        }
+        let scale = inverse[r * groups + g]
+        for i in (g * size)..<((g + 1) * size) { v[i] = scale * (v[i] - mean - h[i] * correlation) }
+      }
+      #expect(
+        Array(dx[(r * stride)..<(r * stride + width)]).map(\.bitPattern) == v.map(\.bitPattern))
+      #expect(dx[(r * stride + width)..<((r + 1) * stride)].allSatisfy { $0 == 9 })
+    }
+    #expect(gradient.map(\.bitPattern) == expectedGradient.map(\.bitPattern))
+  }
 }

@@ -175,6 +175,17 @@ void nd_group_norm_f32(const float *x, long ldx, long rows, long channels, long 
                        long pixels, float epsilon, const float *gamma, const float *beta,
                        float *y, long ldy, float *hat, float *inverse);
 
+/// Group normalisation's backward pass from x̂ [rows, channels pixels] (contiguous) and
+/// the scales `inverse` [rows, groups] of nd_group_norm_f32, the output cotangents dy
+/// (rows lddy apart): when gradient is not NULL, gradient[c] += w_r Σ_p dy x̂ and
+/// gradient[channels + c] += w_r Σ_p dy (w_r = weights[r], or 1 when weights is NULL);
+/// when dx is not NULL, dx = s (v − mean(v) − x̂ mean(x̂ v)) per group with v = gamma[c] dy.
+/// The same arithmetic as the portable passes (VectorReduction's partials).
+void nd_group_norm_backward_f32(const float *hat, const float *inverse, const float *dy,
+                                long lddy, long rows, long channels, long groups, long pixels,
+                                const float *gamma, float *dx, long lddx, float *gradient,
+                                const float *weights);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,4 +25,26 @@ public enum GroupNormKernel {
       gamma?.floats, beta?.floats, y?.base.floats, y?.rowStride ?? 0, hat?.floats,
       inverse?.floats)
   }
+
+  /// The backward pass from `hat` and `inverse` (as
+  /// ``normalize(_:channels:groups:pixels:epsilon:gamma:beta:into:hat:inverse:)``
+  /// writes them) and the output cotangents `dy`: adds `w_r Σ dy x̂` and
+  /// `w_r Σ dy` per channel to `gradient` (`[γ̄, β̄]`, `w_r` from `rowWeights`
+  /// or 1) and writes the input cotangents `(1/σ)(v − mean(v) − x̂ mean(x̂ v))`,
+  /// `v = γ dy`, per group to `dx`, each when given.
+  ///
+  /// - Precondition: ``run(for:)``.
+  public static func backward<Scalar: TensorScalar>(
+    hat: UnsafePointer<Scalar>, inverse: UnsafePointer<Scalar>,
+    outputCotangent dy: MatrixView<Scalar>,
+    channels: Int, groups: Int, pixels: Int, gamma: UnsafePointer<Scalar>,
+    inputCotangent dx: MutableMatrixView<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
+    rowWeights: UnsafePointer<Scalar>?
+  ) {
+    precondition(run(for: Scalar.self))
+    nd_group_norm_backward_f32(
+      hat.floats, inverse.floats, dy.base.floats, dy.rowStride, dy.rows, channels, groups, pixels,
+      gamma.floats, dx?.base.floats, dx?.rowStride ?? 0, parameterGradient?.floats,
+      rowWeights?.floats)
+  }
 }

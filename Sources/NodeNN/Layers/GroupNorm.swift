@@ -119,6 +119,13 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
   ) {
     let (hat, inverse) = normalize(x)
     let gamma = parameters
+    if GroupNormKernel.run(for: Scalar.self) {
+      GroupNormKernel.backward(
+        hat: hat, inverse: inverse, outputCotangent: dy, channels: channels, groups: groups,
+        pixels: pixels, gamma: gamma, inputCotangent: dx, parameterGradient: parameterGradient,
+        rowWeights: rowWeights)
+      return
+    }
     for r in 0..<x.rows {
       let upstream = dy.row(r)
       let rowHat = hat + r * inputSize
