@@ -1,5 +1,6 @@
 // im2col and col2im of same-size stride-1 convolutions (the ODE block's 3x3
-// pad-1 maps), float32, AVX2, over a block of samples side by side.
+// pad-1 maps), float32, AVX2, over a block of samples side by side (callers
+// check nd_kernels_available first).
 #include "CNodeKernels.h"
 
 #include "nd_simd.h"
@@ -19,7 +20,7 @@ ND_TARGET ND_INLINE __m256i nd_tail_mask(const int *mask, long count) {
 
 ND_TARGET void nd_unfold_same_f32(const nd_same_size_taps *taps, const float *x, long ldx,
                                   long count, long channels, float *columns, long ld) {
-  const long P = taps->pixels, T = taps->taps, used = count * P;
+  const long P = taps->pixels, T = taps->taps;
   const long full = P & ~7L, tail = P - full;
   const __m256i tail_lanes = nd_mask(tail);
   for (long c = 0; c < channels; c++) {
@@ -45,7 +46,6 @@ ND_TARGET void nd_unfold_same_f32(const nd_same_size_taps *taps, const float *x,
           _mm256_maskstore_ps(o, tail_lanes, v);
         }
       }
-      for (long j = used; j < ld; j++) out[j] = 0;
     }
   }
 }

@@ -1,7 +1,8 @@
-// Group normalisation's statistics and output, float32, AVX2. The arithmetic
-// is the portable Swift passes' (VectorReduction's eight partial sums and
-// their reduction order, separate multiplies and adds), so both give the
-// same bits.
+// Group normalisation's forward pass (statistics and output) and backward
+// pass, float32, AVX2 (callers check nd_kernels_available first). The
+// arithmetic is the portable Swift passes' (VectorReduction's eight partial
+// sums and their reduction order, separate multiplies and adds), so both give
+// the same bits.
 #include "CNodeKernels.h"
 
 #include <math.h>

@@ -6,7 +6,7 @@ import Testing
 /// mean and variance by ``VectorReduction`` (eight partial sums), `1/√(v + ε)`,
 /// `x̂ = (x − m)·s` and `γ x̂ + β` as separate multiplies and adds.
 @Suite struct GroupNormKernelTests {
-  @Test(arguments: [(6, 3, 5), (64, 32, 36), (4, 1, 9), (2, 2, 1)])
+  @Test(arguments: [(6, 3, 5), (64, 32, 36), (4, 1, 9), (2, 2, 1), (12, 6, 5)])
   func matchesThePortableFormulas(channels: Int, groups: Int, pixels: Int) throws {
     try #require(GroupNormKernel.run(for: Float.self))
     let (rows, width) = (3, channels * pixels)
@@ -67,15 +67,17 @@ import Testing
 
   /// The backward pass against the portable formulas, bit for bit: `γ̄ += w Σ dy x̂`,
   /// `β̄ += w Σ dy` per channel, and per group `s (v − mean(v) − x̂ mean(x̂ v))`, `v = γ dy`.
-  @Test(arguments: [(6, 3, 5), (64, 32, 36), (4, 1, 9)])
-  func backwardMatchesThePortableFormulas(channels: Int, groups: Int, pixels: Int) throws {
+  @Test(arguments: [(6, 3, 5, true), (64, 32, 36, true), (4, 1, 9, true), (12, 6, 5, false)])
+  func backwardMatchesThePortableFormulas(
+    channels: Int, groups: Int, pixels: Int, weighted: Bool
+  ) throws {
     try #require(GroupNormKernel.run(for: Float.self))
     let (rows, width) = (3, channels * pixels)
     let stride = width + 2
     let x = (0..<(rows * width)).map { Float(sin(Double($0) * 0.3)) * 2 + Float($0 % 3) }
     let dy = (0..<(rows * stride)).map { Float(cos(Double($0) * 0.9)) }
     let gamma = (0..<channels).map { Float(0.5 + Double($0 % 4) * 0.25) }
-    let weights: [Float] = [0.5, 2, 1.25]
+    let weights: [Float] = weighted ? [0.5, 2, 1.25] : [1, 1, 1]
     var (hat, inverse) = (
       [Float](repeating: 0, count: rows * width), [Float](repeating: 0, count: rows * groups)
     )
@@ -102,10 +104,33 @@ import Testing
             channels: channels, groups: groups, pixels: pixels, gamma: gamma,
             inputCotangent: MutableMatrixView(
               base: out.baseAddress!, rows: rows, columns: width, rowStride: stride),
-            parameterGradient: grad.baseAddress!, rowWeights: weights)
+            parameterGradient: grad.baseAddress!, rowWeights: weighted ? weights : nil)
         }
       }
     }
+    // Each output alone: the gradient without dx, dx without the gradient.
+    var gradientAlone = initialGradient
+    var dxAlone = [Float](repeating: 9, count: rows * stride)
+    dy.withUnsafeBufferPointer { d in
+      let cotangent = MatrixView(
+        base: d.baseAddress!, rows: rows, columns: width, rowStride: stride)
+      gradientAlone.withUnsafeMutableBufferPointer { grad in
+        GroupNormKernel.backward(
+          hat: hat, inverse: inverse, outputCotangent: cotangent, channels: channels,
+          groups: groups, pixels: pixels, gamma: gamma, inputCotangent: nil,
+          parameterGradient: grad.baseAddress!, rowWeights: weighted ? weights : nil)
+      }
+      dxAlone.withUnsafeMutableBufferPointer { out in
+        GroupNormKernel.backward(
+          hat: hat, inverse: inverse, outputCotangent: cotangent, channels: channels,
+          groups: groups, pixels: pixels, gamma: gamma,
+          inputCotangent: MutableMatrixView(
+            base: out.baseAddress!, rows: rows, columns: width, rowStride: stride),
+          parameterGradient: nil, rowWeights: nil)
+      }
+    }
+    #expect(gradientAlone.map(\.bitPattern) == gradient.map(\.bitPattern))
+    #expect(dxAlone.map(\.bitPattern) == dx.map(\.bitPattern))
     var expectedGradient = initialGradient
     let size = channels / groups * pixels
     for r in 0..<rows {

@@ -11,22 +11,25 @@ import Testing
 /// size-keeping convolutions (a patch under and over the kernel's k block of
 /// 256, a map of 4 pixels) and the BLAS path of a strided one.
 @Suite struct ConvolutionBatchInvarianceTests {
-  /// `(y, dx, dt)` of samples `samples` of a fixed batch of `rows`.
+  /// `(y, dx, dt)` of samples `samples` of a fixed batch of `rows`, and the
+  /// parameter gradient `Σ_s w_s ∂(dy_s · y_s)/∂θ` with fixed row weights.
   static func run<S: TensorScalar>(
     _ layer: any Layer<S>, _ samples: Range<Int>, rows: Int
-  ) -> (y: [S], dx: [S], dt: [S]) {
+  ) -> (y: [S], dx: [S], dt: [S], gradient: [S]) {
     let (inSize, outSize) = (layer.inputSize, layer.outputSize)
     let x = (0..<(rows * inSize)).map { S(sin(Double($0) * 0.37)) }
     let dy = (0..<(rows * outSize)).map { S(cos(Double($0) * 0.23)) }
     let p = (0..<layer.parameterCount).map { S(sin(Double($0) * 1.7) * 0.3) }
     let times = (0..<rows).map { S(Double($0) * 0.01) }
+    let weights = (0..<rows).map { S(1 + Double($0 % 5) * 0.25) }
     let n = samples.count
+    var gradient = [S](repeating: 0, count: layer.parameterCount)
     var y = [S](repeating: 0, count: n * outSize)
     var dx = [S](repeating: 0, count: n * inSize)
     var dt = [S](repeating: 0, count: n)
     let xs = Array(x[(samples.lowerBound * inSize)..<(samples.upperBound * inSize)])
     let dys = Array(dy[(samples.lowerBound * outSize)..<(samples.upperBound * outSize)])
-    let t = Array(times[samples])
+    let (t, w) = (Array(times[samples]), Array(weights[samples]))
     xs.withUnsafeBufferPointer { xp in
       let xv = MatrixView(base: xp.baseAddress!, rows: n, columns: inSize)
       y.withUnsafeMutableBufferPointer { yp in
@@ -42,12 +45,12 @@ import Testing
               parameters: p,
               outputCotangent: MatrixView(base: dyp.baseAddress!, rows: n, columns: outSize),
               inputCotangent: MutableMatrixView(base: dxp.baseAddress!, rows: n, columns: inSize),
-              timeCotangents: &dt, parameterGradient: nil, rowWeights: nil)
+              timeCotangents: &dt, parameterGradient: &gradient, rowWeights: w)
           }
         }
       }
     }
-    return (y, dx, dt)
+    return (y, dx, dt, gradient)
   }
 
   static func check(_ layer: any Layer<Float>, label: String) {
@@ -73,5 +76,26 @@ import Testing
       padding: 1, input: (side, side))
     Self.check(Conv2d<Float>(g), label: "Conv2d \(shape)")
     Self.check(ConcatTimeConv2d<Float>(g), label: "ConcatTimeConv2d \(shape)")
+  }
+
+  /// The weight gradient of a batch spread over several blocks of samples
+  /// (the columns unfolded block by block) is the weighted sum of the
+  /// samples' own, up to the order of the sums.
+  @Test func weightGradientsOverSeveralBlocksAreTheSumOfTheSamples() {
+    let g = ConvolutionGeometry(
+      inputChannels: 32, outputChannels: 7, kernel: (3, 3), padding: 1, input: (6, 6))
+    let rows = 40  // 12 samples per block: four blocks
+    for layer in [Conv2d<Float>(g), ConcatTimeConv2d<Float>(g)] as [any Layer<Float>] {
+      let whole = Self.run(layer, 0..<rows, rows: rows).gradient.map(Double.init)
+      var summed = [Double](repeating: 0, count: whole.count)
+      for s in 0..<rows {
+        for (i, v) in Self.run(layer, s..<(s + 1), rows: rows).gradient.enumerated() {
+          summed[i] += Double(v)
+        }
+      }
+      let scale = summed.map(abs).max()!
+      let error = zip(whole, summed).map { abs($0 - $1) }.max()!
+      #expect(error <= 1e-5 * scale, "\(type(of: layer)): \(error) against \(scale)")
+    }
   }
 }

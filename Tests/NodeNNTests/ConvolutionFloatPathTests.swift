@@ -8,13 +8,14 @@ import Testing
 /// cotangents run through the dense kernel over blocks of samples (padded to
 /// whole cache lines); in `Double`, and for other geometries, through one
 /// BLAS GEMM per sample. Both give the same outputs, input and time
-/// cotangents to `Float` rounding, for the plain and the concat-time layer,
-/// over several blocks and a partial one.
+/// cotangents and parameter gradients to `Float` rounding, for the plain and
+/// the concat-time layer, over several blocks and a partial one.
 @Suite struct ConvolutionFloatPathTests {
-  /// The outputs, input cotangents and time cotangents of `rows` samples.
+  /// The outputs, input cotangents, time cotangents and weighted parameter
+  /// gradient of `rows` samples.
   static func outputs<S: TensorScalar>(_ layer: any Layer<S>, rows: Int) -> [Double] {
     let r = ConvolutionBatchInvarianceTests.run(layer, 0..<rows, rows: rows)
-    return (r.y + r.dx + r.dt).map { Double($0) }
+    return (r.y + r.dx + r.dt + r.gradient).map { Double($0) }
   }
 
   static func worst(_ a: [Double], _ b: [Double]) -> Double {

@@ -87,7 +87,9 @@ import Testing
   @Test(
     arguments: geometries + [
       ConvolutionGeometry(
-        inputChannels: 2, outputChannels: 1, kernel: (3, 3), padding: 1, input: (1, 3))
+        inputChannels: 2, outputChannels: 1, kernel: (3, 3), padding: 1, input: (1, 3)),
+      ConvolutionGeometry(  // eight pixels: no tail
+        inputChannels: 3, outputChannels: 1, kernel: (3, 3), padding: 1, input: (2, 4)),
     ])
   func blocksMatchTheGeneralPassesSampleBySample(geometry g: ConvolutionGeometry) throws {
     let columns = try #require(SameSizeColumns<Float>(g))

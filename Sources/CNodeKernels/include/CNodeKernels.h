@@ -154,8 +154,8 @@ typedef struct {
 
 /// im2col of `count` samples side by side: row c taps + t of `columns` (rows ld apart)
 /// holds, at s pixels + q, x[s ldx + c pixels + q + shifts[t]] where tap t of pixel q
-/// lies inside the plane, else +0 (no multiply: a non-finite neighbour cannot leak in);
-/// entries count pixels ..< ld of every row are zeroed. Rows written in increasing order.
+/// lies inside the plane, else +0 (no multiply: a non-finite neighbour cannot leak in).
+/// Entries count pixels ..< ld of a row are not written.
 void nd_unfold_same_f32(const nd_same_size_taps *taps, const float *x, long ldx, long count,
                         long channels, float *columns, long ld);
 

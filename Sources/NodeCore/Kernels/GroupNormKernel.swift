@@ -1,7 +1,7 @@
 import CNodeKernels
 
-/// Group normalisation's statistics and output through the CNodeKernels
-/// (`Float` with AVX2), in one pass per group: the same arithmetic as the
+/// Group normalisation's forward and backward passes through the CNodeKernels
+/// (`Float` with AVX2), one call per batch: the same arithmetic as the
 /// portable passes (``VectorReduction``'s partial sums, separate multiplies
 /// and adds), so the same bits.
 public enum GroupNormKernel {

@@ -1,41 +1,60 @@
 import CNodeKernels
 
-/// The taps of a same-size stride-1 convolution (kernel `2p + 1`, padding
-/// `p`) on one plane, as the CNodeKernels' im2col and col2im read them: tap
-/// `t` reads the plane shifted by `shifts[t]` elements where it falls inside.
+/// The taps of a same-size stride-1 convolution (kernel `2p + 1` square,
+/// padding `p`) on an `H × W` plane, as the CNodeKernels' im2col and col2im
+/// read them: tap `t = i·(2p + 1) + j` reads the plane shifted by
+/// `shifts[t] = (i − p)·W + (j − p)` elements, at the output pixels where it
+/// falls inside the plane.
 public final class SameSizeTapTable: @unchecked Sendable {
-  /// Pixels per plane and kernel taps.
+  /// Pixels per plane, `H·W`.
   public let pixels: Int
+  /// Kernel taps, `(2p + 1)²`.
   public let taps: Int
-  private let shifts: UnsafeMutablePointer<Int>
+  /// Each tap's shift.
+  public let shifts: [Int]
+  private let shiftTable: UnsafeMutablePointer<Int>
   private let inside: UnsafeMutablePointer<Int32>
   private let receives: UnsafeMutablePointer<Int32>
 
-  /// The table of `shifts` (one per tap) and `inside` (`[taps, pixels]`:
-  /// whether tap `t` of output pixel `q` falls inside the plane).
+  /// The table of an `height × width` plane with padding `padding`.
   ///
-  /// - Precondition: `inside.count == shifts.count · pixels`.
-  public init(pixels: Int, shifts: [Int], inside: [Bool]) {
-    precondition(inside.count == shifts.count * pixels, "one inside flag per tap and pixel")
-    self.pixels = pixels
-    taps = shifts.count
-    self.shifts = .allocate(capacity: taps)
-    self.shifts.initialize(from: shifts, count: taps)
-    self.inside = .allocate(capacity: inside.count)
-    receives = .allocate(capacity: inside.count)
+  /// - Precondition: positive sizes and `padding ≥ 0`.
+  public init(height: Int, width: Int, padding p: Int) {
+    precondition(height > 0 && width > 0 && p >= 0, "a plane of positive size, padding ≥ 0")
+    let side = 2 * p + 1
+    pixels = height * width
+    taps = side * side
+    var shifts: [Int] = []
+    for i in 0..<side {
+      for j in 0..<side { shifts.append((i - p) * width + (j - p)) }
+    }
+    self.shifts = shifts
+    shiftTable = .allocate(capacity: taps)
+    shiftTable.initialize(from: shifts, count: taps)
+    inside = .allocate(capacity: taps * pixels)
+    receives = .allocate(capacity: taps * pixels)
+    for t in 0..<taps {
+      let (i, j) = (t / side, t % side)
+      for q in 0..<pixels {
+        let (y, x) = (q / width + i - p, q % width + j - p)
+        inside[t * pixels + q] = y >= 0 && y < height && x >= 0 && x < width ? -1 : 0
+      }
+    }
     for t in 0..<taps {
       for q in 0..<pixels {
-        self.inside[t * pixels + q] = inside[t * pixels + q] ? -1 : 0
         // Input pixel q feeds tap t of output pixel q − shift, if that tap is inside.
         let source = q - shifts[t]
-        let feeds = source >= 0 && source < pixels && inside[t * pixels + source]
+        let feeds = source >= 0 && source < pixels && inside[t * pixels + source] != 0
         receives[t * pixels + q] = feeds ? -1 : 0
       }
     }
   }
 
+  /// Whether tap `t` of output pixel `q` falls inside the plane.
+  public func isInside(tap t: Int, pixel q: Int) -> Bool { inside[t * pixels + q] != 0 }
+
   deinit {
-    shifts.deallocate()
+    shiftTable.deallocate()
     inside.deallocate()
     receives.deallocate()
   }
@@ -43,7 +62,7 @@ public final class SameSizeTapTable: @unchecked Sendable {
   /// Calls `body` with the C view of the table.
   fileprivate func withTaps<R>(_ body: (UnsafePointer<nd_same_size_taps>) -> R) -> R {
     var table = nd_same_size_taps(
-      pixels: pixels, taps: taps, shifts: shifts, inside: inside, receives: receives)
+      pixels: pixels, taps: taps, shifts: shiftTable, inside: inside, receives: receives)
     return withUnsafePointer(to: &table, body)
   }
 }
@@ -51,24 +70,30 @@ public final class SameSizeTapTable: @unchecked Sendable {
 /// im2col and col2im of same-size stride-1 convolutions over a block of
 /// samples side by side, in `Float` on CPUs with AVX2 (`columns.c`).
 ///
-/// Each column row is written in one pass along the block, whole cache lines
-/// at a time, and a tap over the border is a skipped load (+0), never a
-/// multiply by a zero mask, so a non-finite pixel of one sample cannot reach
-/// another. The values are exactly those of the per-sample passes.
+/// Each column row is written in one pass along the block, and a tap over the
+/// border is a skipped load (+0), never a multiply by a zero mask, so a
+/// non-finite pixel of one sample cannot reach another. The values are
+/// exactly those of ``ConvolutionGeometry``'s general passes (and of the
+/// portable same-size passes for finite inputs).
 public enum SameSizeColumnKernels {
   /// Whether the kernels run for `Scalar` on this CPU (`Float` with AVX2 and FMA).
   public static func run<Scalar>(for _: Scalar.Type) -> Bool { usesFloatKernels(Scalar.self) }
 
   /// Unfolds the first `channels` planes of every row of `samples` into
-  /// `columns` `[channels · taps, rows · pixels]` (rows `rowStride` apart; the
-  /// entries past the block's pixels are zeroed).
+  /// `columns` `[channels · taps, rows · pixels]`, rows `rowStride` apart
+  /// (the entries past the block's pixels are not written).
   ///
-  /// - Precondition: ``run(for:)`` and `rowStride ≥ samples.rows · pixels`.
+  /// - Precondition: ``run(for:)``, `channels · pixels ≤ samples.columns`
+  ///   and `rowStride ≥ samples.rows · pixels`.
   public static func unfold<Scalar>(
     _ table: SameSizeTapTable, samples: MatrixView<Scalar>, channels: Int,
     into columns: UnsafeMutablePointer<Scalar>, rowStride ld: Int
   ) {
-    precondition(run(for: Scalar.self) && ld >= samples.rows * table.pixels)
+    precondition(run(for: Scalar.self), "the Float kernels do not run here")
+    precondition(
+      channels * table.pixels <= samples.columns && ld >= samples.rows * table.pixels,
+      "\(channels) planes of \(table.pixels) pixels in rows of \(samples.columns), block rows of \(ld)"
+    )
     table.withTaps {
       nd_unfold_same_f32(
         $0, samples.base.floats, samples.rowStride, samples.rows, channels, columns.floats, ld)
@@ -79,12 +104,17 @@ public enum SameSizeColumnKernels {
   /// writes them) back onto the first `channels` planes of every row of
   /// `inputs`, which it overwrites (col2im).
   ///
-  /// - Precondition: ``run(for:)``.
+  /// - Precondition: ``run(for:)``, `channels · pixels ≤ inputs.columns`
+  ///   and `rowStride ≥ inputs.rows · pixels`.
   public static func fold<Scalar>(
     _ table: SameSizeTapTable, columns: UnsafePointer<Scalar>, rowStride ld: Int, channels: Int,
     into inputs: MutableMatrixView<Scalar>
   ) {
-    precondition(run(for: Scalar.self))
+    precondition(run(for: Scalar.self), "the Float kernels do not run here")
+    precondition(
+      channels * table.pixels <= inputs.columns && ld >= inputs.rows * table.pixels,
+      "\(channels) planes of \(table.pixels) pixels in rows of \(inputs.columns), block rows of \(ld)"
+    )
     table.withTaps {
       nd_fold_same_f32(
         $0, columns.floats, ld, inputs.rows, channels, inputs.base.floats, inputs.rowStride)

@@ -26,9 +26,12 @@ public struct MatrixView<Scalar>: @unchecked Sendable {
   public func row(_ i: Int) -> UnsafePointer<Scalar> { base + i * rowStride }
 
   /// Rows `first ..< first + count` as a view of their own.
+  ///
+  /// - Precondition: the rows lie within `0 ..< rows`.
   @inlinable
-  public func rows(_ first: Int, count: Int) -> MatrixView<Scalar> {
-    MatrixView(base: row(first), rows: count, columns: columns, rowStride: rowStride)
+  public func rows(from first: Int, count: Int) -> MatrixView<Scalar> {
+    precondition(first >= 0 && count >= 0 && first + count <= rows, "rows outside the view")
+    return MatrixView(base: row(first), rows: count, columns: columns, rowStride: rowStride)
   }
 }
 
@@ -59,9 +62,12 @@ public struct MutableMatrixView<Scalar>: @unchecked Sendable {
   public func row(_ i: Int) -> UnsafeMutablePointer<Scalar> { base + i * rowStride }
 
   /// Rows `first ..< first + count` as a view of their own.
+  ///
+  /// - Precondition: the rows lie within `0 ..< rows`.
   @inlinable
-  public func rows(_ first: Int, count: Int) -> MutableMatrixView<Scalar> {
-    MutableMatrixView(base: row(first), rows: count, columns: columns, rowStride: rowStride)
+  public func rows(from first: Int, count: Int) -> MutableMatrixView<Scalar> {
+    precondition(first >= 0 && count >= 0 && first + count <= rows, "rows outside the view")
+    return MutableMatrixView(base: row(first), rows: count, columns: columns, rowStride: rowStride)
   }
 
   /// The same matrix, read-only.

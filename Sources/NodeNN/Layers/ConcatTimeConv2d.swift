@@ -83,7 +83,7 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
   ) {
     convolution.convolve(rows: x.rows, parameters: parameters, bias: true, into: y) {
       first, count, columns, ld in
-      unfold(x.rows(first, count: count), times: times + first, into: columns, rowStride: ld)
+      unfold(x.rows(from: first, count: count), times: times + first, into: columns, rowStride: ld)
     }
   }
 
@@ -101,7 +101,8 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
       foldsInput: dx != nil || timeCotangents != nil, parameterGradient: parameterGradient,
       rowWeights: rowWeights,
       unfold: { first, count, columns, ld in
-        unfold(x.rows(first, count: count), times: times + first, into: columns, rowStride: ld)
+        unfold(
+          x.rows(from: first, count: count), times: times + first, into: columns, rowStride: ld)
       },
       fold: { first, count, columnCotangents, ld in
         if let timeCotangents {
@@ -121,7 +122,7 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
         }
         if let dx {
           featureColumns.fold(
-            columnCotangents + taps &* ld, rowStride: ld, into: dx.rows(first, count: count))
+            columnCotangents + taps &* ld, rowStride: ld, into: dx.rows(from: first, count: count))
         }
       })
   }

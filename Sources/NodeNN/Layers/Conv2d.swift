@@ -90,7 +90,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     into y: MutableMatrixView<Scalar>
   ) {
     convolve(rows: x.rows, parameters: parameters, bias: bias, into: y) { first, count, cols, ld in
-      im2col.unfold(x.rows(first, count: count), into: cols, rowStride: ld)
+      im2col.unfold(x.rows(from: first, count: count), into: cols, rowStride: ld)
     }
   }
 
@@ -144,10 +144,10 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       rows: x.rows, parameters: parameters, outputCotangent: dy, foldsInput: dx != nil,
       parameterGradient: parameterGradient, rowWeights: rowWeights,
       unfold: { first, count, cols, ld in
-        im2col.unfold(x.rows(first, count: count), into: cols, rowStride: ld)
+        im2col.unfold(x.rows(from: first, count: count), into: cols, rowStride: ld)
       },
       fold: { first, count, colBars, ld in
-        if let dx { im2col.fold(colBars, rowStride: ld, into: dx.rows(first, count: count)) }
+        if let dx { im2col.fold(colBars, rowStride: ld, into: dx.rows(from: first, count: count)) }
       })
   }
 

@@ -76,7 +76,7 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
   ) {
     let (gamma, beta) = (parameters, parameters + channels)
     if GroupNormKernel.run(for: Scalar.self) {
-      // One pass per group, x̂ never stored: the same values as below.
+      // x̂ recomputed for the output instead of stored: the same values as below.
       GroupNormKernel.normalize(
         x, channels: channels, groups: groups, pixels: pixels, epsilon: epsilon, gamma: gamma,
         beta: beta, into: y, hat: nil, inverse: nil)

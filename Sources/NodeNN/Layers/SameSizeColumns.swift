@@ -21,12 +21,10 @@ final class SameSizeColumns<Scalar: TensorScalar> {
   let geometry: ConvolutionGeometry
   /// `[taps, H·W]`: 1 where tap `t` of pixel `q` falls inside the input, else 0.
   private let inside: [Scalar]
-  /// Each tap's shift `s`.
-  private let shifts: [Int]
   /// The zeros before (and after) a plane in `padded`.
   private let margin: Int
   private let padded: ScratchBuffer<Scalar>
-  /// The taps for the block kernels (`Float` with AVX2).
+  /// The taps: their shifts `s`, and the tables of the block kernels (`Float` with AVX2).
   private let table: SameSizeTapTable
 
   /// Columns for `geometry`, or nil when it is not a same-size stride-1 convolution.
@@ -37,24 +35,13 @@ final class SameSizeColumns<Scalar: TensorScalar> {
     else { return nil }
     self.geometry = g
     let (h, w, p) = (g.inputHeight, g.inputWidth, g.padding)
-    var inside: [Scalar] = []
-    var shifts: [Int] = []
-    for i in 0..<g.kernelHeight {
-      for j in 0..<g.kernelWidth {
-        shifts.append((i - p) * w + (j - p))
-        for y in 0..<h {
-          for x in 0..<w {
-            let (sy, sx) = (y + i - p, x + j - p)
-            inside.append(sy >= 0 && sy < h && sx >= 0 && sx < w ? 1 : 0)
-          }
-        }
-      }
+    let table = SameSizeTapTable(height: h, width: w, padding: p)
+    self.table = table
+    inside = (0..<(table.taps * h * w)).map {
+      table.isInside(tap: $0 / (h * w), pixel: $0 % (h * w)) ? 1 : 0
     }
-    self.inside = inside
-    self.shifts = shifts
     margin = p * w + p
     padded = ScratchBuffer(capacity: h * w + 2 * margin)
-    table = SameSizeTapTable(pixels: h * w, shifts: shifts, inside: inside.map { $0 != 0 })
   }
 
   /// Unfolds every row of `x` (a block of samples `[C, H, W]`) side by side
@@ -92,14 +79,14 @@ final class SameSizeColumns<Scalar: TensorScalar> {
     _ x: UnsafePointer<Scalar>, into columns: UnsafeMutablePointer<Scalar>, rowStride ld: Int
   ) {
     let pixels = geometry.inputHeight * geometry.inputWidth
-    let taps = shifts.count
+    let taps = table.taps
     let plane = padded.base + margin
     // A fold may have left values in the margins: the masks zero those taps,
     // but only finite values times zero are zero.
     padded.base.update(repeating: 0, count: margin)
     (plane + pixels).update(repeating: 0, count: margin)
     inside.withUnsafeBufferPointer { mask in
-      shifts.withUnsafeBufferPointer { shift in
+      table.shifts.withUnsafeBufferPointer { shift in
         for c in 0..<geometry.inputChannels {
           let source = x + c &* pixels
           for q in 0..<pixels { plane[q] = source[q] }
@@ -123,11 +110,11 @@ final class SameSizeColumns<Scalar: TensorScalar> {
     _ columns: UnsafePointer<Scalar>, rowStride ld: Int, into x: UnsafeMutablePointer<Scalar>
   ) {
     let pixels = geometry.inputHeight * geometry.inputWidth
-    let taps = shifts.count
+    let taps = table.taps
     let buffer = padded.base
     let plane = buffer + margin
     inside.withUnsafeBufferPointer { mask in
-      shifts.withUnsafeBufferPointer { shift in
+      table.shifts.withUnsafeBufferPointer { shift in
         for c in 0..<geometry.inputChannels {
           buffer.update(repeating: 0, count: pixels &+ 2 &* margin)
           for t in 0..<taps {
