@@ -89,11 +89,9 @@ public enum SameSizeColumnKernels {
     _ table: SameSizeTapTable, samples: MatrixView<Scalar>, channels: Int,
     into columns: UnsafeMutablePointer<Scalar>, rowStride ld: Int
   ) {
-    precondition(run(for: Scalar.self), "the Float kernels do not run here")
-    precondition(
-      channels * table.pixels <= samples.columns && ld >= samples.rows * table.pixels,
-      "\(channels) planes of \(table.pixels) pixels in rows of \(samples.columns), block rows of \(ld)"
-    )
+    checkShape(
+      table, channels: channels, rows: samples.rows, columns: samples.columns, rowStride: ld,
+      Scalar.self)
     table.withTaps {
       nd_unfold_same_f32(
         $0, samples.base.floats, samples.rowStride, samples.rows, channels, columns.floats, ld)
@@ -110,14 +108,24 @@ public enum SameSizeColumnKernels {
     _ table: SameSizeTapTable, columns: UnsafePointer<Scalar>, rowStride ld: Int, channels: Int,
     into inputs: MutableMatrixView<Scalar>
   ) {
-    precondition(run(for: Scalar.self), "the Float kernels do not run here")
-    precondition(
-      channels * table.pixels <= inputs.columns && ld >= inputs.rows * table.pixels,
-      "\(channels) planes of \(table.pixels) pixels in rows of \(inputs.columns), block rows of \(ld)"
-    )
+    checkShape(
+      table, channels: channels, rows: inputs.rows, columns: inputs.columns, rowStride: ld,
+      Scalar.self)
     table.withTaps {
       nd_fold_same_f32(
         $0, columns.floats, ld, inputs.rows, channels, inputs.base.floats, inputs.rowStride)
     }
+  }
+
+  /// The preconditions both kernels share: they run here, the planes fit the
+  /// sample rows and the block rows hold every sample's pixels.
+  private static func checkShape<Scalar>(
+    _ table: SameSizeTapTable, channels: Int, rows: Int, columns: Int, rowStride ld: Int,
+    _: Scalar.Type
+  ) {
+    precondition(run(for: Scalar.self), "the Float kernels do not run here")
+    precondition(
+      channels * table.pixels <= columns && ld >= rows * table.pixels,
+      "\(channels) planes of \(table.pixels) pixels in rows of \(columns), block rows of \(ld)")
   }
 }
