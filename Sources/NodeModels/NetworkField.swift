@@ -5,7 +5,7 @@ import NodeSolvers
 
 /// A vector field computed by a chain of layers, `dz/dt = network(z, t)`,
 /// with the chain's hand-written VJP: an ODE block of an ODE-Net.
-public final class NetworkField<Scalar: TensorScalar>: DifferentiableVectorField {
+public final class NetworkField<Scalar: TensorScalar>: ReplayableVectorField {
   /// The network, `D → D`.
   public let network: Sequential<Scalar>
   public var parameters: [Scalar]
@@ -46,13 +46,29 @@ public final class NetworkField<Scalar: TensorScalar>: DifferentiableVectorField
         derivatives
         ?? MutableMatrixView(base: scratch.reserve(n * dimension), rows: n, columns: dimension)
       network.forward(batch.states, times: batch.times, parameters: p.baseAddress!, into: output)
+      keeper.prepare(network)
       timeCotangents?.update(repeating: 0, count: n)
       network.backward(
         times: batch.times, parameters: p.baseAddress!, outputCotangent: cotangents,
         inputCotangent: stateCotangents, timeCotangents: timeCotangents,
         parameterGradient: parameterGradient?.gradient, rowWeights: parameterGradient?.rowWeights)
     }
+    keeper.keepIfArmed(network, batch: batch, cotangents: cotangents, outputCotangent: cotangents)
   }
 
   private let scratch = ScratchBuffer<Scalar>()
+  private let keeper = NetworkProductKeeper<Scalar>()
+
+  public var keptProducts: [KeptProduct<Scalar>] { keeper.keptProducts }
+
+  public func keepNextProduct(in product: KeptProduct<Scalar>) { keeper.armed = product }
+
+  public func replayParameterGradient(
+    of product: KeptProduct<Scalar>, rows: UnsafePointer<Int>?, count: Int,
+    rowWeights: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
+  ) {
+    keeper.replay(
+      network, product: product, rows: rows, count: count, parameters: parameters,
+      rowWeights: rowWeights, into: gradient)
+  }
 }

@@ -28,6 +28,11 @@ public protocol StepObserver<Scalar>: AnyObject {
   /// which rows' stages count.
   func stageWillBeEvaluated(_ stage: Int, of attempt: StepAttempt<Scalar>)
 
+  /// Called just before a solve evaluates the first stage at its initial
+  /// states, which its first step then uses (step sizes are not chosen yet;
+  /// only the rows, their samples and states are set).
+  func initialStageWillBeEvaluated(of attempt: StepAttempt<Scalar>)
+
   /// Called once per step attempt after every row was accepted or rejected,
   /// while the rows still hold the step's start state, stages and trial state.
   func stepDecided(_ attempt: StepAttempt<Scalar>)
@@ -41,6 +46,8 @@ extension StepObserver {
   ) {}
 
   public func stageWillBeEvaluated(_ stage: Int, of attempt: StepAttempt<Scalar>) {}
+
+  public func initialStageWillBeEvaluated(of attempt: StepAttempt<Scalar>) {}
 }
 
 /// One step attempt of every active row, as an observer sees it.

@@ -12,7 +12,10 @@ import NodeSolvers
 /// network that gives `−aᵀ ∂f/∂z` gives `aᵀ ∂f/∂θ` too); once acceptance is
 /// known, rejected rows' parts are taken away again, and the stage an earlier
 /// attempt evaluated (first-same-as-last) is recomputed for the accepted rows
-/// from its input rebuilt exactly as the step formed it. A rejected step
+/// from its input rebuilt exactly as the step formed it — or, when the field
+/// is a ``ReplayableVectorField``, replayed from the previous attempt's last
+/// stage, kept when it was evaluated, for the rows whose first stage is
+/// exactly that evaluation (checked bit for bit). A rejected step
 /// leaves no trace in the gradient beyond rounding. With the
 /// ``AdjointNorm/full`` norm the observer also measures each sample's own
 /// integral's error, which needs per-sample gradients at every stage.
@@ -47,6 +50,20 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   private let packedTimes = ScratchBuffer<Scalar>()
   private let packedIdentifiers = ScratchBuffer<Int>()
   private let packedWeights = ScratchBuffer<Scalar>()
+  // first-same-as-last: the previous attempt's last stage, kept by the field
+  private let replayable: (any ReplayableVectorField<Scalar>)?
+  private let lastStage: Int
+  private var keptSlot = 0
+  private var keptIsCurrent = false
+  private var keptNextAttempt = false
+  /// The kept row of each sample position, −1 for none.
+  private var keptRowOfSample: [Int]
+  private let nextKeptSamples = ScratchBuffer<Int>()
+  private var keptSampleCount = 0
+  private let replayRows = ScratchBuffer<Int>()
+  private let replayWeights = ScratchBuffer<Scalar>()
+  private let rowMask = ScratchBuffer<Bool>()
+  private let firstStageOnly: [Bool]
   // full norm: each sample's running integral, and a step's increment and error per row
   private var sampleIntegrals: [Scalar] = []
   private let rowIncrements = ScratchBuffer<Scalar>()
@@ -74,6 +91,12 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
     if norm == .full {
       sampleIntegrals = [Scalar](repeating: 0, count: identifiers.count * field.parameterCount)
     }
+    replayable =
+      norm == .seminorm && augmentedField != nil && method.isFirstSameAsLast
+      ? field as? any ReplayableVectorField<Scalar> : nil
+    lastStage = method.weights.count - 1
+    firstStageOnly = method.weights.indices.map { $0 == 0 }
+    keptRowOfSample = [Int](repeating: -1, count: identifiers.count)
   }
 
   var measuresErrors: Bool { norm == .full }
@@ -92,6 +115,8 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   /// ``pending`` in the same backward pass that gives `−aᵀ ∂f/∂z`, so that an
   /// accepted stage is not run through the network a second time.
   func stageWillBeEvaluated(_ stage: Int, of attempt: StepAttempt<Scalar>) {
+    // The next step's first stage, for the rows this attempt accepts.
+    if stage == lastStage { keepNextProduct(of: attempt) }
     guard norm == .seminorm, let augmentedField, weights[stage] != 0 else { return }
     if !pendingStages.contains(true) {
       pending.base.update(repeating: 0, count: field.parameterCount)
@@ -114,7 +139,10 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   private func accumulateAcceptedSteps(_ attempt: StepAttempt<Scalar>) {
-    defer { for j in pendingStages.indices { pendingStages[j] = false } }
+    defer {
+      for j in pendingStages.indices { pendingStages[j] = false }
+      rotateKeptProducts()
+    }
     var accepted = 0
     for r in 0..<attempt.rows where attempt.accepted[r] { accepted += 1 }
     if accepted == 0 { return }
@@ -129,7 +157,9 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
         } else if rejected <= accepted {
           let removed = rejectedPart.reserve(p)
           removed.update(repeating: 0, count: p)
-          accumulate(attempt, stages: pendingStages, acceptedRows: false, into: removed)
+          let rejectedRows = rowMask.reserve(attempt.rows)
+          for r in 0..<attempt.rows { rejectedRows[r] = !attempt.accepted[r] }
+          accumulate(attempt, stages: pendingStages, rows: rejectedRows, into: removed)
           if Elementwise.allFinite(pending.base, count: p)
             && Elementwise.allFinite(removed, count: p)
           {
@@ -144,23 +174,105 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
       for j in weights.indices {
         recomputedStages[j] = weights[j] != 0 && (recomputeCovered || !pendingStages[j])
       }
-      accumulate(attempt, stages: recomputedStages, acceptedRows: true, into: total)
+      let acceptedRows = rowMask.reserve(attempt.rows)
+      for r in 0..<attempt.rows { acceptedRows[r] = attempt.accepted[r] }
+      if recomputedStages[0] && replayFirstStage(attempt, into: total) {
+        // Stage 0 first, as below: the accepted rows the replay did not cover.
+        accumulate(attempt, stages: firstStageOnly, rows: acceptedRows, into: total)
+        recomputedStages[0] = false
+        for r in 0..<attempt.rows { acceptedRows[r] = attempt.accepted[r] }
+      }
+      accumulate(attempt, stages: recomputedStages, rows: acceptedRows, into: total)
     }
   }
 
+  /// Adds stage 0's `−b₁ h_r a_rᵀ ∂f/∂θ` of the accepted rows whose first
+  /// stage is the previous attempt's kept last stage — same state, cotangent
+  /// and time, bit for bit — by replaying the kept product, and clears those
+  /// rows in ``rowMask`` (left holding the accepted rows still to recompute).
+  /// Returns whether the kept product was used.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  private func replayFirstStage(
+    _ attempt: StepAttempt<Scalar>, into g: UnsafeMutablePointer<Scalar>
+  )
+    -> Bool
+  {
+    guard let replayable, keptIsCurrent, weights[0] != 0 else { return false }
+    let product = replayable.keptProducts[keptSlot]
+    let (n, d) = (attempt.rows, attempt.dimension / 2)
+    let inputs = stageRows.reserve(n * attempt.dimension)
+    attempt.stageInput(0, into: inputs)
+    let rows = replayRows.reserve(n)
+    let rowWeights = replayWeights.reserve(n)
+    let pending = rowMask.base
+    var count = 0
+    var inOrder = product.rows == n
+    for r in 0..<n where pending[r] {
+      let s = attempt.sampleIndices[r]
+      let row = inputs + r * attempt.dimension
+      guard
+        product.holds(
+          row: keptRowOfSample[s], state: row, cotangent: row + d,
+          time: attempt.stageTime(0, row: r), identifier: identifiers[s])
+      else {
+        inOrder = false
+        continue
+      }
+      let q = keptRowOfSample[s]
+      inOrder = inOrder && q == count
+      rows[count] = q
+      rowWeights[count] = -weights[0] * attempt.steps[r]
+      count += 1
+      pending[r] = false
+    }
+    if count == 0 { return false }
+    replayable.replayParameterGradient(
+      of: product, rows: inOrder && count == product.rows ? nil : rows, count: count,
+      rowWeights: rowWeights, into: g)
+    return true
+  }
+
+  /// A solve's first stage: kept for its first step at once.
+  func initialStageWillBeEvaluated(of attempt: StepAttempt<Scalar>) {
+    keepNextProduct(of: attempt)
+    rotateKeptProducts()
+  }
+
+  /// Asks a replayable field to keep its next product (an evaluation of
+  /// every row of `attempt`) in the holder not in use.
+  private func keepNextProduct(of attempt: StepAttempt<Scalar>) {
+    guard let replayable else { return }
+    replayable.keepNextProduct(in: replayable.keptProducts[1 - keptSlot])
+    nextKeptSamples.reserve(attempt.rows).update(from: attempt.sampleIndices, count: attempt.rows)
+    keptSampleCount = attempt.rows
+    keptNextAttempt = true
+  }
+
+  /// After a step's decision: the product kept at this attempt's last stage
+  /// (if any) becomes the one the next attempt's first stage can replay.
+  private func rotateKeptProducts() {
+    guard replayable != nil else { return }
+    for s in keptRowOfSample.indices { keptRowOfSample[s] = -1 }
+    keptIsCurrent = keptNextAttempt
+    keptNextAttempt = false
+    guard keptIsCurrent else { return }
+    keptSlot = 1 - keptSlot
+    for q in 0..<keptSampleCount { keptRowOfSample[nextKeptSamples.base[q]] = q }
+  }
+
   /// Adds `Σ_j Σ_r −b_j h_r a_rᵀ ∂f/∂θ` over the chosen stages and the rows
-  /// whose acceptance is `acceptedRows` into `g`: one weighted
-  /// vector-Jacobian product per stage, from the stage inputs rebuilt exactly
-  /// as the step formed them.
+  /// set in `rows` into `g`: one weighted vector-Jacobian product per stage,
+  /// from the stage inputs rebuilt exactly as the step formed them.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   private func accumulate(
-    _ attempt: StepAttempt<Scalar>, stages: [Bool], acceptedRows: Bool,
+    _ attempt: StepAttempt<Scalar>, stages: [Bool], rows chosen: UnsafePointer<Bool>,
     into g: UnsafeMutablePointer<Scalar>
   ) {
     let d = attempt.dimension / 2
     var count = 0
-    for r in 0..<attempt.rows where attempt.accepted[r] == acceptedRows { count += 1 }
+    for r in 0..<attempt.rows where chosen[r] { count += 1 }
     if count == 0 { return }
     let inputs = stageRows.reserve(attempt.rows * attempt.dimension)
     let z = packedStates.reserve(count * d)
@@ -171,7 +283,7 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
     for (j, b) in weights.enumerated() where stages[j] {
       attempt.stageInput(j, into: inputs)
       var q = 0
-      for r in 0..<attempt.rows where attempt.accepted[r] == acceptedRows {
+      for r in 0..<attempt.rows where chosen[r] {
         let row = inputs + r * attempt.dimension
         for i in 0..<d {
           z[q * d + i] = row[i]

@@ -143,6 +143,7 @@ struct BatchSolve<Scalar: TensorScalar> {
     retireFinishedRows()
     guard active > 0 else { return }
 
+    observer?.initialStageWillBeEvaluated(of: attempt)
     evaluateStage(0, input: ws.states, times: ws.rowTime)
     firstStageIsCurrent = true
     // A sample that starts non-finite cannot be integrated.
