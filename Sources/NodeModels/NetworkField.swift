@@ -5,6 +5,10 @@ import NodeSolvers
 
 /// A vector field computed by a chain of layers, `dz/dt = network(z, t)`,
 /// with the chain's hand-written VJP: an ODE block of an ODE-Net.
+///
+/// It is a ``ReplayableVectorField``: a kept product is the network's backward
+/// pass (``KeptBackward``), whose layers' parameter gradients are replayed
+/// without running the network again.
 public final class NetworkField<Scalar: TensorScalar>: ReplayableVectorField {
   /// The network, `D → D`.
   public let network: Sequential<Scalar>
@@ -40,35 +44,51 @@ public final class NetworkField<Scalar: TensorScalar>: ReplayableVectorField {
     parameterGradient: ParameterGradientSink<Scalar>?
   ) {
     let n = batch.count
-    if n == 0 { return }
+    if n == 0 {
+      keepNext = nil
+      return
+    }
     parameters.withUnsafeBufferPointer { p in
       let output =
         derivatives
         ?? MutableMatrixView(base: scratch.reserve(n * dimension), rows: n, columns: dimension)
       network.forward(batch.states, times: batch.times, parameters: p.baseAddress!, into: output)
-      keeper.prepare(network)
+      // A kept product needs every layer's cotangents of the pass.
+      if keepNext != nil { network.keepsEveryCotangent = true }
       timeCotangents?.update(repeating: 0, count: n)
       network.backward(
         times: batch.times, parameters: p.baseAddress!, outputCotangent: cotangents,
         inputCotangent: stateCotangents, timeCotangents: timeCotangents,
         parameterGradient: parameterGradient?.gradient, rowWeights: parameterGradient?.rowWeights)
     }
-    keeper.keepIfArmed(network, batch: batch, cotangents: cotangents, outputCotangent: cotangents)
+    if let product = keepNext {
+      keepNext = nil
+      product.keepInputs(batch, cotangents: cotangents)
+      let record = product.record as? KeptBackward<Scalar> ?? network.makeKeptBackward()
+      product.record = record
+      network.keepLastBackward(in: record, times: batch.times, outputCotangent: cotangents)
+    }
   }
 
   private let scratch = ScratchBuffer<Scalar>()
-  private let keeper = NetworkProductKeeper<Scalar>()
+  /// Where the next vector-Jacobian product is kept, if anywhere.
+  private var keepNext: KeptProduct<Scalar>?
 
-  public var keptProducts: [KeptProduct<Scalar>] { keeper.keptProducts }
+  public let keptProducts = [KeptProduct<Scalar>(), KeptProduct<Scalar>()]
 
-  public func keepNextProduct(in product: KeptProduct<Scalar>) { keeper.armed = product }
+  public func keepNextProduct(in product: KeptProduct<Scalar>) { keepNext = product }
 
   public func replayParameterGradient(
     of product: KeptProduct<Scalar>, rows: UnsafePointer<Int>?, count: Int,
     rowWeights: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
   ) {
-    keeper.replay(
-      network, product: product, rows: rows, count: count, parameters: parameters,
-      rowWeights: rowWeights, into: gradient)
+    guard let record = product.record as? KeptBackward<Scalar> else {
+      preconditionFailure("replayParameterGradient of a product that was never kept")
+    }
+    parameters.withUnsafeBufferPointer {
+      network.replayParameterGradient(
+        of: record, rows: rows, count: count, parameters: $0.baseAddress!, into: gradient,
+        rowWeights: rowWeights)
+    }
   }
 }

@@ -25,36 +25,32 @@ public final class Sequential<Scalar: TensorScalar> {
   var outputs: [ScratchBuffer<Scalar>]
   /// The input of the last flat-array forward pass, kept for the backward pass.
   private let ownedInput = ScratchBuffer<Scalar>()
-  /// The layers' input cotangents of a backward pass, alternating.
-  private let cotangentPair = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
-  private let tangentCotangentPair = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
+  private let cotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
   /// Layer `l`'s input cotangent in the last backward pass (`l ≥ 1`; layer
   /// 0's goes to the caller) when ``keepsEveryCotangent``: one buffer per
   /// layer, so that every layer's output cotangent survives the pass.
   var inputCotangents: [ScratchBuffer<Scalar>]
-  /// Whether the next backward pass keeps every layer's cotangents in its own
-  /// buffer, as ``keepLastBackward(in:times:outputCotangent:tangentCotangent:)``
-  /// needs (otherwise two buffers alternate). A new forward pass clears it.
+  /// Whether the next ``backward(times:parameters:outputCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
+  /// keeps every layer's cotangents in its own buffer, as
+  /// ``keepLastBackward(in:times:outputCotangent:)`` needs (otherwise two
+  /// buffers alternate). A new forward pass clears it.
   public var keepsEveryCotangent = false
-  /// Each layer's output tangents in the last JVP.
-  var tangentOutputs: [ScratchBuffer<Scalar>]
-  var inputTangents = MatrixView<Scalar>(base: UnsafePointer(bitPattern: 8)!, rows: 0, columns: 0)
-  var directions = 0
-  /// Layer `l`'s input tangent cotangents in the last JVP backward pass (`l ≥ 1`)
-  /// when ``keepsEveryCotangent``.
-  var inputTangentCotangents: [ScratchBuffer<Scalar>]
+  /// Whether a backward pass that kept every cotangent ran on the kept forward pass.
+  var backwardKeptEveryCotangent = false
+  private let tangentOutputs: [ScratchBuffer<Scalar>]
+  private var inputTangents = MatrixView<Scalar>(
+    base: UnsafePointer(bitPattern: 8)!, rows: 0, columns: 0)
+  private var directions = 0
+  private let tangentCotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
   var rows = 0
   /// Whether the outputs of the last pass are all kept (``forward(_:times:parameters:into:)``,
   /// not ``evaluate(_:times:parameters:into:)``), as backward passes and JVPs need.
   var keepsLastOutput = false
-  /// The kind of the last backward pass run on the kept forward pass, if it
-  /// kept every cotangent.
-  var lastBackward: BackwardKind?
   /// Layer `l`'s concat-squash layer when a tanh follows it: forward, JVP and
   /// the JVP's backward pass run the pair as one step, the tanh's
   /// element-wise work inside the layer's gate pass (the same arithmetic;
   /// both layers' outputs are still kept).
-  let tanhFollowed: [ConcatSquashLinear<Scalar>?]
+  private let tanhFollowed: [ConcatSquashLinear<Scalar>?]
 
   /// Chains `layers`; `names[i]` prefixes layer `i`'s parameter names (e.g. `"layers.0"`).
   ///
@@ -83,7 +79,6 @@ public final class Sequential<Scalar: TensorScalar> {
     outputs = layers.map { _ in ScratchBuffer<Scalar>() }
     inputCotangents = layers.map { _ in ScratchBuffer<Scalar>() }
     tangentOutputs = layers.map { _ in ScratchBuffer<Scalar>() }
-    inputTangentCotangents = layers.map { _ in ScratchBuffer<Scalar>() }
     tanhFollowed = layers.indices.map { l in
       guard l + 1 < layers.count, let next = layers[l + 1] as? ElementwiseActivation<Scalar>,
         next.function == .tanh
@@ -145,8 +140,8 @@ public final class Sequential<Scalar: TensorScalar> {
   ) -> MatrixView<Scalar> {
     input = x
     rows = x.rows
-    lastBackward = nil
     keepsEveryCotangent = false
+    backwardKeptEveryCotangent = false
     var current = x
     var l = 0
     while l < layers.count {
@@ -227,8 +222,7 @@ public final class Sequential<Scalar: TensorScalar> {
       if l == 0 {
         target = dx
       } else {
-        let buffer =
-          (keepsEveryCotangent ? inputCotangents[l] : flip ? cotangentPair.1 : cotangentPair.0)
+        let buffer = (keepsEveryCotangent ? inputCotangents[l] : flip ? cotangents.1 : cotangents.0)
           .reserve(rows * layer.inputSize)
         target = MutableMatrixView(base: buffer, rows: rows, columns: layer.inputSize)
       }
@@ -243,7 +237,7 @@ public final class Sequential<Scalar: TensorScalar> {
       }
       flip.toggle()
     }
-    lastBackward = keepsEveryCotangent ? .plain : nil
+    backwardKeptEveryCotangent = keepsEveryCotangent
   }
 
   /// The Jacobian-vector product of the last forward pass in `directions`
@@ -254,7 +248,6 @@ public final class Sequential<Scalar: TensorScalar> {
     inputTangents: MatrixView<Scalar>, directions: Int, into result: MutableMatrixView<Scalar>
   ) {
     precondition(keepsLastOutput, "a JVP needs forward(_:…) first, not evaluate(_:…)")
-    lastBackward = nil
     self.inputTangents = inputTangents
     self.directions = directions
     var current = inputTangents
@@ -295,7 +288,7 @@ public final class Sequential<Scalar: TensorScalar> {
   }
 
   /// The tangents into and out of layer `l` in the last JVP.
-  func tangentActivations(_ l: Int) -> (MatrixView<Scalar>, MatrixView<Scalar>) {
+  private func tangentActivations(_ l: Int) -> (MatrixView<Scalar>, MatrixView<Scalar>) {
     let input =
       l == 0
       ? inputTangents
@@ -335,15 +328,10 @@ public final class Sequential<Scalar: TensorScalar> {
       var target: MutableMatrixView<Scalar>? = dx
       var tangentTarget: MutableMatrixView<Scalar>? = nil
       if first > 0 {
-        let buffer =
-          (keepsEveryCotangent ? inputCotangents[first] : flip ? cotangentPair.1 : cotangentPair.0)
-          .reserve(rows * layer.inputSize)
+        let buffer = (flip ? cotangents.1 : cotangents.0).reserve(rows * layer.inputSize)
         target = MutableMatrixView(base: buffer, rows: rows, columns: layer.inputSize)
         let width = directions * layer.inputSize
-        let tangentBuffer =
-          (keepsEveryCotangent
-          ? inputTangentCotangents[first] : flip ? tangentCotangentPair.1 : tangentCotangentPair.0)
-          .reserve(rows * width)
+        let tangentBuffer = (flip ? tangentCotangents.1 : tangentCotangents.0).reserve(rows * width)
         tangentTarget = MutableMatrixView(base: tangentBuffer, rows: rows, columns: width)
       }
       let gradient = parameterGradient.map { $0 + parameterOffsets[first] }
@@ -374,6 +362,5 @@ public final class Sequential<Scalar: TensorScalar> {
       flip.toggle()
       l = first - 1
     }
-    lastBackward = keepsEveryCotangent ? .tangent : nil
   }
 }

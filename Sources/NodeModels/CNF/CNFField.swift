@@ -30,7 +30,7 @@ public typealias ExactTraceCNFField<Scalar: TensorScalar> = CNFField<Scalar>
 /// the dynamics, so their state cotangents are zero.
 ///
 /// Parameters are the network's, flat, in its order.
-public final class CNFField<Scalar: TensorScalar>: ReplayableVectorField {
+public final class CNFField<Scalar: TensorScalar>: DifferentiableVectorField {
   /// The network `f`, `D → D`, with time as an input of its layers.
   public let network: Sequential<Scalar>
   public var parameters: [Scalar]
@@ -271,13 +271,10 @@ public final class CNFField<Scalar: TensorScalar>: ReplayableVectorField {
       let bars = imageCotangents(cotangents, v: v, jv: jv, rows: n)
       let zBar = stateBars.reserve(n * d)
       if let timeCotangents { timeCotangents.update(repeating: 0, count: n) }
-      let (fBar, vBar) = (
-        outputCotangents(cotangents, f: f, rows: n),
-        MatrixView(base: bars, rows: n, columns: directionCount * d)
-      )
-      keeper.prepare(network)
       network.jvpBackward(
-        times: batch.times, parameters: p, outputCotangent: fBar, tangentCotangent: vBar,
+        times: batch.times, parameters: p,
+        outputCotangent: outputCotangents(cotangents, f: f, rows: n),
+        tangentCotangent: MatrixView(base: bars, rows: n, columns: directionCount * d),
         inputCotangent: MutableMatrixView(base: zBar, rows: n, columns: d),
         timeCotangents: timeCotangents, parameterGradient: parameterGradient?.gradient,
         rowWeights: parameterGradient?.rowWeights)
@@ -288,24 +285,6 @@ public final class CNFField<Scalar: TensorScalar>: ReplayableVectorField {
           for k in d..<dimension { row[k] = 0 }
         }
       }
-      keeper.keepIfArmed(
-        network, batch: batch, cotangents: cotangents, outputCotangent: fBar, tangentCotangent: vBar
-      )
     }
-  }
-
-  private let keeper = NetworkProductKeeper<Scalar>()
-
-  public var keptProducts: [KeptProduct<Scalar>] { keeper.keptProducts }
-
-  public func keepNextProduct(in product: KeptProduct<Scalar>) { keeper.armed = product }
-
-  public func replayParameterGradient(
-    of product: KeptProduct<Scalar>, rows: UnsafePointer<Int>?, count: Int,
-    rowWeights: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
-  ) {
-    keeper.replay(
-      network, product: product, rows: rows, count: count, parameters: parameters,
-      rowWeights: rowWeights, into: gradient)
   }
 }
