@@ -76,7 +76,12 @@ public final class NetworkField<Scalar: TensorScalar>: ReplayableVectorField {
 
   public let keptProducts = [KeptProduct<Scalar>(), KeptProduct<Scalar>()]
 
-  public func keepNextProduct(in product: KeptProduct<Scalar>) { keepNext = product }
+  /// Keeps the next product, unless a layer of the network cannot replay
+  /// its parameter gradient (``Sequential/canReplayBackward``): the product
+  /// then stays empty and the adjoint recomputes the stage.
+  public func keepNextProduct(in product: KeptProduct<Scalar>) {
+    keepNext = network.canReplayBackward ? product : nil
+  }
 
   public func replayParameterGradient(
     of product: KeptProduct<Scalar>, rows: UnsafePointer<Int>?, count: Int,

@@ -41,6 +41,10 @@ public protocol Layer<Scalar>: AnyObject {
   /// The parameter tensors, in the order they sit in the flat buffer.
   var parameterTensors: [ParameterTensor] { get }
 
+  /// Whether the parameter gradient of a backward pass depends on its
+  /// operands alone (see the default in the extension below).
+  var parameterGradientNeedsOnlyOperands: Bool { get }
+
   /// Writes the layer's output for every row of `x` into `y`.
   func forward(
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
@@ -91,4 +95,11 @@ public protocol TangentDifferentiableLayer<Scalar>: Layer {
 extension Layer {
   /// The number of parameters.
   public var parameterCount: Int { parameterTensors.reduce(0) { $0 + $1.count } }
+
+  /// Whether the parameter gradient of ``backward(_:output:times:parameters:outputCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
+  /// depends on its operands alone, not on anything the layer kept from its
+  /// last forward pass — so that ``Sequential`` may replay a kept backward
+  /// pass later (``Sequential/replayParameterGradient(of:rows:count:parameters:into:rowWeights:)``).
+  /// False unless a layer says so.
+  public var parameterGradientNeedsOnlyOperands: Bool { false }
 }

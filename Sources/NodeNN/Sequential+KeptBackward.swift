@@ -63,6 +63,9 @@ extension Sequential {
     precondition(
       keepsLastOutput && backwardKeptEveryCotangent,
       "keepLastBackward needs a backward pass keeping every cotangent on the current forward pass")
+    precondition(
+      canReplayBackward, "a layer's parameter gradient needs more than its operands: no replay")
+    precondition(dy.rows == rows, "\(dy.rows) cotangent rows for a pass of \(rows)")
     kept.rows = rows
     swap(&outputs, &kept.outputs)
     swap(&inputCotangents, &kept.inputCotangents)
@@ -96,7 +99,7 @@ extension Sequential {
         ? kept.view(kept.input, columns: inputSize, rows: chosen, count: count)
         : kept.view(kept.outputs[l], columns: layers[l].outputSize, rows: chosen, count: count)
     }
-    for l in layers.indices.reversed() where layers[l].parameterCount > 0 {
+    for l in layers.indices.reversed() where layerHasParameters[l] {
       let cotangent =
         l == layers.count - 1
         ? kept.view(kept.outputCotangent, columns: outputSize, rows: chosen, count: count)

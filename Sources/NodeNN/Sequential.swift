@@ -30,13 +30,19 @@ public final class Sequential<Scalar: TensorScalar> {
   /// 0's goes to the caller) when ``keepsEveryCotangent``: one buffer per
   /// layer, so that every layer's output cotangent survives the pass.
   var inputCotangents: [ScratchBuffer<Scalar>]
-  /// Whether the next ``backward(times:parameters:outputCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
-  /// keeps every layer's cotangents in its own buffer, as
-  /// ``keepLastBackward(in:times:outputCotangent:)`` needs (otherwise two
-  /// buffers alternate). A new forward pass clears it.
+  /// Whether backward passes keep every layer's cotangents in its own buffer,
+  /// as ``keepLastBackward(in:times:outputCotangent:)`` needs (otherwise two
+  /// buffers alternate); set after a forward pass, cleared by the next one.
   public var keepsEveryCotangent = false
   /// Whether a backward pass that kept every cotangent ran on the kept forward pass.
   var backwardKeptEveryCotangent = false
+  /// Whether each layer has parameters (read per replay without building
+  /// the layers' parameter lists).
+  let layerHasParameters: [Bool]
+  /// Whether a kept backward pass can be replayed: every layer with
+  /// parameters computes their gradient from its operands alone
+  /// (``Layer/parameterGradientNeedsOnlyOperands``).
+  public let canReplayBackward: Bool
   private let tangentOutputs: [ScratchBuffer<Scalar>]
   private var inputTangents = MatrixView<Scalar>(
     base: UnsafePointer(bitPattern: 8)!, rows: 0, columns: 0)
@@ -44,7 +50,8 @@ public final class Sequential<Scalar: TensorScalar> {
   private let tangentCotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
   var rows = 0
   /// Whether the outputs of the last pass are all kept (``forward(_:times:parameters:into:)``,
-  /// not ``evaluate(_:times:parameters:into:)``), as backward passes and JVPs need.
+  /// not ``evaluate(_:times:parameters:into:)``), as backward passes and JVPs
+  /// need; ``keepLastBackward(in:times:outputCotangent:)`` hands them over and clears it.
   var keepsLastOutput = false
   /// Layer `l`'s concat-squash layer when a tanh follows it: forward, JVP and
   /// the JVP's backward pass run the pair as one step, the tanh's
@@ -78,6 +85,10 @@ public final class Sequential<Scalar: TensorScalar> {
     outputSize = layers[layers.count - 1].outputSize
     outputs = layers.map { _ in ScratchBuffer<Scalar>() }
     inputCotangents = layers.map { _ in ScratchBuffer<Scalar>() }
+    layerHasParameters = layers.map { $0.parameterCount > 0 }
+    canReplayBackward = layers.allSatisfy {
+      $0.parameterCount == 0 || $0.parameterGradientNeedsOnlyOperands
+    }
     tangentOutputs = layers.map { _ in ScratchBuffer<Scalar>() }
     tanhFollowed = layers.indices.map { l in
       guard l + 1 < layers.count, let next = layers[l + 1] as? ElementwiseActivation<Scalar>,

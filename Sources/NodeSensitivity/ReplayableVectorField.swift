@@ -40,12 +40,11 @@ public final class KeptProduct<Scalar: TensorScalar> {
     row r: Int, state z: UnsafePointer<Scalar>, cotangent a: UnsafePointer<Scalar>, time t: Scalar,
     identifier: Int
   ) -> Bool {
-    guard r >= 0 && r < rows && times.base[r] == t && identifiers.base[r] == identifier else {
-      return false
-    }
-    let (keptZ, keptA) = (states.base + r * dimension, cotangents.base + r * dimension)
-    for i in 0..<dimension where keptZ[i] != z[i] || keptA[i] != a[i] { return false }
-    return true
+    guard r >= 0 && r < rows && identifiers.base[r] == identifier else { return false }
+    var time = t
+    return sameBits(times.base + r, &time, count: 1)
+      && sameBits(states.base + r * dimension, z, count: dimension)
+      && sameBits(cotangents.base + r * dimension, a, count: dimension)
   }
 }
 

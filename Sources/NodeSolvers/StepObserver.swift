@@ -29,8 +29,9 @@ public protocol StepObserver<Scalar>: AnyObject {
   func stageWillBeEvaluated(_ stage: Int, of attempt: StepAttempt<Scalar>)
 
   /// Called just before a solve evaluates the first stage at its initial
-  /// states, which its first step then uses (step sizes are not chosen yet;
-  /// only the rows, their samples and states are set).
+  /// states, which its first step then uses. Only the attempt's rows, their
+  /// samples, start times and states are set; its step sizes, acceptances,
+  /// stages and trial states are not yet meaningful.
   func initialStageWillBeEvaluated(of attempt: StepAttempt<Scalar>)
 
   /// Called once per step attempt after every row was accepted or rejected,

@@ -98,7 +98,8 @@ final class CountingReplays<Scalar: TensorScalar>: OpaqueField<Scalar>, Replayab
   @Test func odeBlockGradientsAreBitwiseTheRecomputedOnes() throws {
     let (field, states, solver) = try Self.odeBlock(scale: Float(0.2), tolerance: 1e-3)
     let counting = CountingReplays<Float>(field)
-    let ids = Array(0..<states.shape[0])
+    // Identifiers unlike the positions, so that a mix-up of the two shows.
+    let ids = [41, 7, 23, 3, 16]
     let replayed = try Self.gradients(
       counting, states: states, times: [0, 0.5, 1], solver: solver, identifiers: ids)
     let recomputed = try Self.gradients(
@@ -118,7 +119,8 @@ final class CountingReplays<Scalar: TensorScalar>: OpaqueField<Scalar>, Replayab
   @Test func rejectedRowsAreRecomputed() throws {
     let (field, states, solver) = try Self.odeBlock(scale: 0.5, tolerance: 1e-4)
     let counting = CountingReplays<Double>(field)
-    let ids = Array(0..<states.shape[0])
+    // Identifiers unlike the positions, so that a mix-up of the two shows.
+    let ids = [41, 7, 23, 3, 16]
     let replayed = try Self.gradients(
       counting, states: states, times: [0, 1], solver: solver, identifiers: ids)
     let recomputed = try Self.gradients(

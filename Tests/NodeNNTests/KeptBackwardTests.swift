@@ -83,6 +83,34 @@ import Testing
     check(Double.self)
   }
 
+  /// A kept pass replayed after other passes ran and were kept elsewhere (as
+  /// in the adjoint, six evaluations between keeping and replaying), for all
+  /// its rows in order (`rows: nil`), equals a new pass over those rows.
+  @Test func aKeptPassOutlivesLaterPasses() {
+    let network = Self.odeBlock(Float.self)
+    let (first, second) = (network.makeKeptBackward(), network.makeKeptBackward())
+    let rows = [6, 1, 3, 7, 0]
+    _ = Self.gradient(network, rows: rows, weights: [1, 2, 3, 4, 5], keepingIn: first)
+    _ = Self.gradient(network, rows: [2, 5, 4], weights: [1, 1, 1], keepingIn: second)
+    _ = Self.gradient(network, rows: [7, 3], weights: [1, 1])
+    let parameters: [Float] = Self.values(network.parameterCount, stream: 6)
+    let weights: [Float] = [0.25, -2, 1.5, 3, -0.5]
+    var replayed = [Float](repeating: 0, count: network.parameterCount)
+    network.replayParameterGradient(
+      of: first, rows: nil, count: 0, parameters: parameters, into: &replayed, rowWeights: weights)
+    #expect(replayed == Self.gradient(network, rows: rows, weights: weights))
+  }
+
+  /// A residual block's backward pass reads its body's last forward pass, not
+  /// only its operands: a chain holding one cannot replay.
+  @Test func onlyOperandLayersReplay() {
+    #expect(Self.odeBlock(Double.self).canReplayBackward)
+    let body = Sequential<Double>([Linear(inputs: 3, outputs: 3)], names: ["fc"])
+    let residual = Sequential<Double>(
+      [Residual(body), ElementwiseActivation(.tanh, size: 3)], names: ["block", nil])
+    #expect(!residual.canReplayBackward)
+  }
+
   /// The network's own buffers were exchanged: a backward pass needs a new forward pass.
   @Test func keepingHandsOverTheForwardPass() {
     let network = Self.odeBlock(Double.self)

@@ -15,8 +15,7 @@ public final class ValueSnapshot<Scalar: BitwiseCopyable> {
 
   /// Whether `values` are the `count` values last taken, bit for bit.
   public func holds(_ values: UnsafePointer<Scalar>, count: Int) -> Bool {
-    self.count == count
-      && memcmp(copy.base, values, count * MemoryLayout<Scalar>.stride) == 0
+    self.count == count && sameBits(copy.base, values, count: count)
   }
 
   /// Takes a copy of `values`.
@@ -24,4 +23,12 @@ public final class ValueSnapshot<Scalar: BitwiseCopyable> {
     copy.reserve(count).update(from: values, count: count)
     self.count = count
   }
+}
+
+/// Whether the `count` values at `a` and `b` are the same bits (so +0 and −0
+/// differ, and a NaN equals the same NaN).
+public func sameBits<Scalar: BitwiseCopyable>(
+  _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, count: Int
+) -> Bool {
+  memcmp(a, b, count * MemoryLayout<Scalar>.stride) == 0
 }

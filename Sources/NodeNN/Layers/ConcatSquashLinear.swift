@@ -24,6 +24,8 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     linear = Linear(inputs: inputs, outputs: outputs)
   }
 
+  public var parameterGradientNeedsOnlyOperands: Bool { true }
+
   public var parameterTensors: [ParameterTensor] {
     linear.parameterTensors
       // FFJORD's hyper-networks of the time are `nn.Linear(1, out)`: fan-in 1.

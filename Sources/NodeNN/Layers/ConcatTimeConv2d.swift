@@ -52,6 +52,8 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
   private var plane: Int { convolution.geometry.inputHeight * convolution.geometry.inputWidth }
   public var inputSize: Int { convolution.inputSize - plane }
   public var outputSize: Int { convolution.outputSize }
+  public var parameterGradientNeedsOnlyOperands: Bool { true }
+
   public var parameterTensors: [ParameterTensor] { convolution.parameterTensors }
 
   /// Writes the columns of `[t, x]` for a block of rows side by side: the

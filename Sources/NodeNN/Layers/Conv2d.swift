@@ -69,6 +69,8 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
 
   public var inputSize: Int { geometry.inputSize }
   public var outputSize: Int { geometry.outputSize }
+  public var parameterGradientNeedsOnlyOperands: Bool { true }
+
   public var parameterTensors: [ParameterTensor] {
     let g = geometry
     let initialization = ParameterInitialization.kaimingUniform(fanIn: g.patchSize)

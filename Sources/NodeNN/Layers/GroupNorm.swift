@@ -29,6 +29,8 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer {
 
   public var inputSize: Int { channels * pixels }
   public var outputSize: Int { channels * pixels }
+  public var parameterGradientNeedsOnlyOperands: Bool { true }
+
   public var parameterTensors: [ParameterTensor] {
     [
       ParameterTensor(name: "weight", shape: [channels], initialization: .constant(1)),

@@ -21,6 +21,8 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
     zeros = ScratchBuffer(capacity: Swift.max(inputs, outputs))
   }
 
+  public var parameterGradientNeedsOnlyOperands: Bool { true }
+
   public var parameterTensors: [ParameterTensor] {
     let initialization = ParameterInitialization.kaimingUniform(fanIn: inputSize)
     return [

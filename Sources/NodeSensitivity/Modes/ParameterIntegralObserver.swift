@@ -53,9 +53,12 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   // first-same-as-last: the previous attempt's last stage, kept by the field
   private let replayable: (any ReplayableVectorField<Scalar>)?
   private let lastStage: Int
+  /// The holder of the evaluation the next step's first stage can replay.
   private var keptSlot = 0
+  /// Whether that holder was filled by the last attempt (or the solve's start).
   private var keptIsCurrent = false
-  private var keptNextAttempt = false
+  /// Whether the other holder was armed during the current attempt.
+  private var armedThisAttempt = false
   /// The kept row of each sample position, −1 for none.
   private var keptRowOfSample: [Int]
   private let nextKeptSamples = ScratchBuffer<Int>()
@@ -176,7 +179,7 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
       }
       let acceptedRows = rowMask.reserve(attempt.rows)
       for r in 0..<attempt.rows { acceptedRows[r] = attempt.accepted[r] }
-      if recomputedStages[0] && replayFirstStage(attempt, into: total) {
+      if recomputedStages[0] && replayFirstStage(attempt, pending: acceptedRows, into: total) {
         // Stage 0 first, as below: the accepted rows the replay did not cover.
         accumulate(attempt, stages: firstStageOnly, rows: acceptedRows, into: total)
         recomputedStages[0] = false
@@ -186,18 +189,17 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
     }
   }
 
-  /// Adds stage 0's `−b₁ h_r a_rᵀ ∂f/∂θ` of the accepted rows whose first
-  /// stage is the previous attempt's kept last stage — same state, cotangent
-  /// and time, bit for bit — by replaying the kept product, and clears those
-  /// rows in ``rowMask`` (left holding the accepted rows still to recompute).
+  /// Adds stage 0's `−b₁ h_r a_rᵀ ∂f/∂θ` of the rows set in `pending` whose
+  /// first stage is the kept evaluation — same state, cotangent, time and
+  /// identifier, bit for bit — by replaying the kept product, and clears
+  /// those rows in `pending` (left holding the rows still to recompute).
   /// Returns whether the kept product was used.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   private func replayFirstStage(
-    _ attempt: StepAttempt<Scalar>, into g: UnsafeMutablePointer<Scalar>
-  )
-    -> Bool
-  {
+    _ attempt: StepAttempt<Scalar>, pending: UnsafeMutablePointer<Bool>,
+    into g: UnsafeMutablePointer<Scalar>
+  ) -> Bool {
     guard let replayable, keptIsCurrent, weights[0] != 0 else { return false }
     let product = replayable.keptProducts[keptSlot]
     let (n, d) = (attempt.rows, attempt.dimension / 2)
@@ -205,7 +207,6 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
     attempt.stageInput(0, into: inputs)
     let rows = replayRows.reserve(n)
     let rowWeights = replayWeights.reserve(n)
-    let pending = rowMask.base
     var count = 0
     var inOrder = product.rows == n
     for r in 0..<n where pending[r] {
@@ -246,16 +247,22 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
     replayable.keepNextProduct(in: replayable.keptProducts[1 - keptSlot])
     nextKeptSamples.reserve(attempt.rows).update(from: attempt.sampleIndices, count: attempt.rows)
     keptSampleCount = attempt.rows
-    keptNextAttempt = true
+    armedThisAttempt = true
   }
 
   /// After a step's decision: the product kept at this attempt's last stage
   /// (if any) becomes the one the next attempt's first stage can replay.
+  ///
+  /// Only the latest kept evaluation is replayed: a row rejected in this
+  /// attempt keeps a first stage from an earlier one, which the next attempt
+  /// recomputes (the check in ``replayFirstStage(_:pending:into:)`` fails).
+  /// So do constant steps, whose next time `t₀ + n h` need not be the kept
+  /// `t + h` bit for bit.
   private func rotateKeptProducts() {
     guard replayable != nil else { return }
     for s in keptRowOfSample.indices { keptRowOfSample[s] = -1 }
-    keptIsCurrent = keptNextAttempt
-    keptNextAttempt = false
+    keptIsCurrent = armedThisAttempt
+    armedThisAttempt = false
     guard keptIsCurrent else { return }
     keptSlot = 1 - keptSlot
     for q in 0..<keptSampleCount { keptRowOfSample[nextKeptSamples.base[q]] = q }
