@@ -1,8 +1,9 @@
 import NodeCore
 
 /// Everything a ``Sequential`` backward pass handed its layers — activations,
-/// every layer's output cotangent and the times — kept after the pass, so that the parameter gradient of some of its rows can be added
-/// later with other row weights without running the network again
+/// every layer's output cotangent and the times — kept after the pass, so
+/// that the parameter gradient of some of its rows can be added later with
+/// other row weights without running the network again
 /// (``Sequential/replayParameterGradient(of:rows:count:parameters:into:rowWeights:)``).
 ///
 /// The adjoint's first-same-as-last stage uses it: the last stage of one step
@@ -55,7 +56,8 @@ extension Sequential {
   /// new forward pass after this.
   ///
   /// - Precondition: a backward pass with ``keepsEveryCotangent`` ran on the
-  ///   current forward pass.
+  ///   current forward pass, ``canReplayBackward``, and `outputCotangent`
+  ///   has that pass's rows.
   public func keepLastBackward(
     in kept: KeptBackward<Scalar>, times: UnsafePointer<Scalar>,
     outputCotangent dy: MatrixView<Scalar>
