@@ -66,7 +66,7 @@ public final class NetworkField<Scalar: TensorScalar>: ReplayableVectorField {
       product.keepInputs(batch, cotangents: cotangents)
       let record = product.record as? KeptBackward<Scalar> ?? network.makeKeptBackward()
       product.record = record
-      network.keepLastBackward(in: record, times: batch.times, outputCotangent: cotangents)
+      network.keepLastBackward(in: record)
     }
   }
 
@@ -91,9 +91,11 @@ public final class NetworkField<Scalar: TensorScalar>: ReplayableVectorField {
       preconditionFailure("replayParameterGradient of a product that was never kept")
     }
     parameters.withUnsafeBufferPointer {
+      // The network's input and output cotangent are the product's states and cotangents.
       network.replayParameterGradient(
-        of: record, rows: rows, count: count, parameters: $0.baseAddress!, into: gradient,
-        rowWeights: rowWeights)
+        of: record, input: product.keptStates, outputCotangent: product.keptCotangents,
+        times: product.keptTimes, rows: rows, count: count, parameters: $0.baseAddress!,
+        into: gradient, rowWeights: rowWeights)
     }
   }
 }

@@ -99,7 +99,7 @@ extension Layer {
   /// Whether the parameter gradient of ``backward(_:output:times:parameters:outputCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
   /// depends on its operands alone, not on anything the layer kept from its
   /// last forward pass — so that ``Sequential`` may replay a kept backward
-  /// pass later (``Sequential/replayParameterGradient(of:rows:count:parameters:into:rowWeights:)``).
+  /// pass later (``Sequential/replayParameterGradient(of:input:outputCotangent:times:rows:count:parameters:into:rowWeights:)``).
   /// False unless a layer says so.
   public var parameterGradientNeedsOnlyOperands: Bool { false }
 }

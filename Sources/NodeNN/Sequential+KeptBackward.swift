@@ -1,23 +1,22 @@
 import NodeCore
 
-/// Everything a ``Sequential`` backward pass handed its layers — activations,
-/// every layer's output cotangent and the times — kept after the pass, so
-/// that the parameter gradient of some of its rows can be added later with
-/// other row weights without running the network again
-/// (``Sequential/replayParameterGradient(of:rows:count:parameters:into:rowWeights:)``).
+/// The activations and every layer's output cotangent of a ``Sequential``
+/// backward pass, kept after the pass, so that the parameter gradient of some
+/// of its rows can be added later with other row weights without running the
+/// network again
+/// (``Sequential/replayParameterGradient(of:input:outputCotangent:times:rows:count:parameters:into:rowWeights:)``;
+/// the pass's input, its output cotangent and times stay with the caller,
+/// who keeps them anyway).
 ///
 /// The adjoint's first-same-as-last stage uses it: the last stage of one step
 /// is the first of the next, whose weight `b₁ h` is known only once the next
 /// step is decided. The buffers are the network's own, exchanged rather than
-/// copied, apart from the pass's input, its cotangent and the times.
+/// copied.
 public final class KeptBackward<Scalar: TensorScalar> {
   /// The rows of the kept pass.
   public internal(set) var rows = 0
   var outputs: [ScratchBuffer<Scalar>]
   var inputCotangents: [ScratchBuffer<Scalar>]
-  let input = ScratchBuffer<Scalar>()
-  let outputCotangent = ScratchBuffer<Scalar>()
-  let times = ScratchBuffer<Scalar>()
   /// Chosen rows gathered for a replay, one buffer per operand.
   private var gathered: [ScratchBuffer<Scalar>] = []
   private var gatheredCount = 0
@@ -27,19 +26,27 @@ public final class KeptBackward<Scalar: TensorScalar> {
     inputCotangents = (0..<layers).map { _ in ScratchBuffer() }
   }
 
-  /// Rows `rows[0 ..< count]` of the kept `[self.rows, columns]` matrix in
-  /// `buffer`: the matrix itself when `rows` is nil, else a gathered copy.
-  func view(
-    _ buffer: ScratchBuffer<Scalar>, columns: Int, rows chosen: UnsafePointer<Int>?, count: Int
-  ) -> MatrixView<Scalar> {
-    guard let chosen else { return MatrixView(base: buffer.base, rows: rows, columns: columns) }
+  /// Rows `rows[0 ..< count]` of `matrix`: the matrix itself when `rows` is
+  /// nil, else a gathered copy.
+  func view(_ matrix: MatrixView<Scalar>, rows chosen: UnsafePointer<Int>?, count: Int)
+    -> MatrixView<Scalar>
+  {
+    guard let chosen else { return matrix }
+    let columns = matrix.columns
     if gatheredCount == gathered.count { gathered.append(ScratchBuffer()) }
     let target = gathered[gatheredCount].reserve(count * columns)
     gatheredCount += 1
     for k in 0..<count {
-      (target + k * columns).update(from: buffer.base + chosen[k] * columns, count: columns)
+      (target + k * columns).update(from: matrix.row(chosen[k]), count: columns)
     }
     return MatrixView(base: target, rows: count, columns: columns)
+  }
+
+  /// Rows `rows[0 ..< count]` of the kept `[self.rows, columns]` matrix in `buffer`.
+  func view(
+    _ buffer: ScratchBuffer<Scalar>, columns: Int, rows chosen: UnsafePointer<Int>?, count: Int
+  ) -> MatrixView<Scalar> {
+    view(MatrixView(base: buffer.base, rows: rows, columns: columns), rows: chosen, count: count)
   }
 
   /// Starts a replay's gathering over (the gathered buffers are reused).
@@ -47,38 +54,24 @@ public final class KeptBackward<Scalar: TensorScalar> {
 }
 
 extension Sequential {
-  /// A holder for ``keepLastBackward(in:times:outputCotangent:)``.
+  /// A holder for ``keepLastBackward(in:)``.
   public func makeKeptBackward() -> KeptBackward<Scalar> { KeptBackward(layers: layers.count) }
 
-  /// Hands the last backward pass — run on the last forward pass with
-  /// `times` and output cotangents `outputCotangent` — to `kept`. The network
-  /// takes `kept`'s previous buffers in exchange, so a backward pass needs a
-  /// new forward pass after this.
+  /// Hands the last backward pass, run on the last forward pass, to `kept`.
+  /// The network takes `kept`'s previous buffers in exchange, so a backward
+  /// pass needs a new forward pass after this.
   ///
   /// - Precondition: a backward pass with ``keepsEveryCotangent`` ran on the
-  ///   current forward pass, ``canReplayBackward``, and `outputCotangent`
-  ///   has that pass's rows.
-  public func keepLastBackward(
-    in kept: KeptBackward<Scalar>, times: UnsafePointer<Scalar>,
-    outputCotangent dy: MatrixView<Scalar>
-  ) {
+  ///   current forward pass, and ``canReplayBackward``.
+  public func keepLastBackward(in kept: KeptBackward<Scalar>) {
     precondition(
       keepsLastOutput && backwardKeptEveryCotangent,
       "keepLastBackward needs a backward pass keeping every cotangent on the current forward pass")
     precondition(
       canReplayBackward, "a layer's parameter gradient needs more than its operands: no replay")
-    precondition(dy.rows == rows, "\(dy.rows) cotangent rows for a pass of \(rows)")
     kept.rows = rows
     swap(&outputs, &kept.outputs)
     swap(&inputCotangents, &kept.inputCotangents)
-    let (x, bars) = (
-      kept.input.reserve(rows * inputSize), kept.outputCotangent.reserve(rows * outputSize)
-    )
-    for r in 0..<rows {
-      (x + r * inputSize).update(from: input.row(r), count: inputSize)
-      (bars + r * outputSize).update(from: dy.row(r), count: outputSize)
-    }
-    kept.times.reserve(rows).update(from: times, count: rows)
     keepsLastOutput = false
     backwardKeptEveryCotangent = false
   }
@@ -88,23 +81,32 @@ extension Sequential {
   /// `rowWeights[k]`, into `parameterGradient`: every layer with parameters
   /// takes its kept operands again, without input cotangents. The sum is the
   /// one a backward pass over just those rows, in that order, adds.
+  /// `input`, `outputCotangent` and `times` are the kept pass's own.
+  ///
+  /// - Precondition: `input` and `outputCotangent` have the kept pass's rows.
   public func replayParameterGradient(
-    of kept: KeptBackward<Scalar>, rows chosen: UnsafePointer<Int>?, count: Int,
-    parameters: UnsafePointer<Scalar>, into parameterGradient: UnsafeMutablePointer<Scalar>,
-    rowWeights: UnsafePointer<Scalar>?
+    of kept: KeptBackward<Scalar>, input: MatrixView<Scalar>,
+    outputCotangent dy: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
+    rows chosen: UnsafePointer<Int>?, count: Int, parameters: UnsafePointer<Scalar>,
+    into parameterGradient: UnsafeMutablePointer<Scalar>, rowWeights: UnsafePointer<Scalar>?
   ) {
+    precondition(
+      input.rows == kept.rows && dy.rows == kept.rows,
+      "the kept pass has \(kept.rows) rows, its input \(input.rows) and cotangent \(dy.rows)")
     if (chosen == nil ? kept.rows : count) == 0 { return }
     kept.resetGathering()
-    let times = kept.view(kept.times, columns: 1, rows: chosen, count: count).base
+    let times = kept.view(
+      MatrixView(base: times, rows: kept.rows, columns: 1), rows: chosen, count: count
+    ).base
     func activation(_ l: Int) -> MatrixView<Scalar> {
       l < 0
-        ? kept.view(kept.input, columns: inputSize, rows: chosen, count: count)
+        ? kept.view(input, rows: chosen, count: count)
         : kept.view(kept.outputs[l], columns: layers[l].outputSize, rows: chosen, count: count)
     }
     for l in layers.indices.reversed() where layerHasParameters[l] {
       let cotangent =
         l == layers.count - 1
-        ? kept.view(kept.outputCotangent, columns: outputSize, rows: chosen, count: count)
+        ? kept.view(dy, rows: chosen, count: count)
         : kept.view(
           kept.inputCotangents[l + 1], columns: layers[l + 1].inputSize, rows: chosen, count: count)
       layers[l].backward(

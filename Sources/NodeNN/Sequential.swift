@@ -31,7 +31,7 @@ public final class Sequential<Scalar: TensorScalar> {
   /// layer, so that every layer's output cotangent survives the pass.
   var inputCotangents: [ScratchBuffer<Scalar>]
   /// Whether backward passes keep every layer's cotangents in its own buffer,
-  /// as ``keepLastBackward(in:times:outputCotangent:)`` needs (otherwise two
+  /// as ``keepLastBackward(in:)`` needs (otherwise two
   /// buffers alternate); set after a forward pass, cleared by the next one.
   public var keepsEveryCotangent = false
   /// Whether a backward pass that kept every cotangent ran on the kept forward pass.
@@ -51,7 +51,7 @@ public final class Sequential<Scalar: TensorScalar> {
   var rows = 0
   /// Whether the outputs of the last pass are all kept (``forward(_:times:parameters:into:)``,
   /// not ``evaluate(_:times:parameters:into:)``), as backward passes and JVPs
-  /// need; ``keepLastBackward(in:times:outputCotangent:)`` hands them over and clears it.
+  /// need; ``keepLastBackward(in:)`` hands them over and clears it.
   var keepsLastOutput = false
   /// Layer `l`'s concat-squash layer when a tanh follows it: forward, JVP and
   /// the JVP's backward pass run the pair as one step, the tanh's

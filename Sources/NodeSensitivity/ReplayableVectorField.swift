@@ -20,6 +20,17 @@ public final class KeptProduct<Scalar: TensorScalar> {
   /// An empty holder.
   public init() {}
 
+  /// The kept rows' states, `[rows, dimension]`.
+  public var keptStates: MatrixView<Scalar> {
+    MatrixView(base: states.base, rows: rows, columns: dimension)
+  }
+  /// The kept rows' cotangents, `[rows, dimension]`.
+  public var keptCotangents: MatrixView<Scalar> {
+    MatrixView(base: cotangents.base, rows: rows, columns: dimension)
+  }
+  /// The kept rows' times.
+  public var keptTimes: UnsafePointer<Scalar> { UnsafePointer(times.base) }
+
   /// Copies the product's inputs: every row's state, cotangent, time and identifier.
   public func keepInputs(_ batch: FieldBatch<Scalar>, cotangents a: MatrixView<Scalar>) {
     let (n, d) = (batch.count, batch.states.columns)

@@ -29,6 +29,20 @@ import Testing
     return (0..<count).map { random.normal(stream: stream, index: UInt64($0), as: Scalar.self) }
   }
 
+  /// Rows `rows` of the random inputs, times and output cotangents.
+  static func operands<Scalar: TensorScalar>(_ network: Sequential<Scalar>, rows: [Int]) -> (
+    x: [Scalar], times: [Scalar], dy: [Scalar]
+  ) {
+    let d = network.inputSize
+    let pick = { (all: [Scalar], width: Int) in
+      rows.flatMap { all[($0 * width)..<(($0 + 1) * width)] }
+    }
+    return (
+      pick(values(8 * d, stream: 1), d), pick(values(8, stream: 2), 1),
+      pick(values(8 * d, stream: 3), d)
+    )
+  }
+
   /// The parameter gradient of `rows` of the inputs with `weights`, by a
   /// backward pass over those rows alone — or, with `kept`, the replay of
   /// kept positions 4, 0 and 2 of that pass, weighted 0.5, −1.25 and 2.
@@ -37,12 +51,7 @@ import Testing
     keepingIn kept: KeptBackward<Scalar>? = nil
   ) -> [Scalar] {
     let (d, n) = (network.inputSize, rows.count)
-    let pick = { (all: [Scalar], width: Int) in
-      rows.flatMap { all[($0 * width)..<(($0 + 1) * width)] }
-    }
-    let x = pick(values(8 * d, stream: 1), d)
-    let times = pick(values(8, stream: 2), 1)
-    let dy = pick(values(8 * d, stream: 3), d)
+    let (x, times, dy) = operands(network, rows: rows)
     let parameters: [Scalar] = values(network.parameterCount, stream: 6)
     var gradient = [Scalar](repeating: 0, count: network.parameterCount)
     var y = [Scalar](repeating: 0, count: n * d)
@@ -57,14 +66,14 @@ import Testing
       inputCotangent: MutableMatrixView(base: &dx, rows: n, columns: d), timeCotangents: nil,
       parameterGradient: &gradient, rowWeights: weights)
     guard let kept else { return gradient }
-    network.keepLastBackward(
-      in: kept, times: times, outputCotangent: MatrixView(base: dy, rows: n, columns: d))
+    network.keepLastBackward(in: kept)
     var replayed = [Scalar](repeating: 0, count: network.parameterCount)
     let chosen = [4, 0, 2]
     let chosenWeights: [Scalar] = [0.5, -1.25, 2]
     network.replayParameterGradient(
-      of: kept, rows: chosen, count: chosen.count, parameters: parameters, into: &replayed,
-      rowWeights: chosenWeights)
+      of: kept, input: MatrixView(base: x, rows: n, columns: d),
+      outputCotangent: MatrixView(base: dy, rows: n, columns: d), times: times, rows: chosen,
+      count: chosen.count, parameters: parameters, into: &replayed, rowWeights: chosenWeights)
     return replayed
   }
 
@@ -96,8 +105,12 @@ import Testing
     let parameters: [Float] = Self.values(network.parameterCount, stream: 6)
     let weights: [Float] = [0.25, -2, 1.5, 3, -0.5]
     var replayed = [Float](repeating: 0, count: network.parameterCount)
+    let (x, times, dy) = Self.operands(network, rows: rows)
+    let d = network.inputSize
     network.replayParameterGradient(
-      of: first, rows: nil, count: 0, parameters: parameters, into: &replayed, rowWeights: weights)
+      of: first, input: MatrixView(base: x, rows: rows.count, columns: d),
+      outputCotangent: MatrixView(base: dy, rows: rows.count, columns: d), times: times, rows: nil,
+      count: 0, parameters: parameters, into: &replayed, rowWeights: weights)
     #expect(replayed == Self.gradient(network, rows: rows, weights: weights))
   }
 

@@ -179,8 +179,9 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
       }
       let acceptedRows = rowMask.reserve(attempt.rows)
       for r in 0..<attempt.rows { acceptedRows[r] = attempt.accepted[r] }
-      if recomputedStages[0] && replayFirstStage(attempt, pending: acceptedRows, into: total) {
-        // Stage 0 first, as below: the accepted rows the replay did not cover.
+      if recomputedStages[0] && replayable != nil {
+        // Stage 0 first, as below: replayed, then recomputed for the rows the replay did not cover.
+        replayFirstStage(attempt, pending: acceptedRows, into: total)
         accumulate(attempt, stages: firstStageOnly, rows: acceptedRows, into: total)
         recomputedStages[0] = false
         for r in 0..<attempt.rows { acceptedRows[r] = attempt.accepted[r] }
@@ -193,14 +194,13 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   /// first stage is the kept evaluation — same state, cotangent, time and
   /// identifier, bit for bit — by replaying the kept product, and clears
   /// those rows in `pending` (left holding the rows still to recompute).
-  /// Returns whether the kept product was used.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   private func replayFirstStage(
     _ attempt: StepAttempt<Scalar>, pending: UnsafeMutablePointer<Bool>,
     into g: UnsafeMutablePointer<Scalar>
-  ) -> Bool {
-    guard let replayable, keptIsCurrent, weights[0] != 0 else { return false }
+  ) {
+    guard let replayable, keptIsCurrent, weights[0] != 0 else { return }
     let product = replayable.keptProducts[keptSlot]
     let (n, d) = (attempt.rows, attempt.dimension / 2)
     let inputs = stageRows.reserve(n * attempt.dimension)
@@ -208,30 +208,28 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
     let rows = replayRows.reserve(n)
     let rowWeights = replayWeights.reserve(n)
     var count = 0
-    var inOrder = product.rows == n
+    var inOrder = true
     for r in 0..<n where pending[r] {
-      let s = attempt.sampleIndices[r]
-      let row = inputs + r * attempt.dimension
+      let (s, row) = (attempt.sampleIndices[r], inputs + r * attempt.dimension)
+      let q = keptRowOfSample[s]
       guard
         product.holds(
-          row: keptRowOfSample[s], state: row, cotangent: row + d,
-          time: attempt.stageTime(0, row: r), identifier: identifiers[s])
+          row: q, state: row, cotangent: row + d, time: attempt.stageTime(0, row: r),
+          identifier: identifiers[s])
       else {
         inOrder = false
         continue
       }
-      let q = keptRowOfSample[s]
       inOrder = inOrder && q == count
       rows[count] = q
       rowWeights[count] = -weights[0] * attempt.steps[r]
       count += 1
       pending[r] = false
     }
-    if count == 0 { return false }
+    if count == 0 { return }
     replayable.replayParameterGradient(
       of: product, rows: inOrder && count == product.rows ? nil : rows, count: count,
       rowWeights: rowWeights, into: g)
-    return true
   }
 
   /// A solve's first stage: kept for its first step at once.
