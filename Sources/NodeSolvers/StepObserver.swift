@@ -82,7 +82,7 @@ public struct StepAttempt<Scalar: TensorScalar> {
   /// The method's nodes in working precision.
   let nodes: [Scalar]
   /// The stage inputs' combinations, as the step computed them.
-  let stageInputTerms: [[StageTerm<Scalar>]]
+  let stageInputTerms: [StageCombination<Scalar>]
   /// `h` spread over each row's elements.
   let elementSteps: UnsafePointer<Scalar>
   let sampleEndTimes: UnsafePointer<Scalar>
@@ -92,10 +92,8 @@ public struct StepAttempt<Scalar: TensorScalar> {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func stageInput(_ j: Int, into out: UnsafeMutablePointer<Scalar>) {
-    stageInputTerms[j].withUnsafeBufferPointer {
-      combineStages(
-        count: rows * dimension, states: states, elementSteps: elementSteps, terms: $0, into: out)
-    }
+    stageInputTerms[j].apply(
+      count: rows * dimension, states: states, elementSteps: elementSteps, into: out)
   }
 
   /// The time at which row `r` evaluated stage `j`: `t + c_j h`, or the final

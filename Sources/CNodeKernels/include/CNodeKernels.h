@@ -186,8 +186,15 @@ void nd_group_norm_backward_f32(const float *hat, const float *inverse, const fl
                                 const float *gamma, float *dx, long lddx, float *gradient,
                                 const float *weights);
 
+/// out[i] = base[i] + scales[i] * (w[0] x[0][i] + w[1] x[1][i] + ...) for i < n, or the sum
+/// alone when base is NULL: the `count` >= 1 terms summed in order, every product and sum
+/// rounded on its own (no fused multiply-add). `out` overlaps no input.
+void nd_linear_combination_f32(const float *weights, const float *const *terms, long count, long n,
+                               const float *base, const float *scales, float *out);
+
 #ifdef __cplusplus
 }
 #endif
+
 
 #endif

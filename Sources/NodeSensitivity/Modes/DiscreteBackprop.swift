@@ -160,7 +160,7 @@ extension ODEGradientSolver {
           for i in 0..<d { input[row + i] = ws.states[row + i] }
           continue
         }
-        // y + h ⊙ Σ_l a_jl k_l, summed like the integrator's combineStages.
+        // y + h ⊙ Σ_l a_jl k_l, summed like the integrator's StageCombination.apply.
         for i in 0..<d {
           var sum = terms[0].element * ws.stageDerivatives[terms[0].offset][row + i]
           for term in terms.dropFirst() {

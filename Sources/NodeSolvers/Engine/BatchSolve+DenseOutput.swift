@@ -38,10 +38,10 @@ extension BatchSolve {
         let row = r * dimension
         let into = input + p * dimension
         // y + h Σ_j a_ej k_j in the order of the step's own stage inputs.
-        let first = terms[0]
-        for d in 0..<dimension { into[d] = first.weight * first.stage[row + d] }
-        for term in terms.dropFirst() {
-          for d in 0..<dimension { into[d] = into[d] + term.weight * term.stage[row + d] }
+        let (weights, stages) = (terms.weights, terms.stages)
+        for d in 0..<dimension { into[d] = weights[0] * stages[0][row + d] }
+        for j in 1..<weights.count {
+          for d in 0..<dimension { into[d] = into[d] + weights[j] * stages[j][row + d] }
         }
         let h = ws.rowStep[r]
         for d in 0..<dimension { into[d] = ws.states[row + d] + h * into[d] }

@@ -23,14 +23,15 @@ struct BatchSolve<Scalar: TensorScalar> {
   let gridCount: Int
   // the method in working precision
   let nodes: [Scalar]
-  let stageInputTerms: [[StageTerm<Scalar>]]
-  let solutionTerms: [StageTerm<Scalar>]
-  let errorTerms: [StageTerm<Scalar>]
+  let stageInputTerms: [StageCombination<Scalar>]
+  let solutionTerms: StageCombination<Scalar>
+  /// The error estimate's weights; empty for a method without one.
+  let errorTerms: StageCombination<Scalar>
   /// DOP853's third-order estimate, empty for the usual single estimate.
-  let thirdOrderErrorTerms: [StageTerm<Scalar>]
+  let thirdOrderErrorTerms: StageCombination<Scalar>
   /// The dense stages' nodes and input combinations (DOP853).
   let denseNodes: [Scalar]
-  let denseStageTerms: [[StageTerm<Scalar>]]
+  let denseStageTerms: [StageCombination<Scalar>]
   let interpolant: [[Scalar]]
   /// The identifier the field sees for each sample (its index in the caller's
   /// batch by default), or nil for the position in this batch.
@@ -84,16 +85,14 @@ struct BatchSolve<Scalar: TensorScalar> {
       outputTimes: gridCount)
     buffers = WorkspacePointers(workspace)
     let stages = buffers.stages
-    func terms(_ weights: [Double]) -> [StageTerm<Scalar>] {
-      weights.enumerated().filter { $0.element != 0 }.map {
-        StageTerm(weight: Scalar($0.element), stage: stages[$0.offset])
-      }
+    func terms(_ weights: [Double]) -> StageCombination<Scalar> {
+      StageCombination(weights, of: stages)
     }
     nodes = method.nodes.map { Scalar($0) }
     stageInputTerms = method.coupling.map(terms)
     solutionTerms = terms(method.weights)
-    errorTerms = method.errorWeights.map(terms) ?? []
-    thirdOrderErrorTerms = method.thirdOrderErrorWeights.map(terms) ?? []
+    errorTerms = terms(method.errorWeights ?? [])
+    thirdOrderErrorTerms = terms(method.thirdOrderErrorWeights ?? [])
     denseNodes = method.denseStageNodes.map { Scalar($0) }
     denseStageTerms = method.denseStageCoupling.map(terms)
     interpolant = method.interpolant.map { $0.map { Scalar($0) } }
@@ -202,11 +201,8 @@ struct BatchSolve<Scalar: TensorScalar> {
     }
     for s in 1..<Swift.max(stageCount, 1) {
       let input = (fsal && s == stageCount - 1) ? ws.trialStates : ws.stageInput
-      stageInputTerms[s].withUnsafeBufferPointer {
-        combineStages(
-          count: n * dimension, states: ws.states, elementSteps: ws.elementStep, terms: $0,
-          into: input)
-      }
+      stageInputTerms[s].apply(
+        count: n * dimension, states: ws.states, elementSteps: ws.elementStep, into: input)
       let c = nodes[s]
       for r in 0..<n { ws.rowStageTime[r] = ws.rowTime[r] + c * ws.rowStep[r] }
       if c == 1 {
@@ -221,11 +217,9 @@ struct BatchSolve<Scalar: TensorScalar> {
     let evaluations = stageCount - (firstStageIsCurrent ? 1 : 0)
     for r in 0..<n { ws.evaluations[ws.rowSample[r]] += evaluations }
     if !fsal {
-      solutionTerms.withUnsafeBufferPointer {
-        combineStages(
-          count: n * dimension, states: ws.states, elementSteps: ws.elementStep, terms: $0,
-          into: ws.trialStates)
-      }
+      solutionTerms.apply(
+        count: n * dimension, states: ws.states, elementSteps: ws.elementStep,
+        into: ws.trialStates)
     }
     measureErrors()
     for r in 0..<n { decide(row: r) }
@@ -274,10 +268,10 @@ struct BatchSolve<Scalar: TensorScalar> {
     }
     let blended = !thirdOrderErrorTerms.isEmpty
     func squaredErrors(
-      _ terms: [StageTerm<Scalar>], scratch: UnsafeMutablePointer<Scalar>,
+      _ terms: StageCombination<Scalar>, scratch: UnsafeMutablePointer<Scalar>,
       into squares: UnsafeMutablePointer<Scalar>
     ) {
-      terms.withUnsafeBufferPointer { weightedSum($0, count: n * dimension, into: scratch) }
+      terms.sum(count: n * dimension, into: scratch)
       scaledErrorSquares(
         rows: n, dimension: dimension, controlled: errorDimension, errorSum: scratch,
         steps: ws.rowStep,

@@ -4,37 +4,57 @@ import NodeCore
 // treats each row (sample) on its own, in a fixed order of operations, so a
 // row's result never depends on the other rows or on their number.
 
-/// One weighted stage in a linear combination `Σ_j w_j k_j`.
-struct StageTerm<Scalar> {
-  let weight: Scalar
-  let stage: UnsafeMutablePointer<Scalar>
-}
+/// A linear combination `Σ_j w_j k_j` of stage derivatives: the nonzero
+/// weights of one row of a tableau and the stages they weigh, in stage order.
+struct StageCombination<Scalar: TensorScalar> {
+  /// The nonzero weights, in stage order.
+  let weights: [Scalar]
+  /// The stage each weight multiplies.
+  let stages: [UnsafePointer<Scalar>]
 
-/// Writes `Σ_j w_j k_j` over `count` contiguous elements into `out`
-/// (terms in stage order; `terms` is non-empty).
-@inline(__always)
-func weightedSum<Scalar: TensorScalar>(
-  _ terms: UnsafeBufferPointer<StageTerm<Scalar>>, count: Int,
-  into out: UnsafeMutablePointer<Scalar>
-) {
-  Elementwise.scale(terms[0].stage, by: terms[0].weight, into: out, count: count)
-  for term in terms.dropFirst() { Elementwise.axpy(term.weight, term.stage, out, count: count) }
-}
-
-/// `out = y + h ⊙ Σ_j w_j k_j` over `count` elements, with the step size
-/// spread over each row's elements in `h`: a stage input (weights `a_sj`) or
-/// the step's solution (weights `b_j`). Element-wise passes, so they vectorise
-/// whatever the state's dimension.
-func combineStages<Scalar: TensorScalar>(
-  count: Int, states y: UnsafePointer<Scalar>, elementSteps h: UnsafePointer<Scalar>,
-  terms: UnsafeBufferPointer<StageTerm<Scalar>>, into out: UnsafeMutablePointer<Scalar>
-) {
-  if terms.isEmpty {
-    out.update(from: y, count: count)
-    return
+  /// The combination of `row`'s nonzero weights (converted to `Scalar`) over `stages`.
+  init(_ row: [Double], of stages: [UnsafeMutablePointer<Scalar>]) {
+    let used = row.indices.filter { row[$0] != 0 }
+    weights = used.map { Scalar(row[$0]) }
+    self.stages = used.map { UnsafePointer(stages[$0]) }
   }
-  weightedSum(terms, count: count, into: out)
-  Elementwise.addScaled(base: y, scales: h, out, into: out, count: count)
+
+  /// Whether every weight is zero.
+  var isEmpty: Bool { weights.isEmpty }
+
+  /// Writes `Σ_j w_j k_j` over `count` contiguous elements into `out`
+  /// (the combination is not empty).
+  func sum(count: Int, into out: UnsafeMutablePointer<Scalar>) {
+    combine(count: count, base: nil, into: out)
+  }
+
+  /// `out = y + h ⊙ Σ_j w_j k_j` over `count` elements, with the step size
+  /// spread over each row's elements in `h`: a stage input (weights `a_sj`) or
+  /// the step's solution (weights `b_j`); `y` itself without weights.
+  func apply(
+    count: Int, states y: UnsafePointer<Scalar>, elementSteps h: UnsafePointer<Scalar>,
+    into out: UnsafeMutablePointer<Scalar>
+  ) {
+    if isEmpty {
+      out.update(from: y, count: count)
+      return
+    }
+    combine(count: count, base: (y, h), into: out)
+  }
+
+  /// One pass of ``Elementwise/linearCombination(weights:terms:termCount:count:base:into:)``.
+  private func combine(
+    count: Int, base: (values: UnsafePointer<Scalar>, scales: UnsafePointer<Scalar>)?,
+    into out: UnsafeMutablePointer<Scalar>
+  ) {
+    weights.withUnsafeBufferPointer { w in
+      stages.withUnsafeBufferPointer { k in
+        Elementwise.linearCombination(
+          weights: w.baseAddress!, terms: k.baseAddress!, termCount: w.count, count: count,
+          base: base, into: out)
+      }
+    }
+  }
 }
 
 /// The squared-error sums `Σ_d (h e_d / (atol + rtol · max(|y₀|, |y₁|)))²` of

@@ -1,0 +1,48 @@
+// Linear combinations of several arrays in one pass, float32, AVX2 (callers
+// check nd_kernels_available first): a Runge–Kutta stage input or error
+// estimate reads each stage once and writes its result once, instead of a
+// read-modify-write pass per stage.
+#include "CNodeKernels.h"
+
+#include "nd_simd.h"
+
+// The portable passes (scale, axpy, addScaled) round every product and every
+// sum on its own; so must this kernel, to give the same bits.
+#pragma STDC FP_CONTRACT OFF
+
+// Elements i .. i + 8 BLOCKS (BLOCKS vectors; the last one `lanes` wide): the
+// sum w_0 x_0 + w_1 x_1 + … in term order, then base + scales · sum if base.
+ND_TARGET ND_INLINE void nd_combination_block(const float *weights, const float *const *terms,
+                                              long count, long i, const float *base,
+                                              const float *scales, float *out, long lanes,
+                                              const int BLOCKS) {
+  __m256 sum[2];
+  __m256 w = _mm256_set1_ps(weights[0]);
+  for (int b = 0; b < BLOCKS; b++)
+    sum[b] = _mm256_mul_ps(w, nd_load(terms[0] + i + 8 * b, lanes));
+  for (long t = 1; t < count; t++) {
+    w = _mm256_set1_ps(weights[t]);
+    for (int b = 0; b < BLOCKS; b++)
+      sum[b] = _mm256_add_ps(sum[b], _mm256_mul_ps(w, nd_load(terms[t] + i + 8 * b, lanes)));
+  }
+  for (int b = 0; b < BLOCKS; b++) {
+    long at = i + 8 * b;
+    if (base) {
+      __m256 scaled = _mm256_mul_ps(nd_load(scales + at, lanes), sum[b]);
+      sum[b] = _mm256_add_ps(nd_load(base + at, lanes), scaled);
+    }
+    nd_store(out + at, sum[b], lanes);
+  }
+}
+
+ND_TARGET void nd_linear_combination_f32(const float *weights, const float *const *terms,
+                                         long count, long n, const float *base,
+                                         const float *scales, float *out) {
+  long i = 0;
+  for (; i + 16 <= n; i += 16)
+    nd_combination_block(weights, terms, count, i, base, scales, out, 8, 2);
+  for (; i < n; i += 8) {
+    long lanes = n - i < 8 ? n - i : 8;
+    nd_combination_block(weights, terms, count, i, base, scales, out, lanes, 1);
+  }
+}
