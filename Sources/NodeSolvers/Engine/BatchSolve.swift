@@ -325,8 +325,11 @@ struct BatchSolve<Scalar: TensorScalar> {
     }
   }
 
+  // Inlined into the step's loop over rows: 0.25 % fewer instructions in W3
+  // (callgrind, `bench w3 --iters 10 --warmup 0`).
   /// Accepts or rejects row `r`'s step and proposes its next step size
   /// (``PIController``), updating the sample's controller state and counts.
+  @inline(__always)
   func decide(row r: Int) {
     let ws = buffers
     let s = ws.rowSample[r]
