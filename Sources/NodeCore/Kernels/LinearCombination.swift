@@ -25,10 +25,11 @@ extension Elementwise {
   ) {
     precondition(termCount >= 1, "a linear combination needs at least one term")
     if usesFloatKernels(Scalar.self) {
-      let floatTerms = UnsafeRawPointer(terms).assumingMemoryBound(to: UnsafePointer<Float>?.self)
-      nd_linear_combination_f32(
-        weights.floats, floatTerms, termCount, count, base?.values.floats, base?.scales.floats,
-        out.floats)
+      terms.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: termCount) {
+        nd_linear_combination_f32(
+          weights.floats, $0, termCount, count, base?.values.floats, base?.scales.floats,
+          out.floats)
+      }
       return
     }
     scale(terms[0], by: weights[0], into: out, count: count)
