@@ -2,16 +2,19 @@
 // check nd_kernels_available first): a Runge–Kutta stage input or error
 // estimate reads each stage once and writes its result once, instead of a
 // read-modify-write pass per stage.
+
+// The portable passes (scale, axpy, addScaled) round every product and every
+// sum on its own; so must this kernel, to give the same bits. Before the
+// includes, so that it covers the helpers nd_simd.h inlines too.
+#pragma STDC FP_CONTRACT OFF
+
 #include "CNodeKernels.h"
 
 #include "nd_simd.h"
 
-// The portable passes (scale, axpy, addScaled) round every product and every
-// sum on its own; so must this kernel, to give the same bits.
-#pragma STDC FP_CONTRACT OFF
-
-// Elements i .. i + 8 BLOCKS (BLOCKS vectors; the last one `lanes` wide): the
-// sum w_0 x_0 + w_1 x_1 + … in term order, then base + scales · sum if base.
+// Elements i .. i + 8 BLOCKS (BLOCKS vectors of `lanes` lanes each: two full
+// ones, or one of 1–8): the sum w_0 x_0 + w_1 x_1 + … in term order, then
+// base + scales · sum if base.
 ND_TARGET ND_INLINE void nd_combination_block(const float *weights, const float *const *terms,
                                               long count, long i, const float *base,
                                               const float *scales, float *out, long lanes,

@@ -3,15 +3,17 @@
 // arithmetic is the portable Swift passes' (VectorReduction's eight partial
 // sums and their reduction order, separate multiplies and adds), so both give
 // the same bits.
+
+// Swift does not fuse a multiply and an add; neither may the compiler here
+// (`gradient += w * dot` would become one rounding instead of two). Before the
+// includes, so that it covers the helpers nd_simd.h inlines too.
+#pragma STDC FP_CONTRACT OFF
+
 #include "CNodeKernels.h"
 
 #include <math.h>
 
 #include "nd_simd.h"
-
-// Swift does not fuse a multiply and an add; neither may the compiler here
-// (`gradient += w * dot` would become one rounding instead of two).
-#pragma STDC FP_CONTRACT OFF
 
 // The sums Σ x_j[i] of G groups of n elements, x_j = x + j n, each in eight
 // partials (element i to partial i mod 8) with the tail added as one more

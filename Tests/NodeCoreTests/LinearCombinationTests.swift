@@ -5,8 +5,8 @@ import Testing
 /// `Elementwise.linearCombination` gives, bit for bit, what the passes it
 /// replaces give (`scale`, then `axpy` per further term, then `addScaled`):
 /// for one to seven terms, with and without a base, for lengths that leave
-/// every tail of the sixteen- and eight-wide blocks, and through NaN and
-/// infinities.
+/// every tail of the sixteen- and eight-wide blocks, through NaN and
+/// infinities, and without writing past the end.
 @Suite struct LinearCombinationTests {
   /// `termCount` arrays of `length` values, with a NaN and an infinity among them.
   static func terms(_ termCount: Int, length: Int) -> [[Float]] {
@@ -68,7 +68,8 @@ import Testing
         UnsafeMutablePointer(mutating: basePointers.scales).deallocate()
       }
     }
-    var out = [Float](repeating: 7, count: length)
+    // One guard element past the end, which the call must leave alone.
+    var out = [Float](repeating: 7, count: length + 1)
     termPointers.withUnsafeBufferPointer { p in
       out.withUnsafeMutableBufferPointer { o in
         Elementwise.linearCombination(
@@ -76,7 +77,8 @@ import Testing
           base: basePointers, into: o.baseAddress!)
       }
     }
-    return out
+    #expect(out[length] == 7, "wrote past the end")
+    return Array(out[..<length])
   }
 
   @Test(arguments: [1, 2, 3, 7], [1, 5, 8, 15, 16, 17, 24, 39])

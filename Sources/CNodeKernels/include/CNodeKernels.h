@@ -196,5 +196,4 @@ void nd_linear_combination_f32(const float *weights, const float *const *terms, 
 }
 #endif
 
-
 #endif
