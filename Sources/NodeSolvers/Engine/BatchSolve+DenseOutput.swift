@@ -75,6 +75,15 @@ extension BatchSolve {
     return ws.rowStep[r] > 0 ? tau < end : tau > end
   }
 
+  /// Writes the outputs of every accepted row whose step reaches its next
+  /// output time. (A loop inside a non-mutating method: called per row from
+  /// the mutating ``step()``, each call copied the whole solve struct.)
+  func emitCoveredOutputs() {
+    for r in 0..<active where buffers.rowAccepted[r] && coversNextOutput(row: r) {
+      emitOutputs(row: r)
+    }
+  }
+
   /// Writes the output times that row `r`'s accepted step covers, from the
   /// dense output `y(t + θh) = y + h Σ_i b_i(θ) k_i`; the step's end point is
   /// copied exactly.

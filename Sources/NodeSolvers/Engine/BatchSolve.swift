@@ -228,7 +228,7 @@ struct BatchSolve<Scalar: TensorScalar> {
       observer.stepDecided(attempt)
     }
     if !denseNodes.isEmpty { evaluateDenseStages() }
-    for r in 0..<n where ws.rowAccepted[r] && coversNextOutput(row: r) { emitOutputs(row: r) }
+    emitCoveredOutputs()
     advance()
     firstStageIsCurrent = fsal
     retireFinishedRows()
@@ -382,15 +382,20 @@ struct BatchSolve<Scalar: TensorScalar> {
   func advance() {
     let ws = buffers
     let n = active
-    let lastStage = ws.stages[method.stageCount - 1]
-    let firstStage = ws.stages[0]
-    let carry = method.isFirstSameAsLast
+    // The copies go run by run of accepted rows: usually one call for the
+    // whole batch, where a copy per row cost more than the row (W3's rows
+    // are two numbers).
+    forEachRun(of: ws.rowAccepted, rows: n) { rows in
+      copyRows(rows, from: ws.trialStates, to: ws.states, startingAt: rows.lowerBound)
+      if method.isFirstSameAsLast {
+        copyRows(
+          rows, from: ws.stages[method.stageCount - 1], to: ws.stages[0],
+          startingAt: rows.lowerBound)
+      }
+    }
     for r in 0..<n {
-      let offset = r * dimension
       var finished = false
       if ws.rowAccepted[r] {
-        copyRow(from: ws.trialStates + offset, to: ws.states + offset)
-        if carry { copyRow(from: lastStage + offset, to: firstStage + offset) }
         ws.rowTime[r] = timeAfterStep(row: r)
         if ws.rowIsLast[r] {
           finish(row: r, with: .success)
@@ -445,17 +450,23 @@ struct BatchSolve<Scalar: TensorScalar> {
     let ws = buffers
     var kept = 0
     let firstStage = ws.stages[0]
-    for r in 0..<active {
-      if ws.rowFinished[r] { continue }
+    for r in 0..<active where !ws.rowFinished[r] {
       if kept != r {
-        copyRow(from: ws.states + r * dimension, to: ws.states + kept * dimension)
-        copyRow(from: firstStage + r * dimension, to: firstStage + kept * dimension)
         ws.rowTime[kept] = ws.rowTime[r]
         ws.rowStep[kept] = ws.rowStep[r]
         ws.rowSample[kept] = ws.rowSample[r]
         ws.rowSampleIdentifier[kept] = ws.rowSampleIdentifier[r]
       }
       kept += 1
+    }
+    // The rows' states and first stages move run by run of kept rows.
+    var destination = 0
+    forEachRun(of: ws.rowFinished, rows: active, where: false) { rows in
+      if destination != rows.lowerBound {
+        copyRows(rows, from: ws.states, to: ws.states, startingAt: destination)
+        copyRows(rows, from: firstStage, to: firstStage, startingAt: destination)
+      }
+      destination += rows.count
     }
     active = kept
   }
@@ -473,13 +484,35 @@ struct BatchSolve<Scalar: TensorScalar> {
       sampleEndTimes: ws.sampleEndTime)
   }
 
-  /// Copies one row of `dimension` elements (a loop: rows are short, and a
-  /// `memmove` call per row costs more than the copy).
+  /// Calls `body` with each maximal run of consecutive rows among the first
+  /// `rows` whose `flags` entry equals `value`, in order.
   @inline(__always)
-  func copyRow(
-    from source: UnsafePointer<Scalar>, to destination: UnsafeMutablePointer<Scalar>
+  func forEachRun(
+    of flags: UnsafePointer<Bool>, rows: Int, where value: Bool = true,
+    _ body: (Range<Int>) -> Void
   ) {
-    for d in 0..<dimension { destination[d] = source[d] }
+    var r = 0
+    while r < rows {
+      guard flags[r] == value else {
+        r += 1
+        continue
+      }
+      let first = r
+      while r < rows && flags[r] == value { r += 1 }
+      body(first..<r)
+    }
+  }
+
+  /// Copies the rows `rows` of `source` to the same number of rows of
+  /// `destination` from row `first` on; the two may overlap (a compaction).
+  @inline(__always)
+  func copyRows(
+    _ rows: Range<Int>, from source: UnsafePointer<Scalar>,
+    to destination: UnsafeMutablePointer<Scalar>, startingAt first: Int
+  ) {
+    UnsafeMutableRawPointer(destination + first * dimension).copyMemory(
+      from: source + rows.lowerBound * dimension,
+      byteCount: rows.count * dimension * MemoryLayout<Scalar>.stride)
   }
 
   /// The time row `r` reaches if its current step is accepted: the final time
