@@ -5,8 +5,9 @@ import Testing
 @testable import NodeNN
 
 /// In `Float` a same-size convolution's forward product and its input
-/// cotangents run through the dense kernel over blocks of samples (padded to
-/// whole cache lines); in `Double`, and for other geometries, through one
+/// cotangents run through the implicit kernel (AVX-512) or the dense kernel
+/// over blocks of samples (padded to whole cache lines); in `Double`, and
+/// for other geometries, through one
 /// BLAS GEMM per sample. Both give the same outputs, input and time
 /// cotangents and parameter gradients to `Float` rounding, for the plain and
 /// the concat-time layer, over several blocks and a partial one.
@@ -38,6 +39,30 @@ import Testing
     let timed = Self.worst(
       Self.outputs(ConcatTimeConv2d<Float>(g), rows: rows),
       Self.outputs(ConcatTimeConv2d<Double>(g), rows: rows))
+    #expect(timed < 1e-5 * Double(g.patchSize).squareRoot(), "\(shape): \(timed)")
+  }
+
+  /// Where the AVX-512 kernel runs, the implicit products (outputs, input
+  /// and time cotangents) agree with the im2col path's to rounding (the two
+  /// sum in different orders), for the plain and the concat-time layer, over
+  /// one block and several.
+  @Test(
+    .enabled(if: SameSizeColumnKernels.convolvesImplicitly(for: Float.self)),
+    arguments: [(5, 7, 6, 40), (65, 64, 6, 30), (3, 9, 8, 7)])
+  func implicitKernelMatchesTheColumnPath(shape: (Int, Int, Int, Int)) {
+    let (c, o, side, rows) = shape
+    let g = ConvolutionGeometry(
+      inputChannels: c, outputChannels: o, kernel: (3, 3), padding: 1, input: (side, side))
+    let (implicit, columns) = (Conv2d<Float>(g), Conv2d<Float>(g))
+    columns.implicitKernelEnabled = false
+    #expect(implicit.usesImplicitKernel && !columns.usesImplicitKernel)
+    let plain = Self.worst(
+      Self.outputs(implicit, rows: rows), Self.outputs(columns, rows: rows))
+    #expect(plain < 1e-5 * Double(g.patchSize).squareRoot(), "\(shape): \(plain)")
+    let (timedImplicit, timedColumns) = (ConcatTimeConv2d<Float>(g), ConcatTimeConv2d<Float>(g))
+    timedColumns.convolution.implicitKernelEnabled = false
+    let timed = Self.worst(
+      Self.outputs(timedImplicit, rows: rows), Self.outputs(timedColumns, rows: rows))
     #expect(timed < 1e-5 * Double(g.patchSize).squareRoot(), "\(shape): \(timed)")
   }
 }

@@ -165,6 +165,22 @@ void nd_unfold_same_f32(const nd_same_size_taps *taps, const float *x, long ldx,
 void nd_fold_same_f32(const nd_same_size_taps *taps, const float *columns, long ld, long count,
                       long channels, float *dx, long lddx);
 
+/// Whether this CPU has AVX-512 F and VL (nd_conv_same_f32 needs them).
+int nd_avx512_available(void);
+
+/// A same-size convolution of `count` samples without im2col (AVX-512): for every
+/// output o < outputs and block pixel s pixels + q (s < count),
+///   out[o ld + s pixels + q] = the sum, from +0 over taps t in increasing order and
+///   within a tap over channels c in increasing order, one fused multiply-add each, of
+///   wp[o channels taps + t channels + c] * x[c ldx + s pixels + q + shifts[t]]
+/// over the taps t that lie inside the plane at q (the others read nothing). `x` holds
+/// the block's planes side by side: channel c of sample s at x + c ldx + s pixels.
+/// `wp` is the weight with the taps outermost ([outputs, taps, channels]). Writes the
+/// block's pixels rounded up to a multiple of 16 (ld must hold them; the extra ones
+/// get 0); reads x only at the taps inside the plane. Needs nd_avx512_available().
+void nd_conv_same_f32(const nd_same_size_taps *taps, const float *x, long ldx, long count,
+                      long channels, const float *wp, long outputs, float *out, long ld);
+
 /// Group normalisation of `rows` samples of `channels` planes of `pixels` (rows ldx
 /// apart) in `groups` groups of consecutive channels: per row and group, mean m and
 /// variance v over the group (eight partial sums, as NodeCore's VectorReduction), scale

@@ -83,10 +83,21 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>
   ) {
-    convolution.convolve(rows: x.rows, parameters: parameters, bias: true, into: y) {
-      first, count, columns, ld in
-      unfold(x.rows(from: first, count: count), times: times + first, into: columns, rowStride: ld)
-    }
+    convolution.convolve(
+      rows: x.rows, parameters: parameters, bias: true, into: y,
+      unfold: { first, count, columns, ld in
+        unfold(
+          x.rows(from: first, count: count), times: times + first, into: columns, rowStride: ld)
+      },
+      gather: { first, count, planes, stride in
+        // The time plane first, then the features.
+        for s in 0..<count {
+          (planes + s &* plane).update(repeating: times[first + s], count: plane)
+        }
+        Conv2d.copyPlanes(
+          of: x.rows(from: first, count: count), channels: convolution.geometry.inputChannels - 1,
+          pixels: plane, into: planes + stride, planeStride: stride)
+      })
   }
 
   @_specialize(where Scalar == Float)
@@ -125,6 +136,19 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
         if let dx {
           featureColumns.fold(
             columnCotangents + taps &* ld, rowStride: ld, into: dx.rows(from: first, count: count))
+        }
+      },
+      scatter: { first, count, planes, stride in
+        if let timeCotangents {
+          // t̄ = Σ over the time plane's pixels of its cotangents.
+          for s in 0..<count {
+            timeCotangents[first + s] += VectorReduction.sum(planes + s &* pixels, count: pixels)
+          }
+        }
+        if let dx {
+          Conv2d.copyPlanes(
+            planes + stride, planeStride: stride, channels: convolution.geometry.inputChannels - 1,
+            pixels: pixels, into: dx.rows(from: first, count: count))
         }
       })
   }

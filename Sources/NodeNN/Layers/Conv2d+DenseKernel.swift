@@ -35,7 +35,7 @@ extension Conv2d {
     return zeros
   }
 
-  /// ``Conv2d/convolve(rows:parameters:bias:into:unfold:)`` through the dense
+  /// ``Conv2d/convolve(rows:parameters:bias:into:unfold:gather:)`` through the dense
   /// kernel: the block's columns `[C·kh·kw, samples·H'·W']` are the kernel's
   /// right-hand side and the weight `[O, C·kh·kw]` its rows; the bias is
   /// added as the block's outputs are copied to their samples.
@@ -56,13 +56,23 @@ extension Conv2d {
       DenseKernel.forward(
         parameters, rows: outputs, inputs: k, ldx: k, weight: cols, transposedWeight: cols,
         bias: zeros(ld), outputs: ld, into: out, ldy: ld, activation: .identity)
-      for s in 0..<count {
-        let target = y.row(first + s)
-        for o in 0..<outputs {
-          let (source, line) = (out + (o &* ld &+ s &* pixels), target + o &* pixels)
-          let shift: Scalar = bias ? b[o] : 0
-          for p in 0..<pixels { line[p] = source[p] + shift }
-        }
+      scatter(out, rowStride: ld, first: first, count: count, bias: bias ? b : nil, into: y)
+    }
+  }
+
+  /// Copies a block's outputs `[O, rowStride]` (samples side by side) to
+  /// rows `first ..< first + count` of `y`, adding `bias` if given.
+  func scatter(
+    _ out: UnsafePointer<Scalar>, rowStride ld: Int, first: Int, count: Int,
+    bias: UnsafePointer<Scalar>?, into y: MutableMatrixView<Scalar>
+  ) {
+    let (pixels, outputs) = (geometry.outputPixels, geometry.outputChannels)
+    for s in 0..<count {
+      let target = y.row(first + s)
+      for o in 0..<outputs {
+        let (source, line) = (out + (o &* ld &+ s &* pixels), target + o &* pixels)
+        let shift: Scalar = bias?[o] ?? 0
+        for p in 0..<pixels { line[p] = source[p] + shift }
       }
     }
   }

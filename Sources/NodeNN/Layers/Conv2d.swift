@@ -29,6 +29,15 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   let transposedWeight = TransposedWeight<Scalar>()
   /// im2col and col2im of ``geometry``.
   let im2col: ConvolutionColumns<Scalar>
+  /// The block's input planes side by side, for the implicit kernel.
+  let blockPlanes = ScratchBuffer<Scalar>()
+  /// The weight with its taps outermost, for the implicit kernel.
+  let tapMajorWeight = TapMajorWeight<Scalar>()
+  /// The transposed convolution's weight, for the implicit kernel.
+  let transposedTapMajorWeight = TapMajorWeight<Scalar>()
+  /// Whether the products may go through the implicit kernel where it runs
+  /// (tests turn it off to compare with the im2col path).
+  var implicitKernelEnabled = true
 
   /// The most unfolded values per block (512 KB of `Float`: a block's columns stay in L2).
   static var columnBudget: Int { 1 << 17 }
@@ -52,16 +61,30 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     _ first: Int, _ count: Int, _ columnCotangents: UnsafePointer<Scalar>, _ rowStride: Int
   ) -> Void
 
+  /// Writes the input planes of samples `first ..< first + count` side by
+  /// side: channel `c` of sample `s` at `planes + c · planeStride + s · H·W`.
+  typealias PlaneGather = (
+    _ first: Int, _ count: Int, _ planes: UnsafeMutablePointer<Scalar>, _ planeStride: Int
+  ) -> Void
+
+  /// Takes the input cotangents of samples `first ..< first + count`, planes
+  /// side by side as a ``PlaneGather`` writes them, back onto the samples.
+  typealias PlaneScatter = (
+    _ first: Int, _ count: Int, _ planes: UnsafePointer<Scalar>, _ planeStride: Int
+  ) -> Void
+
   /// Samples per block: as many as fit the column budget, at least one.
   var samplesPerBlock: Int {
     max(1, Self.columnBudget / max(1, geometry.patchSize * geometry.outputPixels))
   }
 
-  /// Calls `body(first, count)` for consecutive blocks of `rows` samples.
-  func forEachBlock(of rows: Int, _ body: (Int, Int) -> Void) {
+  /// Calls `body(first, count)` for consecutive blocks of `rows` samples,
+  /// `size` at a time (``samplesPerBlock`` by default).
+  func forEachBlock(of rows: Int, size: Int? = nil, _ body: (Int, Int) -> Void) {
+    let size = size ?? samplesPerBlock
     var first = 0
     while first < rows {
-      let count = min(samplesPerBlock, rows - first)
+      let count = min(size, rows - first)
       body(first, count)
       first += count
     }
@@ -91,23 +114,36 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     _ x: MatrixView<Scalar>, parameters: UnsafePointer<Scalar>, bias: Bool,
     into y: MutableMatrixView<Scalar>
   ) {
-    convolve(rows: x.rows, parameters: parameters, bias: bias, into: y) { first, count, cols, ld in
-      im2col.unfold(x.rows(from: first, count: count), into: cols, rowStride: ld)
-    }
+    convolve(
+      rows: x.rows, parameters: parameters, bias: bias, into: y,
+      unfold: { first, count, cols, ld in
+        im2col.unfold(x.rows(from: first, count: count), into: cols, rowStride: ld)
+      },
+      gather: { first, count, planes, stride in
+        Self.copyPlanes(
+          of: x.rows(from: first, count: count), channels: geometry.inputChannels,
+          pixels: geometry.inputHeight * geometry.inputWidth, into: planes, planeStride: stride)
+      })
   }
 
   /// `y = W ⋆ x (+ b)` for every row, each sample's product its own, where
   /// `unfold(first, count, columns, rowStride)` writes the columns of rows
-  /// `first ..< first + count` side by side, `[C·kh·kw, count·H'·W']`.
+  /// `first ..< first + count` side by side, `[C·kh·kw, count·H'·W']`, and
+  /// `gather` their input planes side by side (the implicit
+  /// kernel's input, used where it runs).
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func convolve(
     rows: Int, parameters: UnsafePointer<Scalar>, bias: Bool, into y: MutableMatrixView<Scalar>,
-    unfold: ColumnUnfold
+    unfold: ColumnUnfold, gather: PlaneGather
   ) {
     let g = geometry
     let (k, pixels) = (g.patchSize, g.outputPixels)
     let b = parameters + g.outputChannels * k
+    if usesImplicitKernel {
+      convolveImplicitly(rows: rows, parameters: parameters, bias: bias, into: y, gather: gather)
+      return
+    }
     if usesDenseKernel {
       convolveInBlocks(rows: rows, parameters: parameters, bias: bias, into: y, unfold: unfold)
       return
@@ -150,26 +186,39 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       },
       fold: { first, count, colBars, ld in
         if let dx { im2col.fold(colBars, rowStride: ld, into: dx.rows(from: first, count: count)) }
+      },
+      scatter: { first, count, planes, stride in
+        if let dx {
+          Self.copyPlanes(
+            planes, planeStride: stride, channels: geometry.inputChannels,
+            pixels: geometry.inputHeight * geometry.inputWidth,
+            into: dx.rows(from: first, count: count))
+        }
       })
   }
 
   /// The backward pass over `rows` samples whose columns `unfold` writes (as
-  /// in ``convolve(rows:parameters:bias:into:unfold:)``): when `foldsInput`,
+  /// in ``convolve(rows:parameters:bias:into:unfold:gather:)``): when `foldsInput`,
   /// the column cotangents `Wᵀ dY` of rows `first ..< first + count`
   /// (`[C·kh·kw, count·H'·W']`, rows `rowStride` apart) go to
-  /// `fold(first, count, columnCotangents, rowStride)`; the weighted `dW`,
-  /// `db` are added into `parameterGradient`.
+  /// `fold(first, count, columnCotangents, rowStride)` — or, where the
+  /// implicit kernel runs, the input cotangents themselves, planes side by
+  /// side as a ``PlaneGather`` lays them out, to `scatter`; the weighted
+  /// `dW`, `db` are added into `parameterGradient`.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func backward(
     rows: Int, parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
     foldsInput: Bool, parameterGradient: UnsafeMutablePointer<Scalar>?,
     rowWeights: UnsafePointer<Scalar>?,
-    unfold: ColumnUnfold, fold: ColumnFold
+    unfold: ColumnUnfold, fold: ColumnFold, scatter: PlaneScatter
   ) {
     let g = geometry
     let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
-    if foldsInput && usesDenseKernel {
+    if foldsInput && usesImplicitKernel {
+      inputCotangentsImplicitly(
+        rows: rows, parameters: parameters, outputCotangent: dy, scatter: scatter)
+    } else if foldsInput && usesDenseKernel {
       foldInBlocks(rows: rows, parameters: parameters, outputCotangent: dy, fold: fold)
     } else if foldsInput {
       // dcols = Wᵀ dY, folded back onto the input: one BLAS GEMM per sample.
