@@ -48,6 +48,7 @@ ND_TARGET512 void nd_conv_same_f32(const nd_same_size_taps *taps, const float *x
                                    float *out, long ld) {
   const long P = taps->pixels, T = taps->taps, k = channels * T;
   const long used = count * P, strips = (used + 15) / 16;
+  if (T > ND_MAX_TAPS) __builtin_trap(); // the mask table below holds ND_MAX_TAPS per strip
   __mmask16 masks[ND_STRIP_CHUNK * ND_MAX_TAPS];
   for (long s0 = 0; s0 < strips; s0 += ND_STRIP_CHUNK) {
     const long s1 = s0 + ND_STRIP_CHUNK < strips ? s0 + ND_STRIP_CHUNK : strips;

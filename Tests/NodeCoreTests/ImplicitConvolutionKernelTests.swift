@@ -3,7 +3,7 @@ import NodeCore
 import Testing
 
 /// The implicit same-size convolution (`implicit_conv.c`) against the direct
-/// sum in `Double`, over square kernels of 1, 3 and 5 taps a side, output
+/// sum in `Double`, over square kernels of 1, 3, 5 and 7 taps a side, output
 /// counts that leave a partial tile of rows, and blocks whose pixels leave a
 /// partial strip; and a non-finite pixel stays in its own sample.
 @Suite(.enabled(if: SameSizeColumnKernels.convolvesImplicitly(for: Float.self)))
@@ -34,6 +34,7 @@ struct ImplicitConvolutionKernelTests {
   @Test(arguments: [
     // (channels, outputs, side, padding, samples)
     (3, 8, 6, 1, 5), (65, 13, 6, 1, 3), (2, 5, 7, 2, 2), (4, 3, 4, 0, 9), (1, 1, 2, 1, 1),
+    (2, 9, 12, 3, 8),  // a 7 × 7 kernel (the most taps) over 72 strips (past a chunk of 64)
   ])
   func matchesTheDirectSum(shape: (Int, Int, Int, Int, Int)) {
     let (channels, outputs, side, p, samples) = shape

@@ -7,9 +7,10 @@ import Testing
 /// A convolution's output for a sample, its input cotangent and (concat-time
 /// layer) its time cotangent are bitwise the same whatever else is in the
 /// batch and wherever the block boundaries fall — the property per-sample
-/// adaptive solves rely on. The shapes cover the dense-kernel path of
-/// size-keeping convolutions (a patch under and over the kernel's k block of
-/// 256, a map of 4 pixels) and the BLAS path of a strided one.
+/// adaptive solves rely on. The shapes cover size-keeping convolutions (a
+/// patch under and over the dense kernel's k block of 256, a map of 4
+/// pixels) through the implicit kernel where it runs and through im2col and
+/// the dense kernel, and the BLAS path of a strided one.
 @Suite struct ConvolutionBatchInvarianceTests {
   /// `(y, dx, dt)` of samples `samples` of a fixed batch of `rows`, and the
   /// parameter gradient `Σ_s w_s ∂(dy_s · y_s)/∂θ` with fixed row weights.
@@ -74,8 +75,13 @@ import Testing
     let g = ConvolutionGeometry(
       inputChannels: channels, outputChannels: 7, kernel: (kernel, kernel), stride: stride,
       padding: 1, input: (side, side))
-    Self.check(Conv2d<Float>(g), label: "Conv2d \(shape)")
-    Self.check(ConcatTimeConv2d<Float>(g), label: "ConcatTimeConv2d \(shape)")
+    for implicit in [true, false] {
+      let (plain, timed) = (Conv2d<Float>(g), ConcatTimeConv2d<Float>(g))
+      plain.implicitKernelEnabled = implicit
+      timed.convolution.implicitKernelEnabled = implicit
+      Self.check(plain, label: "Conv2d \(shape), implicit \(implicit)")
+      Self.check(timed, label: "ConcatTimeConv2d \(shape), implicit \(implicit)")
+    }
   }
 
   /// The weight gradient of a batch spread over several blocks of samples

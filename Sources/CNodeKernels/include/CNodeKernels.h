@@ -173,11 +173,14 @@ int nd_avx512_available(void);
 ///   out[o ld + s pixels + q] = the sum, from +0 over taps t in increasing order and
 ///   within a tap over channels c in increasing order, one fused multiply-add each, of
 ///   wp[o channels taps + t channels + c] * x[c ldx + s pixels + q + shifts[t]]
-/// over the taps t that lie inside the plane at q (the others read nothing). `x` holds
+/// over the taps t that lie inside the plane at q (for the others the lane loads +0
+/// without reading x, and its FMA adds w * +0, as im2col's zeros would). `x` holds
 /// the block's planes side by side: channel c of sample s at x + c ldx + s pixels.
 /// `wp` is the weight with the taps outermost ([outputs, taps, channels]). Writes the
 /// block's pixels rounded up to a multiple of 16 (ld must hold them; the extra ones
-/// get 0); reads x only at the taps inside the plane. Needs nd_avx512_available().
+/// get 0); reads x only at the taps inside the plane, but forms addresses up to
+/// max |shift| before x and max |shift| + 15 past the block's last plane: give x that
+/// much margin. At most 49 taps (a 7 x 7 kernel). Needs nd_avx512_available().
 void nd_conv_same_f32(const nd_same_size_taps *taps, const float *x, long ldx, long count,
                       long channels, const float *wp, long outputs, float *out, long ld);
 

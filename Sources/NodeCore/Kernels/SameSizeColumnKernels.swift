@@ -138,7 +138,9 @@ public enum SameSizeColumnKernels {
   /// - Parameters:
   ///   - planes: the block's input planes side by side: channel `c` of sample
   ///     `s` starts at `planes + c · planeStride + s · pixels`. Only taps
-  ///     inside a plane are read.
+  ///     inside a plane are read, but the kernel forms addresses up to
+  ///     ``SameSizeTapTable/reach`` elements before the planes and `reach + 15`
+  ///     past the last one: allocate that margin.
   ///   - tapMajorWeight: the weight `[outputs, taps, channels]`.
   ///   - out: `[outputs, rowStride]`; the block's pixels rounded up to a
   ///     multiple of 16 are written (the extra ones get 0).

@@ -63,7 +63,9 @@ extension Conv2d {
   /// kernel, block by block: the transposed convolution of a size-keeping
   /// map is the convolution of `dY` with the kernel reversed and its channel
   /// roles swapped, and a reversed tap at pixel `q` lies inside the plane
-  /// exactly where the tap it mirrors reaches `q` from inside. The planes of
+  /// exactly where the tap it mirrors reaches `q` from inside. (This needs
+  /// the square kernel and symmetric padding that ``SameSizeTapTable``
+  /// builds: reversing such a kernel negates every tap's shift.) The planes of
   /// a block's cotangents go to `scatter`.
   func inputCotangentsImplicitly(
     rows: Int, parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,

@@ -7,6 +7,8 @@ import NodeCore
 final class TapMajorWeight<Scalar: TensorScalar> {
   private let rearranged = ScratchBuffer<Scalar>()
   private let source = ValueSnapshot<Scalar>()
+  /// The layout the buffer holds (nil before the first call).
+  private var madeTransposed: Bool?
 
   /// The rearranged copy of `w` (`outputs · channels · taps` values); valid
   /// until the next call. `transposed` swaps the roles of the channels and
@@ -20,7 +22,7 @@ final class TapMajorWeight<Scalar: TensorScalar> {
   ) -> UnsafeMutablePointer<Scalar> {
     let count = outputs * channels * taps
     let target = rearranged.reserve(count)
-    if source.holds(w, count: count) { return target }
+    if madeTransposed == transposed && source.holds(w, count: count) { return target }
     let patch = channels * taps
     for o in 0..<outputs {
       for c in 0..<channels {
@@ -35,6 +37,7 @@ final class TapMajorWeight<Scalar: TensorScalar> {
       }
     }
     source.take(w, count: count)
+    madeTransposed = transposed
     return target
   }
 }
