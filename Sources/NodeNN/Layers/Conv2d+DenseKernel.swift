@@ -1,7 +1,8 @@
 import NodeCore
 
 /// The `Float` products of same-size convolutions (the ODE block's) through
-/// ``DenseKernel``, over a block of samples side by side.
+/// ``DenseKernel``, over a block of samples side by side, on CPUs without
+/// AVX-512 (with it, the implicit kernel takes them: ``usesImplicitKernel``).
 ///
 /// Each output of the dense kernel is summed in one fixed order — from the
 /// bias, one fused multiply-add per term in increasing order — wherever it
@@ -10,7 +11,8 @@ import NodeCore
 /// edge columns differently). Against one BLAS GEMM per sample, the weight is
 /// read once per block instead of being packed again for every sample.
 extension Conv2d {
-  /// Whether the products go through the dense kernel: `Float` with AVX2
+  /// Whether the products go through the dense kernel (unless
+  /// ``usesImplicitKernel`` takes them): `Float` with AVX2
   /// and a size-keeping geometry. A property of the layer alone, never of
   /// the batch, so that a sample takes the same path in any batch (the
   /// padded rows are at least 16 wide, what the kernel's wide form needs).
