@@ -9,8 +9,8 @@ import Testing
 /// batch and wherever the block boundaries fall — the property per-sample
 /// adaptive solves rely on. The shapes cover size-keeping convolutions (a
 /// patch under and over the dense kernel's k block of 256, a map of 4
-/// pixels) through the implicit kernel where it runs and through im2col and
-/// the dense kernel, and the BLAS path of a strided one.
+/// pixels) through the implicit kernels where they run (lanes and strips)
+/// and through im2col and the dense kernel, and the BLAS path of a strided one.
 @Suite struct ConvolutionBatchInvarianceTests {
   /// `(y, dx, dt)` of samples `samples` of a fixed batch of `rows`, and the
   /// parameter gradient `Σ_s w_s ∂(dy_s · y_s)/∂θ` with fixed row weights.
@@ -54,15 +54,21 @@ import Testing
     return (y, dx, dt, gradient)
   }
 
+  /// Samples alone against the same samples in batches of 40 and 46: several
+  /// blocks of the column budget for large maps; where the implicit kernels
+  /// run, two groups of 16 in lanes and the 8 left over in strips, or (46) a
+  /// last partial group of 14 in lanes too, while a sample alone takes strips.
   static func check(_ layer: any Layer<Float>, label: String) {
-    let rows = 40  // several blocks of the layer's column budget for large maps
-    let whole = run(layer, 0..<rows, rows: rows)
     let (inSize, outSize) = (layer.inputSize, layer.outputSize)
-    for s in [0, 17, rows - 1] {
-      let alone = run(layer, s..<(s + 1), rows: rows)
-      #expect(alone.y == Array(whole.y[(s * outSize)..<((s + 1) * outSize)]), "\(label) y \(s)")
-      #expect(alone.dx == Array(whole.dx[(s * inSize)..<((s + 1) * inSize)]), "\(label) dx \(s)")
-      #expect(alone.dt == [whole.dt[s]], "\(label) dt \(s)")
+    for rows in [40, 46] {
+      let whole = run(layer, 0..<rows, rows: rows)
+      for s in [0, 17, rows - 1] {
+        let alone = run(layer, s..<(s + 1), rows: rows)
+        let (y, dx) = (s * outSize..<(s + 1) * outSize, s * inSize..<(s + 1) * inSize)
+        #expect(alone.y == Array(whole.y[y]), "\(label) y \(s) of \(rows)")
+        #expect(alone.dx == Array(whole.dx[dx]), "\(label) dx \(s) of \(rows)")
+        #expect(alone.dt == [whole.dt[s]], "\(label) dt \(s) of \(rows)")
+      }
     }
   }
 

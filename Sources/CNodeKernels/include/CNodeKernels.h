@@ -150,6 +150,8 @@ typedef struct {
   const long *shifts;  ///< [taps]
   const int *inside;   ///< [taps, pixels]
   const int *receives; ///< [taps, pixels]
+  const int *inside_counts; ///< [pixels]: how many taps lie inside at output pixel q
+  const int *inside_lists;  ///< [pixels, taps]: those taps in increasing order, row q
 } nd_same_size_taps;
 
 /// im2col of `count` samples side by side: row c taps + t of `columns` (rows ld apart)
@@ -183,6 +185,29 @@ int nd_avx512_available(void);
 /// much margin. At most 49 taps (a 7 x 7 kernel). Needs nd_avx512_available().
 void nd_conv_same_f32(const nd_same_size_taps *taps, const float *x, long ldx, long count,
                       long channels, const float *wp, long outputs, float *out, long ld);
+
+/// A same-size convolution of `groups` groups of sixteen samples, one sample per vector
+/// lane (AVX-512): the lane layout of a group holds value j of each sample's
+/// [channels, pixels] row at group + 16 j + lane. For every group, output o and pixel q,
+///   out[group + 16 (o pixels + q) + lane] = the sum, from +0 over the taps t inside the
+///   plane at q in increasing order (inside_lists) and within a tap over channels c in
+///   increasing order, one fused multiply-add each, of
+///   wp[o channels taps + t channels + c] * x[group + 16 (c pixels + q + shifts[t]) + lane],
+/// groups channels pixels 16 floats apart in x and outputs pixels 16 in out. The taps
+/// over the border are skipped: each value is bitwise what nd_conv_same_f32 gives for
+/// finite weights (its masked taps add w * +0 to a sum that cannot be -0).
+/// Needs nd_avx512_available().
+void nd_conv_same_lanes_f32(const nd_same_size_taps *taps, const float *x, long groups,
+                            long channels, const float *wp, long outputs, float *out);
+
+/// The lane layout of up to sixteen rows: out[16 j + i] = x[i ldx + j] for j < width and
+/// i < lanes, +0 for the lanes i >= lanes. Needs nd_avx512_available().
+void nd_rows_to_lanes_f32(const float *x, long ldx, long lanes, long width, float *out);
+
+/// The inverse: y[i ldy + j] = in[16 j + i] (+ add[j] when add is not NULL) for j < width
+/// and i < lanes. Needs nd_avx512_available().
+void nd_lanes_to_rows_f32(const float *in, long lanes, long width, const float *add, float *y,
+                          long ldy);
 
 /// Group normalisation of `rows` samples of `channels` planes of `pixels` (rows ldx
 /// apart) in `groups` groups of consecutive channels: per row and group, mean m and

@@ -17,6 +17,11 @@ public final class SameSizeTapTable: @unchecked Sendable {
   private let shiftTable: UnsafeMutablePointer<Int>
   private let inside: UnsafeMutablePointer<Int32>
   private let receives: UnsafeMutablePointer<Int32>
+  private let insideCounts: UnsafeMutablePointer<Int32>
+  private let insideLists: UnsafeMutablePointer<Int32>
+  /// The taps inside the plane at each output pixel, `Σ_q` of their counts:
+  /// the multiply-adds per output channel and input channel of one sample.
+  public let insideTaps: Int
 
   /// The table of an `height × width` plane with padding `padding`.
   ///
@@ -43,6 +48,20 @@ public final class SameSizeTapTable: @unchecked Sendable {
         inside[t * pixels + q] = y >= 0 && y < height && x >= 0 && x < width ? -1 : 0
       }
     }
+    // Per output pixel, the taps inside in increasing order (the lane kernel's loop).
+    insideCounts = .allocate(capacity: pixels)
+    insideLists = .allocate(capacity: pixels * taps)
+    var total = 0
+    for q in 0..<pixels {
+      var count: Int32 = 0
+      for t in 0..<taps where inside[t * pixels + q] != 0 {
+        insideLists[q * taps + Int(count)] = Int32(t)
+        count += 1
+      }
+      insideCounts[q] = count
+      total += Int(count)
+    }
+    insideTaps = total
     for t in 0..<taps {
       for q in 0..<pixels {
         // Input pixel q feeds tap t of output pixel q − shift, if that tap is inside.
@@ -60,12 +79,15 @@ public final class SameSizeTapTable: @unchecked Sendable {
     shiftTable.deallocate()
     inside.deallocate()
     receives.deallocate()
+    insideCounts.deallocate()
+    insideLists.deallocate()
   }
 
   /// Calls `body` with the C view of the table.
-  fileprivate func withTaps<R>(_ body: (UnsafePointer<nd_same_size_taps>) -> R) -> R {
+  func withTaps<R>(_ body: (UnsafePointer<nd_same_size_taps>) -> R) -> R {
     var table = nd_same_size_taps(
-      pixels: pixels, taps: taps, shifts: shiftTable, inside: inside, receives: receives)
+      pixels: pixels, taps: taps, shifts: shiftTable, inside: inside, receives: receives,
+      inside_counts: insideCounts, inside_lists: insideLists)
     return withUnsafePointer(to: &table, body)
   }
 }

@@ -19,6 +19,8 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
   private let insideTaps: [Scalar]
   /// The JVP's tangents with their (zero) time plane in front.
   private let concatenated = ScratchBuffer<Scalar>()
+  /// The time plane's cotangents of a group of samples, one row each.
+  private let timePlaneCotangents = ScratchBuffer<Scalar>()
 
   /// A layer over `[channels, height, width]` inputs; `geometry` describes
   /// the convolution over the `channels + 1` planes.
@@ -97,6 +99,13 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
         Conv2d.copyPlanes(
           of: x.rows(from: first, count: count), channels: convolution.geometry.inputChannels - 1,
           pixels: plane, into: planes + stride, planeStride: stride)
+      },
+      laneGather: { first, count, lanes in
+        // The time plane first (lane s holds t_s at every pixel), then the features.
+        for s in 0..<16 { lanes[s] = s < count ? times[first + s] : 0 }
+        for p in 1..<plane { (lanes + p &* 16).update(from: lanes, count: 16) }
+        SameSizeColumnKernels.toLanes(
+          x.rows(from: first, count: count), width: inputSize, into: lanes + plane &* 16)
       })
   }
 
@@ -149,6 +158,22 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
           Conv2d.copyPlanes(
             planes + stride, planeStride: stride, channels: convolution.geometry.inputChannels - 1,
             pixels: pixels, into: dx.rows(from: first, count: count))
+        }
+      },
+      laneScatter: { first, count, lanes in
+        if let timeCotangents {
+          // As above, each sample's time plane summed on its own.
+          let planes = timePlaneCotangents.reserve(count &* pixels)
+          SameSizeColumnKernels.fromLanes(
+            lanes, width: pixels,
+            into: MutableMatrixView(base: planes, rows: count, columns: pixels))
+          for s in 0..<count {
+            timeCotangents[first + s] += VectorReduction.sum(planes + s &* pixels, count: pixels)
+          }
+        }
+        if let dx {
+          SameSizeColumnKernels.fromLanes(
+            lanes + pixels &* 16, width: inputSize, into: dx.rows(from: first, count: count))
         }
       })
   }

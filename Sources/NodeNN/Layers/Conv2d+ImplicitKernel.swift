@@ -5,12 +5,17 @@ import NodeCore
 /// implicit kernel): the forward product and the input cotangents. The
 /// weight gradient still unfolds its columns.
 ///
-/// A block's input planes are copied side by side (a ninth of what its
-/// columns would take) and each 16-pixel strip of the output reads them
-/// shifted by a tap, the lanes whose tap leaves their own sample's plane
-/// masked off. Each output sums its terms from +0 with the taps outermost,
-/// one fused multiply-add each, so a sample's values never depend on its
-/// batch-mates or on where the block boundaries fall. The order differs from
+/// Groups of 16 samples go through the lane kernel: their inputs are
+/// transposed so that each vector holds one value of 16 samples, and a tap
+/// over the border, outside for all 16 at once, is skipped. The samples left
+/// over go through the strip kernel: a block's input planes are copied side
+/// by side (a ninth of what its columns would take) and each 16-pixel strip
+/// of the output reads them shifted by a tap, the lanes whose tap leaves
+/// their own sample's plane masked off. Each output sums its terms from +0
+/// with the taps outermost, one fused multiply-add each, in both kernels (a
+/// masked tap adds `w · (+0)`, which leaves the sum's bits as they are), so a
+/// sample's values never depend on its batch-mates, on where the groups and
+/// blocks fall or on which kernel takes it. The order differs from
 /// the im2col path's (channels outermost): the two agree to rounding.
 extension Conv2d {
   /// Whether the products go through the implicit kernel: a size-keeping
@@ -33,11 +38,36 @@ extension Conv2d {
     ((im2col.sameSizeTable?.reach ?? 0) + 16 + 15) & ~15
   }
 
-  /// ``convolve(rows:parameters:bias:into:unfold:gather:)`` through the
-  /// implicit kernel, block by block.
+  /// The samples, of `rows`, that go through the lane kernel in groups of
+  /// 16: every whole group, and the last partial one where that is cheaper
+  /// than strips (``SameSizeColumnKernels/lanesPayOff(_:samples:)``). The
+  /// rest go through the strip kernel; both give the same bits.
+  func laneSamples(of rows: Int) -> Int {
+    let whole = rows / 16 * 16
+    let rest = rows - whole
+    guard rest > 0, let table = im2col.sameSizeTable,
+      SameSizeColumnKernels.lanesPayOff(table, samples: rest)
+    else { return whole }
+    return rows
+  }
+
+  /// Calls `body(first, count)` for the groups of 16 samples (the last may be
+  /// shorter) of the first `samples` rows.
+  private func forEachGroup(of samples: Int, _ body: (Int, Int) -> Void) {
+    var first = 0
+    while first < samples {
+      body(first, min(16, samples - first))
+      first += 16
+    }
+  }
+
+  /// ``convolve(rows:parameters:bias:into:unfold:gather:laneGather:)`` through the
+  /// implicit kernels: the lane kernel over groups of 16 samples (taps over
+  /// the border skipped), then the strip kernel block by block for the rows
+  /// left over.
   func convolveImplicitly(
     rows: Int, parameters: UnsafePointer<Scalar>, bias: Bool, into y: MutableMatrixView<Scalar>,
-    gather: PlaneGather
+    gather: PlaneGather, laneGather: LaneGather
   ) {
     let g = geometry
     let table = im2col.sameSizeTable!
@@ -45,8 +75,28 @@ extension Conv2d {
     let weight = tapMajorWeight.of(
       parameters, outputs: outputs, channels: channels, taps: table.taps)
     let b = parameters + outputs * g.patchSize
+    let laneRows = laneSamples(of: rows)
+    if laneRows > 0 {
+      let lanes = blockPlanes.reserve(g.inputSize &* 16)
+      let out = blockOutputs.reserve(g.outputSize &* 16)
+      // The bias of every output value, `b[o]` over its plane.
+      let shifts: UnsafeMutablePointer<Scalar>? = bias ? expandedBias.reserve(g.outputSize) : nil
+      if let shifts {
+        for o in 0..<outputs { (shifts + o &* pixels).update(repeating: b[o], count: pixels) }
+      }
+      forEachGroup(of: laneRows) { first, count in
+        laneGather(first, count, lanes)
+        SameSizeColumnKernels.convolve(
+          table, lanes: lanes, groups: 1, channels: channels, tapMajorWeight: weight,
+          outputs: outputs, into: out)
+        SameSizeColumnKernels.fromLanes(
+          out, width: g.outputSize, adding: shifts, into: y.rows(from: first, count: count))
+      }
+    }
     let margin = planeMargin
-    forEachBlock(of: rows, size: max(1, Self.planeBudget / max(1, g.inputSize))) { first, count in
+    let size = max(1, Self.planeBudget / max(1, g.inputSize))
+    forEachBlock(of: rows - laneRows, size: size) { offset, count in
+      let first = laneRows + offset
       let used = count &* pixels
       let planes = blockPlanes.reserve(channels &* used &+ 2 &* margin) + margin
       gather(first, count, planes, used)
@@ -60,24 +110,41 @@ extension Conv2d {
   }
 
   /// The input cotangents `Wᵀ ⋆ dY` of every sample through the implicit
-  /// kernel, block by block: the transposed convolution of a size-keeping
+  /// kernels, as in ``convolveImplicitly(rows:parameters:bias:into:gather:laneGather:)``:
+  /// the transposed convolution of a size-keeping
   /// map is the convolution of `dY` with the kernel reversed and its channel
   /// roles swapped, and a reversed tap at pixel `q` lies inside the plane
   /// exactly where the tap it mirrors reaches `q` from inside. (This needs
   /// the square kernel and symmetric padding that ``SameSizeTapTable``
-  /// builds: reversing such a kernel negates every tap's shift.) The planes of
-  /// a block's cotangents go to `scatter`.
+  /// builds: reversing such a kernel negates every tap's shift.) A group's
+  /// cotangents go to `laneScatter` in the lane layout, a strip block's to
+  /// `scatter`, planes side by side.
   func inputCotangentsImplicitly(
     rows: Int, parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
-    scatter: PlaneScatter
+    scatter: PlaneScatter, laneScatter: LaneScatter
   ) {
     let g = geometry
     let table = im2col.sameSizeTable!
     let (pixels, outputs, channels) = (g.outputPixels, g.outputChannels, g.inputChannels)
     let weight = transposedTapMajorWeight.of(
       parameters, outputs: outputs, channels: channels, taps: table.taps, transposed: true)
+    let laneRows = laneSamples(of: rows)
+    if laneRows > 0 {
+      let bars = blockCotangents.reserve(g.outputSize &* 16)
+      let inputBars = blockPlanes.reserve(g.inputSize &* 16)
+      forEachGroup(of: laneRows) { first, count in
+        SameSizeColumnKernels.toLanes(
+          dy.rows(from: first, count: count), width: g.outputSize, into: bars)
+        SameSizeColumnKernels.convolve(
+          table, lanes: bars, groups: 1, channels: outputs, tapMajorWeight: weight,
+          outputs: channels, into: inputBars)
+        laneScatter(first, count, inputBars)
+      }
+    }
     let margin = planeMargin
-    forEachBlock(of: rows, size: max(1, Self.planeBudget / max(1, g.outputSize))) { first, count in
+    let size = max(1, Self.planeBudget / max(1, g.outputSize))
+    forEachBlock(of: rows - laneRows, size: size) { offset, count in
+      let first = laneRows + offset
       let used = count &* pixels
       let bars = blockCotangents.reserve(outputs &* used &+ 2 &* margin) + margin
       sideBySide(dy, first: first, count: count, weights: nil, into: bars, rowStride: used)

@@ -31,6 +31,8 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   let im2col: ConvolutionColumns<Scalar>
   /// The block's input planes side by side, for the implicit kernel.
   let blockPlanes = ScratchBuffer<Scalar>()
+  /// The bias of every output value, for the lane kernel.
+  let expandedBias = ScratchBuffer<Scalar>()
   /// The weight with its taps outermost, for the implicit kernel.
   let tapMajorWeight = TapMajorWeight<Scalar>()
   /// The transposed convolution's weight, for the implicit kernel.
@@ -72,6 +74,17 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   typealias PlaneScatter = (
     _ first: Int, _ count: Int, _ planes: UnsafePointer<Scalar>, _ planeStride: Int
   ) -> Void
+
+  /// Writes the inputs of samples `first ..< first + count` (at most 16) in
+  /// the lane layout of ``SameSizeColumnKernels/toLanes(_:width:into:)``:
+  /// value `j` of sample `first + i` (`[C, H, W]`) at `lanes + 16 j + i`.
+  typealias LaneGather = (
+    _ first: Int, _ count: Int, _ lanes: UnsafeMutablePointer<Scalar>
+  ) -> Void
+
+  /// Takes the input cotangents of samples `first ..< first + count`, in the
+  /// lane layout as a ``LaneGather`` writes them, back onto the samples.
+  typealias LaneScatter = (_ first: Int, _ count: Int, _ lanes: UnsafePointer<Scalar>) -> Void
 
   /// Samples per block: as many as fit the column budget, at least one.
   var samplesPerBlock: Int {
@@ -123,25 +136,31 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
         Self.copyPlanes(
           of: x.rows(from: first, count: count), channels: geometry.inputChannels,
           pixels: geometry.inputHeight * geometry.inputWidth, into: planes, planeStride: stride)
+      },
+      laneGather: { first, count, lanes in
+        SameSizeColumnKernels.toLanes(
+          x.rows(from: first, count: count), width: geometry.inputSize, into: lanes)
       })
   }
 
   /// `y = W ⋆ x (+ b)` for every row, each sample's product its own, where
   /// `unfold(first, count, columns, rowStride)` writes the columns of rows
   /// `first ..< first + count` side by side, `[C·kh·kw, count·H'·W']`, and
-  /// `gather` their input planes side by side (the implicit
-  /// kernel's input, used where it runs).
+  /// `gather` their input planes side by side and `laneGather` sixteen of
+  /// them in the lane layout (the implicit kernels' inputs, used where they run).
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func convolve(
     rows: Int, parameters: UnsafePointer<Scalar>, bias: Bool, into y: MutableMatrixView<Scalar>,
-    unfold: ColumnUnfold, gather: PlaneGather
+    unfold: ColumnUnfold, gather: PlaneGather, laneGather: LaneGather
   ) {
     let g = geometry
     let (k, pixels) = (g.patchSize, g.outputPixels)
     let b = parameters + g.outputChannels * k
     if usesImplicitKernel {
-      convolveImplicitly(rows: rows, parameters: parameters, bias: bias, into: y, gather: gather)
+      convolveImplicitly(
+        rows: rows, parameters: parameters, bias: bias, into: y, gather: gather,
+        laneGather: laneGather)
       return
     }
     if usesDenseKernel {
@@ -194,16 +213,23 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
             pixels: geometry.inputHeight * geometry.inputWidth,
             into: dx.rows(from: first, count: count))
         }
+      },
+      laneScatter: { first, count, lanes in
+        if let dx {
+          SameSizeColumnKernels.fromLanes(
+            lanes, width: geometry.inputSize, into: dx.rows(from: first, count: count))
+        }
       })
   }
 
   /// The backward pass over `rows` samples whose columns `unfold` writes (as
-  /// in ``convolve(rows:parameters:bias:into:unfold:gather:)``): when `foldsInput`,
+  /// in ``convolve(rows:parameters:bias:into:unfold:gather:laneGather:)``): when `foldsInput`,
   /// the column cotangents `Wᵀ dY` of rows `first ..< first + count`
   /// (`[C·kh·kw, count·H'·W']`, rows `rowStride` apart) go to
   /// `fold(first, count, columnCotangents, rowStride)` — or, where the
   /// implicit kernel runs, the input cotangents themselves, planes side by
-  /// side as a ``PlaneGather`` lays them out, to `scatter`; the weighted
+  /// side as a ``PlaneGather`` lays them out, to `scatter`, or sixteen
+  /// samples' in the lane layout to `laneScatter`; the weighted
   /// `dW`, `db` are added into `parameterGradient`.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
@@ -211,13 +237,14 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     rows: Int, parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
     foldsInput: Bool, parameterGradient: UnsafeMutablePointer<Scalar>?,
     rowWeights: UnsafePointer<Scalar>?,
-    unfold: ColumnUnfold, fold: ColumnFold, scatter: PlaneScatter
+    unfold: ColumnUnfold, fold: ColumnFold, scatter: PlaneScatter, laneScatter: LaneScatter
   ) {
     let g = geometry
     let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
     if foldsInput && usesImplicitKernel {
       inputCotangentsImplicitly(
-        rows: rows, parameters: parameters, outputCotangent: dy, scatter: scatter)
+        rows: rows, parameters: parameters, outputCotangent: dy, scatter: scatter,
+        laneScatter: laneScatter)
     } else if foldsInput && usesDenseKernel {
       foldInBlocks(rows: rows, parameters: parameters, outputCotangent: dy, fold: fold)
     } else if foldsInput {
