@@ -11,7 +11,7 @@
 #define ND_TARGET512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 #define ND_INLINE512 ND_TARGET512 static inline __attribute__((always_inline))
 
-enum { ND_LANES = 16 };
+enum { ND_LANES = 16, ND_LANE_MAX_TAPS = 49 };
 
 // In place: r[j] holds column j of the 16 x 16 block whose row i was r[i].
 ND_INLINE512 void nd_transpose16(__m512 r[16]) {
@@ -46,7 +46,9 @@ ND_INLINE512 __mmask16 nd_first_lanes(long n) {
 }
 
 ND_TARGET512 void nd_rows_to_lanes_f32(const float *x, long ldx, long lanes, long width,
-                                       float *out) {
+                                       const float *scales, float *out) {
+  __m512 scale = _mm512_setzero_ps();
+  if (scales) scale = _mm512_maskz_loadu_ps(nd_first_lanes(lanes), scales);
   for (long j0 = 0; j0 < width; j0 += ND_LANES) {
     const long w = width - j0 < ND_LANES ? width - j0 : ND_LANES;
     const __mmask16 m = nd_first_lanes(w);
@@ -54,7 +56,8 @@ ND_TARGET512 void nd_rows_to_lanes_f32(const float *x, long ldx, long lanes, lon
     for (int i = 0; i < 16; i++)
       r[i] = i < lanes ? _mm512_maskz_loadu_ps(m, x + i * ldx + j0) : _mm512_setzero_ps();
     nd_transpose16(r);
-    for (long j = 0; j < w; j++) _mm512_storeu_ps(out + (j0 + j) * ND_LANES, r[j]);
+    for (long j = 0; j < w; j++)
+      _mm512_storeu_ps(out + (j0 + j) * ND_LANES, scales ? _mm512_mul_ps(r[j], scale) : r[j]);
   }
 }
 
@@ -125,5 +128,85 @@ ND_TARGET512 void nd_conv_same_lanes_f32(const nd_same_size_taps *taps, const fl
       default: break;
       }
     }
+  }
+}
+
+// The weight gradient of one tile of R outputs by C channels over all groups:
+// per tap, sixteen-lane partial sums of dy[o, q] x[c, q + shift] over the
+// pixels q where the tap is inside, group after group (kept in `partial`
+// between groups: the tile's planes of a group stay in L1 over its taps),
+// then each reduced over its lanes and added to dw.
+ND_INLINE512 void nd_lane_weight_gradient_tile(const nd_same_size_taps *table, const float *x,
+                                               const float *dy, long groups, long channels,
+                                               long outputs, long o0, long c0, __m512 *partial,
+                                               float *dw, const int R, const int C) {
+  const long P = table->pixels, T = table->taps;
+  const long plane = P * ND_LANES;
+  for (long i = 0; i < T * R * C; i++) partial[i] = _mm512_setzero_ps();
+  for (long g = 0; g < groups; g++) {
+    const float *xg = x + (g * channels + c0) * plane;
+    const float *dg = dy + (g * outputs + o0) * plane;
+    for (long t = 0; t < T; t++) {
+      __m512 acc[4][4];
+      __m512 *sums = partial + t * R * C;
+      for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) acc[r][c] = sums[r * C + c];
+      const int *qs = table->tap_pixel_lists + t * P;
+      const long shift = table->shifts[t] * ND_LANES;
+      for (long i = 0; i < table->tap_pixel_counts[t]; i++) {
+        const long q = qs[i] * ND_LANES;
+        __m512 d[4];
+        for (int r = 0; r < R; r++) d[r] = _mm512_loadu_ps(dg + r * plane + q);
+        for (int c = 0; c < C; c++) {
+          const __m512 v = _mm512_loadu_ps(xg + c * plane + q + shift);
+          for (int r = 0; r < R; r++) acc[r][c] = _mm512_fmadd_ps(d[r], v, acc[r][c]);
+        }
+      }
+      for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) sums[r * C + c] = acc[r][c];
+    }
+  }
+  for (long t = 0; t < T; t++)
+    for (int r = 0; r < R; r++)
+      for (int c = 0; c < C; c++)
+        dw[((o0 + r) * channels + c0 + c) * T + t] +=
+            _mm512_reduce_add_ps(partial[(t * R + r) * C + c]);
+}
+
+ND_TARGET512 void nd_conv_same_lanes_weight_gradient_f32(const nd_same_size_taps *taps,
+                                                         const float *x, const float *dy,
+                                                         long groups, long channels,
+                                                         long outputs, float *dw, float *db) {
+  const long T = taps->taps, plane = taps->pixels * ND_LANES;
+  __m512 partial[ND_LANE_MAX_TAPS * 16];
+  if (T > ND_LANE_MAX_TAPS) __builtin_trap(); // `partial` holds 16 sums per tap
+  for (long o0 = 0; o0 < outputs; o0 += 4) {
+    const long R = outputs - o0 < 4 ? outputs - o0 : 4;
+    for (long c0 = 0; c0 < channels; c0 += 4) {
+      const long C = channels - c0 < 4 ? channels - c0 : 4;
+      switch (R * 4 + C - 5) {
+#define ND_TILE(RR, CC)                                                                     \
+  case RR * 4 + CC - 5:                                                                     \
+    nd_lane_weight_gradient_tile(taps, x, dy, groups, channels, outputs, o0, c0, partial, dw, \
+                                 RR, CC);                                                   \
+    break;
+        ND_TILE(1, 1) ND_TILE(1, 2) ND_TILE(1, 3) ND_TILE(1, 4)
+        ND_TILE(2, 1) ND_TILE(2, 2) ND_TILE(2, 3) ND_TILE(2, 4)
+        ND_TILE(3, 1) ND_TILE(3, 2) ND_TILE(3, 3) ND_TILE(3, 4)
+        ND_TILE(4, 1) ND_TILE(4, 2) ND_TILE(4, 3) ND_TILE(4, 4)
+#undef ND_TILE
+      default: break;
+      }
+    }
+  }
+  if (!db) return;
+  // db[o] += the sum of dy[o] over the pixels and lanes of every group.
+  for (long o = 0; o < outputs; o++) {
+    __m512 acc = _mm512_setzero_ps();
+    for (long g = 0; g < groups; g++) {
+      const float *d = dy + (g * outputs + o) * plane;
+      for (long i = 0; i < plane; i += ND_LANES) acc = _mm512_add_ps(acc, _mm512_loadu_ps(d + i));
+    }
+    db[o] += _mm512_reduce_add_ps(acc);
   }
 }

@@ -73,6 +73,60 @@ struct LaneConvolutionKernelTests {
     #expect(differing == 0, "\(shape): \(differing) values differ")
   }
 
+  /// The weight and bias gradients against the direct sum in `Double`, over
+  /// tiles that leave remainders of outputs and channels, several groups,
+  /// and kernels of 1 to 7 taps a side; they add to what the gradient held.
+  @Test(arguments: [
+    // (channels, outputs, side, padding, groups)
+    (65, 64, 6, 1, 2), (3, 5, 7, 2, 1), (6, 7, 4, 0, 3), (2, 3, 9, 3, 1),
+  ])
+  func weightGradientMatchesTheDirectSum(shape: (Int, Int, Int, Int, Int)) {
+    let (channels, outputs, side, p, groups) = shape
+    let table = SameSizeTapTable(height: side, width: side, padding: p)
+    let (pixels, taps, kernel) = (table.pixels, table.taps, 2 * p + 1)
+    let x = (0..<(groups * channels * pixels * 16)).map { Float(sin(Double($0) * 0.61)) }
+    let dy = (0..<(groups * outputs * pixels * 16)).map { Float(cos(Double($0) * 0.37)) }
+    var dw = [Float](repeating: 1, count: outputs * channels * taps)
+    var db = [Float](repeating: -1, count: outputs)
+    SameSizeColumnKernels.accumulateWeightGradient(
+      table, lanes: x, cotangentLanes: dy, groups: groups, channels: channels, outputs: outputs,
+      into: &dw, biasGradient: &db)
+    var worst = 0.0
+    for o in 0..<outputs {
+      var bias = -1.0
+      var biasMagnitude = 1.0
+      for c in 0..<channels {
+        for t in 0..<taps {
+          var (sum, magnitude) = (1.0, 1.0)
+          for g in 0..<groups {
+            for q in 0..<pixels {
+              let (y, xx) = (q / side + t / kernel - p, q % side + t % kernel - p)
+              guard y >= 0 && y < side && xx >= 0 && xx < side else { continue }
+              for i in 0..<16 {
+                let term =
+                  Double(dy[((g * outputs + o) * pixels + q) * 16 + i])
+                  * Double(x[((g * channels + c) * pixels + y * side + xx) * 16 + i])
+                sum += term
+                magnitude += abs(term)
+              }
+            }
+          }
+          let got = Double(dw[(o * channels + c) * taps + t])
+          worst = max(worst, abs(got - sum) / magnitude)
+        }
+      }
+      for g in 0..<groups {
+        for v in 0..<(pixels * 16) {
+          let d = Double(dy[(g * outputs + o) * pixels * 16 + v])
+          bias += d
+          biasMagnitude += abs(d)
+        }
+      }
+      worst = max(worst, abs(Double(db[o]) - bias) / biasMagnitude)
+    }
+    #expect(worst < 1e-6, "\(shape): relative error \(worst)")
+  }
+
   /// Rows into lanes and back, for fewer than 16 rows, widths off a multiple
   /// of 16 and strided rows, with and without a row added: the lanes past
   /// the rows hold +0 and the round trip is exact.

@@ -152,6 +152,8 @@ typedef struct {
   const int *receives; ///< [taps, pixels]
   const int *inside_counts; ///< [pixels]: how many taps lie inside at output pixel q
   const int *inside_lists;  ///< [pixels, taps]: those taps in increasing order, row q
+  const int *tap_pixel_counts; ///< [taps]: at how many output pixels tap t is inside
+  const int *tap_pixel_lists;  ///< [taps, pixels]: those pixels in increasing order, row t
 } nd_same_size_taps;
 
 /// im2col of `count` samples side by side: row c taps + t of `columns` (rows ld apart)
@@ -200,9 +202,23 @@ void nd_conv_same_f32(const nd_same_size_taps *taps, const float *x, long ldx, l
 void nd_conv_same_lanes_f32(const nd_same_size_taps *taps, const float *x, long groups,
                             long channels, const float *wp, long outputs, float *out);
 
-/// The lane layout of up to sixteen rows: out[16 j + i] = x[i ldx + j] for j < width and
-/// i < lanes, +0 for the lanes i >= lanes. Needs nd_avx512_available().
-void nd_rows_to_lanes_f32(const float *x, long ldx, long lanes, long width, float *out);
+/// The lane layout of up to sixteen rows: out[16 j + i] = x[i ldx + j] (times scales[i]
+/// when scales is not NULL) for j < width and i < lanes, +0 for the lanes i >= lanes.
+/// Needs nd_avx512_available().
+void nd_rows_to_lanes_f32(const float *x, long ldx, long lanes, long width,
+                          const float *scales, float *out);
+
+/// The weight gradient of nd_conv_same_lanes_f32 over `groups` groups in the lane layout
+/// (x as it reads it, dy as it writes its output): for every output o, channel c and tap
+/// t, dw[(o channels + c) taps + t] += the sum over groups, pixels q where tap t is inside
+/// and lanes of dy[o, q] x[c, q + shifts[t]] (PyTorch's [O, C, kh, kw] layout); and, when
+/// db is not NULL, db[o] += the sum of dy[o] over groups, pixels and lanes. Each lane sums
+/// its terms group after group and pixel after pixel, one FMA each, and the lanes are then
+/// reduced in one fixed order: the bits depend on the groups' contents, never on anything
+/// else. At most 49 taps. Needs nd_avx512_available().
+void nd_conv_same_lanes_weight_gradient_f32(const nd_same_size_taps *taps, const float *x,
+                                            const float *dy, long groups, long channels,
+                                            long outputs, float *dw, float *db);
 
 /// The inverse: y[i ldy + j] = in[16 j + i] (+ add[j] when add is not NULL) for j < width
 /// and i < lanes. Needs nd_avx512_available().

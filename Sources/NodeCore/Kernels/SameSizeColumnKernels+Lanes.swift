@@ -37,17 +37,49 @@ extension SameSizeColumnKernels {
   }
 
   /// Writes the first `width` values of the rows of `rows` (at most sixteen)
-  /// in the lane layout: value `j` of row `i` to `lanes[16 j + i]`, +0 in the
-  /// lanes past the last row.
+  /// in the lane layout: value `j` of row `i` to `lanes[16 j + i]` (times
+  /// `scales[i]` when given), +0 in the lanes past the last row.
   ///
   /// - Precondition: ``convolvesImplicitly(for:)``, `rows.rows ≤ 16` and
   ///   `width ≤ rows.columns`.
   public static func toLanes<Scalar>(
-    _ rows: MatrixView<Scalar>, width: Int, into lanes: UnsafeMutablePointer<Scalar>
+    _ rows: MatrixView<Scalar>, width: Int, scales: UnsafePointer<Scalar>? = nil,
+    into lanes: UnsafeMutablePointer<Scalar>
   ) {
     precondition(convolvesImplicitly(for: Scalar.self), "the AVX-512 kernel does not run here")
     precondition(rows.rows <= laneWidth && width <= rows.columns, "at most 16 rows of \(width)")
-    nd_rows_to_lanes_f32(rows.base.floats, rows.rowStride, rows.rows, width, lanes.floats)
+    nd_rows_to_lanes_f32(
+      rows.base.floats, rows.rowStride, rows.rows, width, scales?.floats, lanes.floats)
+  }
+
+  /// Adds the weight gradient of
+  /// ``convolve(_:lanes:groups:channels:tapMajorWeight:outputs:into:)`` over
+  /// `groups` groups to `weightGradient` (`[outputs, channels, taps]`, PyTorch's
+  /// layout): `Σ_q dy[o, q] x[c, q + shift_t]` over the pixels where tap `t`
+  /// is inside, every lane and every group; and `Σ dy[o]` to `biasGradient`
+  /// when given. Each lane sums group after group and pixel after pixel, the
+  /// lanes are then reduced in one fixed order: the bits depend only on the
+  /// groups' contents.
+  ///
+  /// - Parameters:
+  ///   - lanes: the groups' inputs, `channels · pixels · 16` floats each.
+  ///   - cotangentLanes: the groups' output cotangents, `outputs · pixels · 16`
+  ///     floats each.
+  /// - Precondition: ``convolvesImplicitly(for:)`` and at most
+  ///   ``maximumImplicitTaps`` taps.
+  public static func accumulateWeightGradient<Scalar>(
+    _ table: SameSizeTapTable, lanes: UnsafePointer<Scalar>,
+    cotangentLanes: UnsafePointer<Scalar>, groups: Int, channels: Int, outputs: Int,
+    into weightGradient: UnsafeMutablePointer<Scalar>,
+    biasGradient: UnsafeMutablePointer<Scalar>?
+  ) {
+    precondition(convolvesImplicitly(for: Scalar.self), "the AVX-512 kernel does not run here")
+    precondition(table.taps <= maximumImplicitTaps, "at most \(maximumImplicitTaps) taps")
+    table.withTaps {
+      nd_conv_same_lanes_weight_gradient_f32(
+        $0, lanes.floats, cotangentLanes.floats, groups, channels, outputs,
+        weightGradient.floats, biasGradient?.floats)
+    }
   }
 
   /// The inverse of ``toLanes(_:width:into:)``: value `j` of lane `i` to

@@ -79,6 +79,19 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
     featureColumns.unfold(x, into: columns + taps &* ld, rowStride: ld)
   }
 
+  /// Writes `[t, x]` of rows `first ..< first + count` (at most 16) in the
+  /// lane layout (``Conv2d/LaneGather``): the time plane first, lane `s`
+  /// holding `t_s` at every pixel, then the features.
+  private func gatherLanes(
+    _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, first: Int, count: Int,
+    into lanes: UnsafeMutablePointer<Scalar>
+  ) {
+    for s in 0..<16 { lanes[s] = s < count ? times[first + s] : 0 }
+    for p in 1..<plane { (lanes + p &* 16).update(from: lanes, count: 16) }
+    SameSizeColumnKernels.toLanes(
+      x.rows(from: first, count: count), width: inputSize, into: lanes + plane &* 16)
+  }
+
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func forward(
@@ -100,13 +113,7 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
           of: x.rows(from: first, count: count), channels: convolution.geometry.inputChannels - 1,
           pixels: plane, into: planes + stride, planeStride: stride)
       },
-      laneGather: { first, count, lanes in
-        // The time plane first (lane s holds t_s at every pixel), then the features.
-        for s in 0..<16 { lanes[s] = s < count ? times[first + s] : 0 }
-        for p in 1..<plane { (lanes + p &* 16).update(from: lanes, count: 16) }
-        SameSizeColumnKernels.toLanes(
-          x.rows(from: first, count: count), width: inputSize, into: lanes + plane &* 16)
-      })
+      laneGather: { gatherLanes(x, times: times, first: $0, count: $1, into: $2) })
   }
 
   @_specialize(where Scalar == Float)
@@ -160,6 +167,7 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
             pixels: pixels, into: dx.rows(from: first, count: count))
         }
       },
+      laneGather: { gatherLanes(x, times: times, first: $0, count: $1, into: $2) },
       laneScatter: { first, count, lanes in
         if let timeCotangents {
           // As above, each sample's time plane summed on its own.

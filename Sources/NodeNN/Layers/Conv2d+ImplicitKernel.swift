@@ -157,6 +157,42 @@ extension Conv2d {
     }
   }
 
+  /// The most values of a block of lane groups for the weight gradient
+  /// (4 MB of `Float`): the lanes of every group of a block are summed
+  /// before they are reduced, so a block should hold many groups.
+  static var laneBudget: Int { 1 << 20 }
+
+  /// Adds the weighted `dW`, `db` of the first `rows` samples through the
+  /// lane kernel (``SameSizeColumnKernels/accumulateWeightGradient(_:lanes:cotangentLanes:groups:channels:outputs:into:biasGradient:)``),
+  /// block by block of groups of 16: `laneGather` writes the inputs, the
+  /// cotangents are `dy` times the row weights.
+  func accumulateWeightGradientInLanes(
+    rows: Int, outputCotangent dy: MatrixView<Scalar>, rowWeights: UnsafePointer<Scalar>?,
+    into gradient: UnsafeMutablePointer<Scalar>, laneGather: LaneGather
+  ) {
+    let g = geometry
+    let table = im2col.sameSizeTable!
+    let (inputWidth, outputWidth) = (g.inputSize &* 16, g.outputSize &* 16)
+    let groupsPerBlock = max(1, Self.laneBudget / (inputWidth + outputWidth))
+    let biasGradient = hasBias ? gradient + g.outputChannels * g.patchSize : nil
+    forEachBlock(of: rows, size: groupsPerBlock &* 16) { first, count in
+      let groups = (count + 15) / 16
+      let lanes = blockPlanes.reserve(groups &* inputWidth)
+      let bars = blockCotangents.reserve(groups &* outputWidth)
+      var group = 0
+      forEachGroup(of: count) { offset, size in
+        laneGather(first + offset, size, lanes + group &* inputWidth)
+        SameSizeColumnKernels.toLanes(
+          dy.rows(from: first + offset, count: size), width: g.outputSize,
+          scales: rowWeights.map { $0 + first + offset }, into: bars + group &* outputWidth)
+        group += 1
+      }
+      SameSizeColumnKernels.accumulateWeightGradient(
+        table, lanes: lanes, cotangentLanes: bars, groups: groups, channels: g.inputChannels,
+        outputs: g.outputChannels, into: gradient, biasGradient: biasGradient)
+    }
+  }
+
   /// Copies planes side by side (channel `c` of row `s` at
   /// `planes + c · planeStride + s · pixels`) into the first `channels`
   /// planes of every row of `x`: the inverse of

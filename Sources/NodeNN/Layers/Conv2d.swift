@@ -137,9 +137,8 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
           of: x.rows(from: first, count: count), channels: geometry.inputChannels,
           pixels: geometry.inputHeight * geometry.inputWidth, into: planes, planeStride: stride)
       },
-      laneGather: { first, count, lanes in
-        SameSizeColumnKernels.toLanes(
-          x.rows(from: first, count: count), width: geometry.inputSize, into: lanes)
+      laneGather: {
+        SameSizeColumnKernels.toLanes(x.rows(from: $0, count: $1), width: inputSize, into: $2)
       })
   }
 
@@ -214,6 +213,9 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
             into: dx.rows(from: first, count: count))
         }
       },
+      laneGather: {
+        SameSizeColumnKernels.toLanes(x.rows(from: $0, count: $1), width: inputSize, into: $2)
+      },
       laneScatter: { first, count, lanes in
         if let dx {
           SameSizeColumnKernels.fromLanes(
@@ -237,7 +239,8 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     rows: Int, parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
     foldsInput: Bool, parameterGradient: UnsafeMutablePointer<Scalar>?,
     rowWeights: UnsafePointer<Scalar>?,
-    unfold: ColumnUnfold, fold: ColumnFold, scatter: PlaneScatter, laneScatter: LaneScatter
+    unfold: ColumnUnfold, fold: ColumnFold, scatter: PlaneScatter, laneGather: LaneGather,
+    laneScatter: LaneScatter
   ) {
     let g = geometry
     let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
@@ -258,9 +261,17 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       }
     }
     guard let gradient = parameterGradient else { return }
+    // The groups of 16 that the lane kernel takes in the forward pass, then the rest.
+    let laneRows = usesImplicitKernel ? laneSamples(of: rows) : 0
+    if laneRows > 0 {
+      accumulateWeightGradientInLanes(
+        rows: laneRows, outputCotangent: dy, rowWeights: rowWeights, into: gradient,
+        laneGather: laneGather)
+    }
     // dW += Σ_s w_s dY_s colsᵀ_s, db += Σ_s w_s Σ_p dY_s: the block's
     // weighted cotangents side by side, [O, samples·P], then one GEMM.
-    forEachBlock(of: rows) { first, count in
+    forEachBlock(of: rows - laneRows) { offset, count in
+      let first = laneRows + offset
       let ld = count &* pixels
       let bars = blockCotangents.reserve(outputs * ld)
       let cols = columns.reserve(k * ld)
