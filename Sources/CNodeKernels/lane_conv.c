@@ -1,9 +1,10 @@
-// Same-size stride-1 convolutions with sixteen samples in the lanes, float32,
-// AVX-512 (F + VL). Each vector holds one pixel of one channel of sixteen
-// samples, so a tap lies inside the plane for all lanes or for none: the taps
-// that hang over the border are skipped instead of being multiplied by
-// masked-off zeros (on the ODE block's 6x6 maps, 3x3 kernel: 256 of the 324
-// pixel-taps are inside, so the pixel-strip kernel's FMAs are 21 % zeros).
+// Convolutions with sixteen samples in the lanes, float32, AVX-512 (F + VL).
+// Each vector holds one pixel of one channel of sixteen samples, so a tap
+// lies inside the plane for all lanes or for none: the taps that hang over
+// the border are skipped instead of being multiplied by zeros (on the ODE
+// block's 6x6 maps, 3x3 kernel: 256 of the 324 pixel-taps are inside, so the
+// pixel-strip kernel's FMAs are 21 % zeros), and any stride and padding take
+// the same kernels: the map lists what each output pixel reads.
 #include "CNodeKernels.h"
 
 #include <immintrin.h>
@@ -78,49 +79,47 @@ ND_TARGET512 void nd_lanes_to_rows_f32(const float *in, long lanes, long width, 
   }
 }
 
-// Outputs o0 .. o0 + R of one group: per pixel q, R accumulators of sixteen
-// samples summed from +0 over the taps inside at q in increasing order, then
-// the channels, one FMA each.
-ND_INLINE512 void nd_lane_conv_rows(const float *x, long channels, long pixels, long taps,
-                                    const nd_same_size_taps *table, const float *wp, float *out,
-                                    long o0, const int R) {
-  const long k = channels * taps;
+// Outputs o0 .. o0 + R of one group: per output pixel q, R accumulators of
+// sixteen samples summed from +0 over q's terms in the map's order, then the
+// channels, one FMA each.
+ND_INLINE512 void nd_lane_conv_rows(const nd_lane_map *map, const float *x, long channels,
+                                    const float *wp, float *out, long o0, const int R) {
+  const long T = map->taps, k = channels * T;
+  const long in_plane = map->inputs * ND_LANES, out_plane = map->outputs * ND_LANES;
   const float *w0 = wp + o0 * k;
-  const long plane = pixels * ND_LANES;
-  for (long q = 0; q < pixels; q++) {
+  for (long q = 0; q < map->outputs; q++) {
     __m512 acc[16];
     for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
-    const int *list = table->inside_lists + q * taps;
-    for (long i = 0; i < table->inside_counts[q]; i++) {
-      const long t = list[i];
-      const float *xt = x + (q + table->shifts[t]) * ND_LANES;
-      const float *w = w0 + t * channels;
+    const int *taps = map->term_taps + q * T, *sources = map->term_sources + q * T;
+    for (long i = 0; i < map->counts[q]; i++) {
+      const float *xt = x + sources[i] * ND_LANES;
+      const float *w = w0 + taps[i] * channels;
       for (long c = 0; c < channels; c++) {
-        const __m512 v = _mm512_loadu_ps(xt + c * plane);
+        const __m512 v = _mm512_loadu_ps(xt + c * in_plane);
         for (int r = 0; r < R; r++)
           acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(w[r * k + c]), v, acc[r]);
       }
     }
-    for (int r = 0; r < R; r++) _mm512_storeu_ps(out + (o0 + r) * plane + q * ND_LANES, acc[r]);
+    for (int r = 0; r < R; r++) _mm512_storeu_ps(out + (o0 + r) * out_plane + q * ND_LANES, acc[r]);
   }
 }
 
-ND_TARGET512 void nd_conv_same_lanes_f32(const nd_same_size_taps *taps, const float *x,
-                                         long groups, long channels, const float *wp,
-                                         long outputs, float *out) {
-  const long P = taps->pixels, T = taps->taps;
+ND_TARGET512 void nd_conv_lanes_f32(const nd_lane_map *map, const float *x, long groups,
+                                    long channels, const float *wp, long outputs, float *out) {
+  const long in_group = channels * map->inputs * ND_LANES;
+  const long out_group = outputs * map->outputs * ND_LANES;
   // Tiles of eight outputs; a remainder of r < 8 joins the last tile (8 + r
   // accumulators), so that no tile is too short to hide the FMA latency.
   const long tiles = outputs >= 8 ? outputs / 8 : 1;
   for (long g = 0; g < groups; g++) {
-    const float *xg = x + g * channels * P * ND_LANES;
-    float *og = out + g * outputs * P * ND_LANES;
+    const float *xg = x + g * in_group;
+    float *og = out + g * out_group;
     for (long tile = 0; tile < tiles; tile++) {
       const long o0 = tile * 8;
       switch (tile == tiles - 1 ? outputs - o0 : 8) {
 #define ND_CASE(N)                                                                          \
   case N:                                                                                   \
-    nd_lane_conv_rows(xg, channels, P, T, taps, wp, og, o0, N);                             \
+    nd_lane_conv_rows(map, xg, channels, wp, og, o0, N);                                    \
     break;
         ND_CASE(1) ND_CASE(2) ND_CASE(3) ND_CASE(4) ND_CASE(5) ND_CASE(6) ND_CASE(7) ND_CASE(8)
         ND_CASE(9) ND_CASE(10) ND_CASE(11) ND_CASE(12) ND_CASE(13) ND_CASE(14) ND_CASE(15)
@@ -132,33 +131,32 @@ ND_TARGET512 void nd_conv_same_lanes_f32(const nd_same_size_taps *taps, const fl
 }
 
 // The weight gradient of one tile of R outputs by C channels over all groups:
-// per tap, sixteen-lane partial sums of dy[o, q] x[c, q + shift] over the
-// pixels q where the tap is inside, group after group (kept in `partial`
-// between groups: the tile's planes of a group stay in L1 over its taps),
-// then each reduced over its lanes and added to dw.
-ND_INLINE512 void nd_lane_weight_gradient_tile(const nd_same_size_taps *table, const float *x,
+// per tap, sixteen-lane partial sums of dy[o, q] x[c, p] over the tap's
+// pairs (q, p), group after group (kept in `partial` between groups: the
+// tile's planes of a group stay in L1 over its taps), then each reduced over
+// its lanes and added to dw.
+ND_INLINE512 void nd_lane_weight_gradient_tile(const nd_lane_map *map, const float *x,
                                                const float *dy, long groups, long channels,
                                                long outputs, long o0, long c0, __m512 *partial,
                                                float *dw, const int R, const int C) {
-  const long P = table->pixels, T = table->taps;
-  const long plane = P * ND_LANES;
+  const long T = map->taps, P = map->outputs;
+  const long in_plane = map->inputs * ND_LANES, out_plane = P * ND_LANES;
   for (long i = 0; i < T * R * C; i++) partial[i] = _mm512_setzero_ps();
   for (long g = 0; g < groups; g++) {
-    const float *xg = x + (g * channels + c0) * plane;
-    const float *dg = dy + (g * outputs + o0) * plane;
+    const float *xg = x + (g * channels + c0) * in_plane;
+    const float *dg = dy + (g * outputs + o0) * out_plane;
     for (long t = 0; t < T; t++) {
       __m512 acc[4][4];
       __m512 *sums = partial + t * R * C;
       for (int r = 0; r < R; r++)
         for (int c = 0; c < C; c++) acc[r][c] = sums[r * C + c];
-      const int *qs = table->tap_pixel_lists + t * P;
-      const long shift = table->shifts[t] * ND_LANES;
-      for (long i = 0; i < table->tap_pixel_counts[t]; i++) {
-        const long q = qs[i] * ND_LANES;
+      const int *qs = map->pair_outputs + t * P, *ps = map->pair_sources + t * P;
+      for (long i = 0; i < map->pair_counts[t]; i++) {
+        const long q = qs[i] * ND_LANES, p = ps[i] * ND_LANES;
         __m512 d[4];
-        for (int r = 0; r < R; r++) d[r] = _mm512_loadu_ps(dg + r * plane + q);
+        for (int r = 0; r < R; r++) d[r] = _mm512_loadu_ps(dg + r * out_plane + q);
         for (int c = 0; c < C; c++) {
-          const __m512 v = _mm512_loadu_ps(xg + c * plane + q + shift);
+          const __m512 v = _mm512_loadu_ps(xg + c * in_plane + p);
           for (int r = 0; r < R; r++) acc[r][c] = _mm512_fmadd_ps(d[r], v, acc[r][c]);
         }
       }
@@ -173,11 +171,10 @@ ND_INLINE512 void nd_lane_weight_gradient_tile(const nd_same_size_taps *table, c
             _mm512_reduce_add_ps(partial[(t * R + r) * C + c]);
 }
 
-ND_TARGET512 void nd_conv_same_lanes_weight_gradient_f32(const nd_same_size_taps *taps,
-                                                         const float *x, const float *dy,
-                                                         long groups, long channels,
-                                                         long outputs, float *dw, float *db) {
-  const long T = taps->taps, plane = taps->pixels * ND_LANES;
+ND_TARGET512 void nd_conv_lanes_weight_gradient_f32(const nd_lane_map *map, const float *x,
+                                                    const float *dy, long groups, long channels,
+                                                    long outputs, float *dw, float *db) {
+  const long T = map->taps, out_plane = map->outputs * ND_LANES;
   __m512 partial[ND_LANE_MAX_TAPS * 16];
   if (T > ND_LANE_MAX_TAPS) __builtin_trap(); // `partial` holds 16 sums per tap
   for (long o0 = 0; o0 < outputs; o0 += 4) {
@@ -187,7 +184,7 @@ ND_TARGET512 void nd_conv_same_lanes_weight_gradient_f32(const nd_same_size_taps
       switch (R * 4 + C - 5) {
 #define ND_TILE(RR, CC)                                                                     \
   case RR * 4 + CC - 5:                                                                     \
-    nd_lane_weight_gradient_tile(taps, x, dy, groups, channels, outputs, o0, c0, partial, dw, \
+    nd_lane_weight_gradient_tile(map, x, dy, groups, channels, outputs, o0, c0, partial, dw, \
                                  RR, CC);                                                   \
     break;
         ND_TILE(1, 1) ND_TILE(1, 2) ND_TILE(1, 3) ND_TILE(1, 4)
@@ -204,8 +201,8 @@ ND_TARGET512 void nd_conv_same_lanes_weight_gradient_f32(const nd_same_size_taps
   for (long o = 0; o < outputs; o++) {
     __m512 acc = _mm512_setzero_ps();
     for (long g = 0; g < groups; g++) {
-      const float *d = dy + (g * outputs + o) * plane;
-      for (long i = 0; i < plane; i += ND_LANES) acc = _mm512_add_ps(acc, _mm512_loadu_ps(d + i));
+      const float *d = dy + (g * outputs + o) * out_plane;
+      for (long i = 0; i < out_plane; i += ND_LANES) acc = _mm512_add_ps(acc, _mm512_loadu_ps(d + i));
     }
     db[o] += _mm512_reduce_add_ps(acc);
   }

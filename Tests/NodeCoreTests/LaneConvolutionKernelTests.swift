@@ -2,11 +2,12 @@ import Foundation
 import NodeCore
 import Testing
 
-/// The lane-layout same-size convolution (`lane_conv.c`): bitwise the strip
-/// kernel's values, over kernels of 1 to 7 taps a side, output counts under
-/// one tile, with a remainder joined to the last tile and of whole tiles, and
-/// several groups; and the transposes into and out of the lane layout.
-@Suite(.enabled(if: SameSizeColumnKernels.convolvesImplicitly(for: Float.self)))
+/// The lane-layout convolutions (`lane_conv.c`): on same-size maps bitwise
+/// the strip kernel's values, over kernels of 1 to 7 taps a side, output
+/// counts under one tile, with a remainder joined to the last tile and of
+/// whole tiles, and several groups; on any geometry the direct sums; and the
+/// transposes into and out of the lane layout.
+@Suite(.enabled(if: LaneConvolutionKernels.run(for: Float.self)))
 struct LaneConvolutionKernelTests {
   /// `rows` rows of `width` values, rows `stride` apart, from a fixed pattern.
   static func rows(_ count: Int, width: Int, stride: Int, phase: Double) -> [Float] {
@@ -40,12 +41,14 @@ struct LaneConvolutionKernelTests {
     let strips = ImplicitConvolutionKernelTests.convolve(
       table, planes: planes, samples: samples, channels: channels, weight: weight,
       outputs: outputs)
+    let map = ConvolutionLaneMap(
+      input: (side, side), kernel: (2 * p + 1, 2 * p + 1), stride: 1, padding: p)
     var lanes = [Float](repeating: .nan, count: groups * width * 16)
     var out = [Float](repeating: .nan, count: groups * outputs * pixels * 16)
     x.withUnsafeBufferPointer { xp in
       lanes.withUnsafeMutableBufferPointer { lp in
         for g in 0..<groups {
-          SameSizeColumnKernels.toLanes(
+          LaneConvolutionKernels.toLanes(
             MatrixView(base: xp.baseAddress! + g * 16 * width, rows: 16, columns: width),
             width: width, into: lp.baseAddress! + g * width * 16)
         }
@@ -53,8 +56,8 @@ struct LaneConvolutionKernelTests {
     }
     lanes.withUnsafeBufferPointer { lp in
       out.withUnsafeMutableBufferPointer { op in
-        SameSizeColumnKernels.convolve(
-          table, lanes: lp.baseAddress!, groups: groups, channels: channels,
+        LaneConvolutionKernels.convolve(
+          map, lanes: lp.baseAddress!, groups: groups, channels: channels,
           tapMajorWeight: weight, outputs: outputs, into: op.baseAddress!)
       }
     }
@@ -73,58 +76,99 @@ struct LaneConvolutionKernelTests {
     #expect(differing == 0, "\(shape): \(differing) values differ")
   }
 
-  /// The weight and bias gradients against the direct sum in `Double`, over
-  /// tiles that leave remainders of outputs and channels, several groups,
-  /// and kernels of 1 to 7 taps a side; they add to what the gradient held.
+  /// The forward product, the input cotangents (through the transposed map
+  /// and the kernel turned round) and the weight and bias gradients against
+  /// direct sums in `Double`, for strided, unpadded, padded and non-square
+  /// geometries, tiles that leave remainders of outputs and channels, and
+  /// several groups; the gradients add to what they held.
   @Test(arguments: [
-    // (channels, outputs, side, padding, groups)
-    (65, 64, 6, 1, 2), (3, 5, 7, 2, 1), (6, 7, 4, 0, 3), (2, 3, 9, 3, 1),
+    // (channels, outputs, height, width, kernel height, kernel width, stride, padding, groups)
+    (65, 64, 6, 6, 3, 3, 1, 1, 2), (3, 5, 13, 13, 4, 4, 2, 1, 1), (6, 7, 5, 4, 3, 3, 1, 0, 3),
+    (2, 9, 9, 7, 2, 3, 2, 2, 1), (1, 4, 8, 8, 3, 3, 1, 0, 1),
   ])
-  func weightGradientMatchesTheDirectSum(shape: (Int, Int, Int, Int, Int)) {
-    let (channels, outputs, side, p, groups) = shape
-    let table = SameSizeTapTable(height: side, width: side, padding: p)
-    let (pixels, taps, kernel) = (table.pixels, table.taps, 2 * p + 1)
-    let x = (0..<(groups * channels * pixels * 16)).map { Float(sin(Double($0) * 0.61)) }
-    let dy = (0..<(groups * outputs * pixels * 16)).map { Float(cos(Double($0) * 0.37)) }
-    var dw = [Float](repeating: 1, count: outputs * channels * taps)
-    var db = [Float](repeating: -1, count: outputs)
-    SameSizeColumnKernels.accumulateWeightGradient(
-      table, lanes: x, cotangentLanes: dy, groups: groups, channels: channels, outputs: outputs,
-      into: &dw, biasGradient: &db)
-    var worst = 0.0
+  func matchesTheDirectSums(shape: (Int, Int, Int, Int, Int, Int, Int, Int, Int)) {
+    let (channels, outputs, h, w, kh, kw, stride, padding, groups) = shape
+    let map = ConvolutionLaneMap(
+      input: (h, w), kernel: (kh, kw), stride: stride, padding: padding)
+    let (outH, outW) = ((h + 2 * padding - kh) / stride + 1, (w + 2 * padding - kw) / stride + 1)
+    let (inPixels, outPixels, taps) = (h * w, outH * outW, kh * kw)
+    #expect(map.outputPixels == outPixels && map.inputPixels == inPixels && map.taps == taps)
+    let x = (0..<(groups * channels * inPixels * 16)).map { Float(sin(Double($0) * 0.61)) }
+    let dy = (0..<(groups * outputs * outPixels * 16)).map { Float(cos(Double($0) * 0.37)) }
+    // PyTorch's weight [O, C, kh, kw], and its tap-major forms.
+    let weight = (0..<(outputs * channels * taps)).map { Float(cos(Double($0) * 0.29) * 0.5) }
+    var tapMajor = [Float](repeating: 0, count: weight.count)
+    var turned = [Float](repeating: 0, count: weight.count)
     for o in 0..<outputs {
-      var bias = -1.0
-      var biasMagnitude = 1.0
       for c in 0..<channels {
         for t in 0..<taps {
-          var (sum, magnitude) = (1.0, 1.0)
-          for g in 0..<groups {
-            for q in 0..<pixels {
-              let (y, xx) = (q / side + t / kernel - p, q % side + t % kernel - p)
-              guard y >= 0 && y < side && xx >= 0 && xx < side else { continue }
-              for i in 0..<16 {
-                let term =
-                  Double(dy[((g * outputs + o) * pixels + q) * 16 + i])
-                  * Double(x[((g * channels + c) * pixels + y * side + xx) * 16 + i])
-                sum += term
-                magnitude += abs(term)
+          let value = weight[(o * channels + c) * taps + t]
+          tapMajor[(o * taps + t) * channels + c] = value
+          turned[(c * taps + taps - 1 - t) * outputs + o] = value
+        }
+      }
+    }
+    var y = [Float](repeating: .nan, count: groups * outputs * outPixels * 16)
+    var dx = [Float](repeating: .nan, count: groups * channels * inPixels * 16)
+    var dw = [Float](repeating: 1, count: weight.count)
+    var db = [Float](repeating: -1, count: outputs)
+    LaneConvolutionKernels.convolve(
+      map, lanes: x, groups: groups, channels: channels, tapMajorWeight: tapMajor,
+      outputs: outputs, into: &y)
+    LaneConvolutionKernels.convolve(
+      map.transposedMap!, lanes: dy, groups: groups, channels: outputs, tapMajorWeight: turned,
+      outputs: channels, into: &dx)
+    LaneConvolutionKernels.accumulateWeightGradient(
+      map, lanes: x, cotangentLanes: dy, groups: groups, channels: channels, outputs: outputs,
+      into: &dw, biasGradient: &db)
+    // The direct sums, accumulated with their magnitudes for a relative error.
+    var expectedY = [(Double, Double)](repeating: (0, 0), count: y.count)
+    var expectedDx = [(Double, Double)](repeating: (0, 0), count: dx.count)
+    var expectedDw = [(Double, Double)](repeating: (1, 1), count: dw.count)
+    var expectedDb = [(Double, Double)](repeating: (-1, 1), count: db.count)
+    func add(_ sums: inout [(Double, Double)], _ i: Int, _ term: Double) {
+      sums[i] = (sums[i].0 + term, sums[i].1 + abs(term))
+    }
+    for g in 0..<groups {
+      for o in 0..<outputs {
+        for q in 0..<outPixels {
+          for lane in 0..<16 {
+            let yi = ((g * outputs + o) * outPixels + q) * 16 + lane
+            add(&expectedDb, o, Double(dy[yi]))
+            for c in 0..<channels {
+              for t in 0..<taps {
+                let row = (q / outW) * stride + t / kw - padding
+                let column = (q % outW) * stride + t % kw - padding
+                guard row >= 0 && row < h && column >= 0 && column < w else { continue }
+                let xi = ((g * channels + c) * inPixels + row * w + column) * 16 + lane
+                let wv = Double(weight[(o * channels + c) * taps + t])
+                add(&expectedY, yi, wv * Double(x[xi]))
+                add(&expectedDx, xi, wv * Double(dy[yi]))
+                add(&expectedDw, (o * channels + c) * taps + t, Double(dy[yi]) * Double(x[xi]))
               }
             }
           }
-          let got = Double(dw[(o * channels + c) * taps + t])
-          worst = max(worst, abs(got - sum) / magnitude)
         }
       }
-      for g in 0..<groups {
-        for v in 0..<(pixels * 16) {
-          let d = Double(dy[(g * outputs + o) * pixels * 16 + v])
-          bias += d
-          biasMagnitude += abs(d)
-        }
-      }
-      worst = max(worst, abs(Double(db[o]) - bias) / biasMagnitude)
     }
-    #expect(worst < 1e-6, "\(shape): relative error \(worst)")
+    func worst(_ got: [Float], _ expected: [(Double, Double)]) -> Double {
+      zip(got, expected).map { abs(Double($0) - $1.0) / max($1.1, 1e-30) }.max() ?? 0
+    }
+    #expect(worst(y, expectedY) < 1e-6, "\(shape): outputs")
+    #expect(worst(dx, expectedDx) < 1e-6, "\(shape): input cotangents")
+    #expect(worst(dw, expectedDw) < 1e-6, "\(shape): weight gradient")
+    #expect(worst(db, expectedDb) < 1e-6, "\(shape): bias gradient")
+  }
+
+  /// A 3 × 3 kernel on a 6 × 6 map reads 256 of its 324 pixel-taps, and a
+  /// 4 × 4 stride-2 kernel on 26 × 26 (padding 1) 50² of 52²; the transpose
+  /// has the same terms.
+  @Test func mapsCountTheTapsInside() {
+    let same = ConvolutionLaneMap(input: (6, 6), kernel: (3, 3), stride: 1, padding: 1)
+    let strided = ConvolutionLaneMap(input: (26, 26), kernel: (4, 4), stride: 2, padding: 1)
+    #expect(same.terms == 256 && same.transposedMap?.terms == 256)
+    #expect(strided.outputPixels == 169 && strided.terms == 2500)
+    #expect(strided.transposedMap?.terms == 2500 && strided.transposedMap?.transposedMap == nil)
   }
 
   /// Rows into lanes and back, for fewer than 16 rows, widths off a multiple
@@ -137,7 +181,7 @@ struct LaneConvolutionKernelTests {
     var lanes = [Float](repeating: .nan, count: width * 16)
     x.withUnsafeBufferPointer { xp in
       lanes.withUnsafeMutableBufferPointer {
-        SameSizeColumnKernels.toLanes(
+        LaneConvolutionKernels.toLanes(
           MatrixView(base: xp.baseAddress!, rows: count, columns: width, rowStride: stride),
           width: width, into: $0.baseAddress!)
       }
@@ -154,7 +198,7 @@ struct LaneConvolutionKernelTests {
       lanes.withUnsafeBufferPointer { lp in
         add.withUnsafeBufferPointer { ap in
           back.withUnsafeMutableBufferPointer { bp in
-            SameSizeColumnKernels.fromLanes(
+            LaneConvolutionKernels.fromLanes(
               lp.baseAddress!, width: width, adding: adding ? ap.baseAddress! : nil,
               into: MutableMatrixView(
                 base: bp.baseAddress!, rows: count, columns: width, rowStride: stride))
@@ -168,15 +212,5 @@ struct LaneConvolutionKernelTests {
         }
       }
     }
-  }
-
-  /// A group pays off in lanes once its samples' strips cost more taps than
-  /// its pixels' inside taps: on a 6 × 6 map with a 3 × 3 kernel (256 inside
-  /// taps; a sample fills 2.25 strips of 9 taps), from 13 samples on.
-  @Test func lanesPayOffFromThirteenSamplesOnASixBySixMap() {
-    let table = SameSizeTapTable(height: 6, width: 6, padding: 1)
-    #expect(table.insideTaps == 256)
-    #expect(!SameSizeColumnKernels.lanesPayOff(table, samples: 12))
-    #expect(SameSizeColumnKernels.lanesPayOff(table, samples: 13))
   }
 }

@@ -150,10 +150,6 @@ typedef struct {
   const long *shifts;  ///< [taps]
   const int *inside;   ///< [taps, pixels]
   const int *receives; ///< [taps, pixels]
-  const int *inside_counts; ///< [pixels]: how many taps lie inside at output pixel q
-  const int *inside_lists;  ///< [pixels, taps]: those taps in increasing order, row q
-  const int *tap_pixel_counts; ///< [taps]: at how many output pixels tap t is inside
-  const int *tap_pixel_lists;  ///< [taps, pixels]: those pixels in increasing order, row t
 } nd_same_size_taps;
 
 /// im2col of `count` samples side by side: row c taps + t of `columns` (rows ld apart)
@@ -188,19 +184,47 @@ int nd_avx512_available(void);
 void nd_conv_same_f32(const nd_same_size_taps *taps, const float *x, long ldx, long count,
                       long channels, const float *wp, long outputs, float *out, long ld);
 
-/// A same-size convolution of `groups` groups of sixteen samples, one sample per vector
-/// lane (AVX-512): the lane layout of a group holds value j of each sample's
-/// [channels, pixels] row at group + 16 j + lane. For every group, output o and pixel q,
-///   out[group + 16 (o pixels + q) + lane] = the sum, from +0 over the taps t inside the
-///   plane at q in increasing order (inside_lists) and within a tap over channels c in
-///   increasing order, one fused multiply-add each, of
-///   wp[o channels taps + t channels + c] * x[group + 16 (c pixels + q + shifts[t]) + lane],
-/// groups channels pixels 16 floats apart in x and outputs pixels 16 in out. The taps
-/// over the border are skipped: each value is bitwise what nd_conv_same_f32 gives for
-/// finite weights (its masked taps add w * +0 to a sum that cannot be -0).
-/// Needs nd_avx512_available().
-void nd_conv_same_lanes_f32(const nd_same_size_taps *taps, const float *x, long groups,
-                            long channels, const float *wp, long outputs, float *out);
+/// What each output pixel of a convolution reads, for the lane kernels: output pixel q
+/// sums counts[q] terms, term i being tap term_taps[q taps + i] at input pixel
+/// term_sources[q taps + i] (the taps over the border are absent). Tap t pairs output
+/// pixel pair_outputs[t outputs + i] with input pixel pair_sources[t outputs + i] for
+/// i < pair_counts[t] (the weight gradient's loop; a transposed map has no pairs).
+typedef struct {
+  long outputs;              ///< pixels of an output plane
+  long inputs;               ///< pixels of an input plane
+  long taps;                 ///< kernel taps
+  const int *counts;         ///< [outputs]
+  const int *term_taps;      ///< [outputs, taps]
+  const int *term_sources;   ///< [outputs, taps]
+  const int *pair_counts;    ///< [taps], or NULL
+  const int *pair_outputs;   ///< [taps, outputs], or NULL
+  const int *pair_sources;   ///< [taps, outputs], or NULL
+} nd_lane_map;
+
+/// A convolution of `groups` groups of sixteen samples, one sample per vector lane
+/// (AVX-512): the lane layout of a group holds value j of each sample's [channels,
+/// pixels] row at group + 16 j + lane. For every group, output o and output pixel q,
+///   out[group + 16 (o map.outputs + q) + lane] = the sum, from +0 over q's terms i in
+///   order and within a term over channels c in increasing order, one fused multiply-add
+///   each, of wp[o channels taps + t_i channels + c] * x[group + 16 (c map.inputs + p_i) + lane],
+/// groups channels map.inputs 16 floats apart in x and outputs map.outputs 16 in out.
+/// With the terms of a same-size map (the taps inside, increasing) each value is bitwise
+/// what nd_conv_same_f32 gives for finite weights (its masked taps add w * +0 to a sum
+/// that cannot be -0). Needs nd_avx512_available().
+void nd_conv_lanes_f32(const nd_lane_map *map, const float *x, long groups, long channels,
+                       const float *wp, long outputs, float *out);
+
+/// The weight gradient of nd_conv_lanes_f32 over `groups` groups in the lane layout (x as
+/// it reads it, dy as it writes its output): for every output o, channel c and tap t,
+/// dw[(o channels + c) taps + t] += the sum over groups, the tap's pairs (q, p) and lanes
+/// of dy[o, q] x[c, p] (PyTorch's [O, C, kh, kw] layout); and, when db is not NULL,
+/// db[o] += the sum of dy[o] over groups, pixels and lanes. Each lane sums its terms group
+/// after group and pair after pair, one FMA each, and the lanes are then reduced in one
+/// fixed order: the bits depend on the groups' contents, never on anything else. At most
+/// 49 taps. Needs nd_avx512_available().
+void nd_conv_lanes_weight_gradient_f32(const nd_lane_map *map, const float *x, const float *dy,
+                                       long groups, long channels, long outputs, float *dw,
+                                       float *db);
 
 /// The lane layout of up to sixteen rows: out[16 j + i] = x[i ldx + j] (times scales[i]
 /// when scales is not NULL) for j < width and i < lanes, +0 for the lanes i >= lanes.
@@ -208,17 +232,6 @@ void nd_conv_same_lanes_f32(const nd_same_size_taps *taps, const float *x, long 
 void nd_rows_to_lanes_f32(const float *x, long ldx, long lanes, long width,
                           const float *scales, float *out);
 
-/// The weight gradient of nd_conv_same_lanes_f32 over `groups` groups in the lane layout
-/// (x as it reads it, dy as it writes its output): for every output o, channel c and tap
-/// t, dw[(o channels + c) taps + t] += the sum over groups, pixels q where tap t is inside
-/// and lanes of dy[o, q] x[c, q + shifts[t]] (PyTorch's [O, C, kh, kw] layout); and, when
-/// db is not NULL, db[o] += the sum of dy[o] over groups, pixels and lanes. Each lane sums
-/// its terms group after group and pixel after pixel, one FMA each, and the lanes are then
-/// reduced in one fixed order: the bits depend on the groups' contents, never on anything
-/// else. At most 49 taps. Needs nd_avx512_available().
-void nd_conv_same_lanes_weight_gradient_f32(const nd_same_size_taps *taps, const float *x,
-                                            const float *dy, long groups, long channels,
-                                            long outputs, float *dw, float *db);
 
 /// The inverse: y[i ldy + j] = in[16 j + i] (+ add[j] when add is not NULL) for j < width
 /// and i < lanes. Needs nd_avx512_available().

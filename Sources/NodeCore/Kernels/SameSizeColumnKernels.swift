@@ -17,13 +17,6 @@ public final class SameSizeTapTable: @unchecked Sendable {
   private let shiftTable: UnsafeMutablePointer<Int>
   private let inside: UnsafeMutablePointer<Int32>
   private let receives: UnsafeMutablePointer<Int32>
-  private let insideCounts: UnsafeMutablePointer<Int32>
-  private let insideLists: UnsafeMutablePointer<Int32>
-  private let tapPixelCounts: UnsafeMutablePointer<Int32>
-  private let tapPixelLists: UnsafeMutablePointer<Int32>
-  /// The taps inside the plane at each output pixel, `Σ_q` of their counts:
-  /// the multiply-adds per output channel and input channel of one sample.
-  public let insideTaps: Int
 
   /// The table of an `height × width` plane with padding `padding`.
   ///
@@ -50,18 +43,6 @@ public final class SameSizeTapTable: @unchecked Sendable {
         inside[t * pixels + q] = y >= 0 && y < height && x >= 0 && x < width ? -1 : 0
       }
     }
-    // Per output pixel, the taps inside in increasing order (the lane kernel's
-    // loop); per tap, the pixels where it is inside (the weight gradient's).
-    let (isInside, planePixels) = (inside, pixels)
-    let byPixel = Self.lists(rows: planePixels, columns: taps) { q, t in
-      isInside[t * planePixels + q] != 0
-    }
-    let byTap = Self.lists(rows: taps, columns: planePixels) { t, q in
-      isInside[t * planePixels + q] != 0
-    }
-    (insideCounts, insideLists) = byPixel
-    (tapPixelCounts, tapPixelLists) = byTap
-    insideTaps = (0..<planePixels).reduce(0) { $0 + Int(byPixel.counts[$1]) }
     for t in 0..<taps {
       for q in 0..<pixels {
         // Input pixel q feeds tap t of output pixel q − shift, if that tap is inside.
@@ -72,24 +53,6 @@ public final class SameSizeTapTable: @unchecked Sendable {
     }
   }
 
-  /// Per row `i < rows`, the count and the list (row `i` of `[rows, columns]`)
-  /// of the columns `j` where `member(i, j)`, in increasing order.
-  private static func lists(rows: Int, columns: Int, _ member: (Int, Int) -> Bool) -> (
-    counts: UnsafeMutablePointer<Int32>, lists: UnsafeMutablePointer<Int32>
-  ) {
-    let counts = UnsafeMutablePointer<Int32>.allocate(capacity: rows)
-    let lists = UnsafeMutablePointer<Int32>.allocate(capacity: rows * columns)
-    for i in 0..<rows {
-      var count = 0
-      for j in 0..<columns where member(i, j) {
-        lists[i * columns + count] = Int32(j)
-        count += 1
-      }
-      counts[i] = Int32(count)
-    }
-    return (counts, lists)
-  }
-
   /// Whether tap `t` of output pixel `q` falls inside the plane.
   public func isInside(tap t: Int, pixel q: Int) -> Bool { inside[t * pixels + q] != 0 }
 
@@ -97,18 +60,12 @@ public final class SameSizeTapTable: @unchecked Sendable {
     shiftTable.deallocate()
     inside.deallocate()
     receives.deallocate()
-    insideCounts.deallocate()
-    insideLists.deallocate()
-    tapPixelCounts.deallocate()
-    tapPixelLists.deallocate()
   }
 
   /// Calls `body` with the C view of the table.
-  func withTaps<R>(_ body: (UnsafePointer<nd_same_size_taps>) -> R) -> R {
+  fileprivate func withTaps<R>(_ body: (UnsafePointer<nd_same_size_taps>) -> R) -> R {
     var table = nd_same_size_taps(
-      pixels: pixels, taps: taps, shifts: shiftTable, inside: inside, receives: receives,
-      inside_counts: insideCounts, inside_lists: insideLists, tap_pixel_counts: tapPixelCounts,
-      tap_pixel_lists: tapPixelLists)
+      pixels: pixels, taps: taps, shifts: shiftTable, inside: inside, receives: receives)
     return withUnsafePointer(to: &table, body)
   }
 }

@@ -88,7 +88,7 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
   ) {
     for s in 0..<16 { lanes[s] = s < count ? times[first + s] : 0 }
     for p in 1..<plane { (lanes + p &* 16).update(from: lanes, count: 16) }
-    SameSizeColumnKernels.toLanes(
+    LaneConvolutionKernels.toLanes(
       x.rows(from: first, count: count), width: inputSize, into: lanes + plane &* 16)
   }
 
@@ -171,17 +171,17 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
       laneScatter: { first, count, lanes in
         if let timeCotangents {
           // As above, each sample's time plane summed on its own.
-          let planes = timePlaneCotangents.reserve(count &* pixels)
-          SameSizeColumnKernels.fromLanes(
-            lanes, width: pixels,
-            into: MutableMatrixView(base: planes, rows: count, columns: pixels))
+          let planes = timePlaneCotangents.reserve(count &* plane)
+          LaneConvolutionKernels.fromLanes(
+            lanes, width: plane,
+            into: MutableMatrixView(base: planes, rows: count, columns: plane))
           for s in 0..<count {
-            timeCotangents[first + s] += VectorReduction.sum(planes + s &* pixels, count: pixels)
+            timeCotangents[first + s] += VectorReduction.sum(planes + s &* plane, count: plane)
           }
         }
         if let dx {
-          SameSizeColumnKernels.fromLanes(
-            lanes + pixels &* 16, width: inputSize, into: dx.rows(from: first, count: count))
+          LaneConvolutionKernels.fromLanes(
+            lanes + plane &* 16, width: inputSize, into: dx.rows(from: first, count: count))
         }
       })
   }

@@ -38,29 +38,6 @@ extension Conv2d {
     ((im2col.sameSizeTable?.reach ?? 0) + 16 + 15) & ~15
   }
 
-  /// The samples, of `rows`, that go through the lane kernel in groups of
-  /// 16: every whole group, and the last partial one where that is cheaper
-  /// than strips (``SameSizeColumnKernels/lanesPayOff(_:samples:)``). The
-  /// rest go through the strip kernel; both give the same bits.
-  func laneSamples(of rows: Int) -> Int {
-    let whole = rows / 16 * 16
-    let rest = rows - whole
-    guard rest > 0, let table = im2col.sameSizeTable,
-      SameSizeColumnKernels.lanesPayOff(table, samples: rest)
-    else { return whole }
-    return rows
-  }
-
-  /// Calls `body(first, count)` for the groups of 16 samples (the last may be
-  /// shorter) of the first `samples` rows.
-  private func forEachGroup(of samples: Int, _ body: (Int, Int) -> Void) {
-    var first = 0
-    while first < samples {
-      body(first, min(16, samples - first))
-      first += 16
-    }
-  }
-
   /// ``convolve(rows:parameters:bias:into:unfold:gather:laneGather:)`` through the
   /// implicit kernels: the lane kernel over groups of 16 samples (taps over
   /// the border skipped), then the strip kernel block by block for the rows
@@ -76,23 +53,7 @@ extension Conv2d {
       parameters, outputs: outputs, channels: channels, taps: table.taps)
     let b = parameters + outputs * g.patchSize
     let laneRows = laneSamples(of: rows)
-    if laneRows > 0 {
-      let lanes = blockPlanes.reserve(g.inputSize &* 16)
-      let out = blockOutputs.reserve(g.outputSize &* 16)
-      // The bias of every output value, `b[o]` over its plane.
-      let shifts: UnsafeMutablePointer<Scalar>? = bias ? expandedBias.reserve(g.outputSize) : nil
-      if let shifts {
-        for o in 0..<outputs { (shifts + o &* pixels).update(repeating: b[o], count: pixels) }
-      }
-      forEachGroup(of: laneRows) { first, count in
-        laneGather(first, count, lanes)
-        SameSizeColumnKernels.convolve(
-          table, lanes: lanes, groups: 1, channels: channels, tapMajorWeight: weight,
-          outputs: outputs, into: out)
-        SameSizeColumnKernels.fromLanes(
-          out, width: g.outputSize, adding: shifts, into: y.rows(from: first, count: count))
-      }
-    }
+    convolveInLanes(rows: laneRows, parameters: parameters, bias: bias, into: y, gather: laneGather)
     let margin = planeMargin
     let size = max(1, Self.planeBudget / max(1, g.inputSize))
     forEachBlock(of: rows - laneRows, size: size) { offset, count in
@@ -129,18 +90,8 @@ extension Conv2d {
     let weight = transposedTapMajorWeight.of(
       parameters, outputs: outputs, channels: channels, taps: table.taps, transposed: true)
     let laneRows = laneSamples(of: rows)
-    if laneRows > 0 {
-      let bars = blockCotangents.reserve(g.outputSize &* 16)
-      let inputBars = blockPlanes.reserve(g.inputSize &* 16)
-      forEachGroup(of: laneRows) { first, count in
-        SameSizeColumnKernels.toLanes(
-          dy.rows(from: first, count: count), width: g.outputSize, into: bars)
-        SameSizeColumnKernels.convolve(
-          table, lanes: bars, groups: 1, channels: outputs, tapMajorWeight: weight,
-          outputs: channels, into: inputBars)
-        laneScatter(first, count, inputBars)
-      }
-    }
+    inputCotangentsInLanes(
+      rows: laneRows, parameters: parameters, outputCotangent: dy, scatter: laneScatter)
     let margin = planeMargin
     let size = max(1, Self.planeBudget / max(1, g.outputSize))
     forEachBlock(of: rows - laneRows, size: size) { offset, count in
@@ -154,42 +105,6 @@ extension Conv2d {
         table, planes: bars, planeStride: used, samples: count, channels: outputs,
         tapMajorWeight: weight, outputs: channels, into: inputBars, rowStride: ld)
       scatter(first, count, inputBars, ld)
-    }
-  }
-
-  /// The most values of a block of lane groups for the weight gradient
-  /// (4 MB of `Float`): the lanes of every group of a block are summed
-  /// before they are reduced, so a block should hold many groups.
-  static var laneBudget: Int { 1 << 20 }
-
-  /// Adds the weighted `dW`, `db` of the first `rows` samples through the
-  /// lane kernel (``SameSizeColumnKernels/accumulateWeightGradient(_:lanes:cotangentLanes:groups:channels:outputs:into:biasGradient:)``),
-  /// block by block of groups of 16: `laneGather` writes the inputs, the
-  /// cotangents are `dy` times the row weights.
-  func accumulateWeightGradientInLanes(
-    rows: Int, outputCotangent dy: MatrixView<Scalar>, rowWeights: UnsafePointer<Scalar>?,
-    into gradient: UnsafeMutablePointer<Scalar>, laneGather: LaneGather
-  ) {
-    let g = geometry
-    let table = im2col.sameSizeTable!
-    let (inputWidth, outputWidth) = (g.inputSize &* 16, g.outputSize &* 16)
-    let groupsPerBlock = max(1, Self.laneBudget / (inputWidth + outputWidth))
-    let biasGradient = hasBias ? gradient + g.outputChannels * g.patchSize : nil
-    forEachBlock(of: rows, size: groupsPerBlock &* 16) { first, count in
-      let groups = (count + 15) / 16
-      let lanes = blockPlanes.reserve(groups &* inputWidth)
-      let bars = blockCotangents.reserve(groups &* outputWidth)
-      var group = 0
-      forEachGroup(of: count) { offset, size in
-        laneGather(first + offset, size, lanes + group &* inputWidth)
-        SameSizeColumnKernels.toLanes(
-          dy.rows(from: first + offset, count: size), width: g.outputSize,
-          scales: rowWeights.map { $0 + first + offset }, into: bars + group &* outputWidth)
-        group += 1
-      }
-      SameSizeColumnKernels.accumulateWeightGradient(
-        table, lanes: lanes, cotangentLanes: bars, groups: groups, channels: g.inputChannels,
-        outputs: g.outputChannels, into: gradient, biasGradient: biasGradient)
     }
   }
 

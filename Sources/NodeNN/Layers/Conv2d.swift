@@ -29,6 +29,8 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   let transposedWeight = TransposedWeight<Scalar>()
   /// im2col and col2im of ``geometry``.
   let im2col: ConvolutionColumns<Scalar>
+  /// What each output pixel reads, for the lane kernels.
+  let laneMap: ConvolutionLaneMap
   /// The block's input planes side by side, for the implicit kernel.
   let blockPlanes = ScratchBuffer<Scalar>()
   /// The bias of every output value, for the lane kernel.
@@ -50,6 +52,10 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     self.geometry = geometry
     hasBias = bias
     im2col = ConvolutionColumns(geometry)
+    laneMap = ConvolutionLaneMap(
+      input: (geometry.inputHeight, geometry.inputWidth),
+      kernel: (geometry.kernelHeight, geometry.kernelWidth), stride: geometry.stride,
+      padding: geometry.padding)
   }
 
   /// Writes the columns of samples `first ..< first + count` side by side,
@@ -138,7 +144,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
           pixels: geometry.inputHeight * geometry.inputWidth, into: planes, planeStride: stride)
       },
       laneGather: {
-        SameSizeColumnKernels.toLanes(x.rows(from: $0, count: $1), width: inputSize, into: $2)
+        LaneConvolutionKernels.toLanes(x.rows(from: $0, count: $1), width: inputSize, into: $2)
       })
   }
 
@@ -160,6 +166,10 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       convolveImplicitly(
         rows: rows, parameters: parameters, bias: bias, into: y, gather: gather,
         laneGather: laneGather)
+      return
+    }
+    if usesLaneKernel {
+      convolveInLanes(rows: rows, parameters: parameters, bias: bias, into: y, gather: laneGather)
       return
     }
     if usesDenseKernel {
@@ -214,11 +224,11 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
         }
       },
       laneGather: {
-        SameSizeColumnKernels.toLanes(x.rows(from: $0, count: $1), width: inputSize, into: $2)
+        LaneConvolutionKernels.toLanes(x.rows(from: $0, count: $1), width: inputSize, into: $2)
       },
       laneScatter: { first, count, lanes in
         if let dx {
-          SameSizeColumnKernels.fromLanes(
+          LaneConvolutionKernels.fromLanes(
             lanes, width: geometry.inputSize, into: dx.rows(from: first, count: count))
         }
       })
@@ -248,6 +258,9 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       inputCotangentsImplicitly(
         rows: rows, parameters: parameters, outputCotangent: dy, scatter: scatter,
         laneScatter: laneScatter)
+    } else if foldsInput && usesLaneKernel {
+      inputCotangentsInLanes(
+        rows: rows, parameters: parameters, outputCotangent: dy, scatter: laneScatter)
     } else if foldsInput && usesDenseKernel {
       foldInBlocks(rows: rows, parameters: parameters, outputCotangent: dy, fold: fold)
     } else if foldsInput {
@@ -261,12 +274,12 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       }
     }
     guard let gradient = parameterGradient else { return }
-    // The groups of 16 that the lane kernel takes in the forward pass, then the rest.
-    let laneRows = usesImplicitKernel ? laneSamples(of: rows) : 0
+    // The groups of 16 that the lane kernels take in the forward pass, then the rest.
+    let laneRows = usesLaneKernel ? laneSamples(of: rows) : 0
     if laneRows > 0 {
       accumulateWeightGradientInLanes(
         rows: laneRows, outputCotangent: dy, rowWeights: rowWeights, into: gradient,
-        laneGather: laneGather)
+        gather: laneGather)
     }
     // dW += Σ_s w_s dY_s colsᵀ_s, db += Σ_s w_s Σ_p dY_s: the block's
     // weighted cotangents side by side, [O, samples·P], then one GEMM.
