@@ -1,22 +1,20 @@
 import NodeCore
 
 /// The `Float` products of same-size convolutions (the ODE block's) without
-/// im2col or col2im, on CPUs with AVX-512 (``SameSizeColumnKernels``'s
-/// implicit kernel): the forward product and the input cotangents. The
-/// weight gradient still unfolds its columns.
+/// im2col or col2im, on CPUs with AVX-512: the forward product and the input
+/// cotangents. Groups of 16 samples go through the lane kernels
+/// (`Conv2d+LaneKernel.swift`); a short last group, where that costs fewer
+/// multiply-adds, through ``SameSizeColumnKernels``'s strip kernel: a
+/// block's input planes are copied side by side (a ninth of what its columns
+/// would take) and each 16-pixel strip of the output reads them shifted by a
+/// tap, the lanes whose tap leaves their own sample's plane masked off.
 ///
-/// Groups of 16 samples go through the lane kernel: their inputs are
-/// transposed so that each vector holds one value of 16 samples, and a tap
-/// over the border, outside for all 16 at once, is skipped. The samples left
-/// over go through the strip kernel: a block's input planes are copied side
-/// by side (a ninth of what its columns would take) and each 16-pixel strip
-/// of the output reads them shifted by a tap, the lanes whose tap leaves
-/// their own sample's plane masked off. Each output sums its terms from +0
-/// with the taps outermost, one fused multiply-add each, in both kernels (a
-/// masked tap adds `w · (+0)`, which leaves the sum's bits as they are), so a
-/// sample's values never depend on its batch-mates, on where the groups and
-/// blocks fall or on which kernel takes it. The order differs from
-/// the im2col path's (channels outermost): the two agree to rounding.
+/// Each output sums its terms from +0 with the taps outermost, one fused
+/// multiply-add each, in both kernels (a masked tap adds `w · (+0)`, which
+/// leaves the sum's bits as they are), so a sample's values never depend on
+/// its batch-mates, on where the groups and blocks fall or on which kernel
+/// takes it. The order differs from the im2col path's (channels outermost):
+/// the two agree to rounding.
 extension Conv2d {
   /// Whether the products go through the implicit kernel: a size-keeping
   /// `Float` geometry on a CPU with AVX-512, like ``usesDenseKernel`` a

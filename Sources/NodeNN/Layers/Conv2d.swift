@@ -4,17 +4,22 @@ import NodeCore
 /// `[O, C, kh, kw]` then, unless built without one, `bias` `[O]`; each row is
 /// one sample `[C, H, W]` in, `[O, H', W']` out.
 ///
-/// Each sample is unfolded (im2col, into a buffer reused across calls) and
-/// multiplied by the weight — `[O, C·kh·kw] × [C·kh·kw, H'·W']` — so that a
-/// sample's output and input cotangent never depend on its batch-mates. For
-/// a size-keeping geometry in `Float` (AVX2: the ODE block's convolutions)
-/// the forward product and the input cotangents run through ``DenseKernel``
-/// over a block of samples side by side, every output summed in the same
-/// order wherever it sits (`Conv2d+DenseKernel.swift`); otherwise one BLAS
-/// GEMM per sample (one BLAS GEMM over a block would be faster, but
-/// OpenBLAS's edge kernels round the last columns differently, which a
-/// per-sample adaptive solve would see). The weight gradient, a sum over the
-/// batch anyway, is one GEMM per block of samples unfolded side by side.
+/// A sample's output and input cotangent never depend on its batch-mates,
+/// whichever path computes them:
+/// - `Float` on a CPU with AVX-512: sixteen samples in the vector lanes, the
+///   taps over the border skipped, for any geometry, weight gradient
+///   included (`Conv2d+LaneKernel.swift`); size-keeping maps send a short
+///   last group to the strip kernel (`Conv2d+ImplicitKernel.swift`), which
+///   gives the same bits.
+/// - `Float` with AVX2, size-keeping maps: the unfolded columns (im2col)
+///   through ``DenseKernel`` over a block of samples side by side, every
+///   output summed in the same order wherever it sits (`Conv2d+DenseKernel.swift`).
+/// - Otherwise each sample is unfolded and multiplied by the weight —
+///   `[O, C·kh·kw] × [C·kh·kw, H'·W']` — in one BLAS GEMM per sample (one
+///   over a block would be faster, but OpenBLAS's edge kernels round the
+///   last columns differently, which a per-sample adaptive solve would see).
+/// Outside the lanes the weight gradient, a sum over the batch anyway, is
+/// one GEMM per block of samples unfolded side by side.
 public final class Conv2d<Scalar: TensorScalar>: Layer {
   /// The shape of the convolution.
   public let geometry: ConvolutionGeometry
