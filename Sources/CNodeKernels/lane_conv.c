@@ -2,14 +2,20 @@
 // Each vector holds one pixel of one channel of sixteen samples, so a tap
 // lies inside the plane for all lanes or for none: the taps that hang over
 // the border are skipped instead of being multiplied by zeros (on the ODE
-// block's 6x6 maps, 3x3 kernel: 256 of the 324 pixel-taps are inside, so the
-// pixel-strip kernel's FMAs are 21 % zeros), and any stride and padding take
-// the same kernels: the map lists what each output pixel reads.
+// block's 6x6 maps, 3x3 kernel: 256 of the 324 pixel-taps are inside, so
+// im2col's GEMM spends 21 % of its FMAs on zeros), and any stride and padding
+// take the same kernels: the map lists what each output pixel reads. Every
+// lane's sums are its own: a sample's values never depend on its group-mates.
 #include "CNodeKernels.h"
 
 #include <immintrin.h>
 
 #define ND_TARGET512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
+
+int nd_avx512_available(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+}
 #define ND_INLINE512 ND_TARGET512 static inline __attribute__((always_inline))
 
 enum { ND_LANES = 16, ND_LANE_MAX_TAPS = 49 };

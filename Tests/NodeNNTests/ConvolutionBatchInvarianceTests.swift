@@ -9,8 +9,8 @@ import Testing
 /// batch and wherever the block boundaries fall — the property per-sample
 /// adaptive solves rely on. The shapes cover size-keeping convolutions (a
 /// patch under and over the dense kernel's k block of 256, a map of 4
-/// pixels) through the implicit kernels where they run (lanes and strips)
-/// and through im2col and the dense kernel, and the BLAS path of a strided one.
+/// pixels) and a strided one, through the lane kernels where they run and
+/// through im2col and the dense kernel or BLAS.
 @Suite struct ConvolutionBatchInvarianceTests {
   /// `(y, dx, dt)` of samples `samples` of a fixed batch of `rows`, and the
   /// parameter gradient `Σ_s w_s ∂(dy_s · y_s)/∂θ` with fixed row weights.
@@ -55,9 +55,9 @@ import Testing
   }
 
   /// Samples alone against the same samples in batches of 40 and 46: several
-  /// blocks of the column budget for large maps; where the implicit kernels
-  /// run, two groups of 16 in lanes and the 8 left over in strips, or (46) a
-  /// last partial group of 14 in lanes too, while a sample alone takes strips.
+  /// blocks of the column budget for large maps; in the lanes, whole groups
+  /// of 16 and a last short one of 8 or 14, while a sample alone takes one
+  /// lane of a group.
   static func check(_ layer: any Layer<Float>, label: String) {
     let (inSize, outSize) = (layer.inputSize, layer.outputSize)
     for rows in [40, 46] {
@@ -81,23 +81,33 @@ import Testing
     let g = ConvolutionGeometry(
       inputChannels: channels, outputChannels: 7, kernel: (kernel, kernel), stride: stride,
       padding: 1, input: (side, side))
-    for implicit in [true, false] {
+    for lanes in [true, false] {
       let (plain, timed) = (Conv2d<Float>(g), ConcatTimeConv2d<Float>(g))
-      plain.implicitKernelEnabled = implicit
-      timed.convolution.implicitKernelEnabled = implicit
-      Self.check(plain, label: "Conv2d \(shape), implicit \(implicit)")
-      Self.check(timed, label: "ConcatTimeConv2d \(shape), implicit \(implicit)")
+      plain.laneKernelEnabled = lanes
+      timed.convolution.laneKernelEnabled = lanes
+      Self.check(plain, label: "Conv2d \(shape), lanes \(lanes)")
+      Self.check(timed, label: "ConcatTimeConv2d \(shape), lanes \(lanes)")
     }
   }
 
   /// The weight gradient of a batch spread over several blocks of samples
-  /// (the columns unfolded block by block) is the weighted sum of the
-  /// samples' own, up to the order of the sums.
+  /// (the columns unfolded block by block, or the lane groups summed block by
+  /// block) is the weighted sum of the samples' own, up to the order of the sums.
   @Test func weightGradientsOverSeveralBlocksAreTheSumOfTheSamples() {
     let g = ConvolutionGeometry(
       inputChannels: 32, outputChannels: 7, kernel: (3, 3), padding: 1, input: (6, 6))
-    let rows = 40  // 12 samples per block: four blocks
-    for layer in [Conv2d<Float>(g), ConcatTimeConv2d<Float>(g)] as [any Layer<Float>] {
+    let rows = 40  // 12 samples per block of columns: four blocks
+    var layers: [any Layer<Float>] = []
+    for lanes in [true, false] {
+      let (plain, timed) = (Conv2d<Float>(g), ConcatTimeConv2d<Float>(g))
+      for conv in [plain, timed.convolution] {
+        conv.laneKernelEnabled = lanes
+        // Two lane groups per block: the 40 rows in two whole blocks and a short one.
+        conv.laneBudget = 2 * 16 * (conv.inputSize + conv.outputSize)
+      }
+      layers += [plain, timed]
+    }
+    for layer in layers {
       let whole = Self.run(layer, 0..<rows, rows: rows).gradient.map(Double.init)
       var summed = [Double](repeating: 0, count: whole.count)
       for s in 0..<rows {

@@ -4,13 +4,12 @@ import Testing
 
 @testable import NodeNN
 
-/// In `Float` a same-size convolution's forward product and its input
-/// cotangents run through the implicit kernel (AVX-512) or the dense kernel
-/// over blocks of samples (padded to whole cache lines); in `Double`, and
-/// for other geometries, through one
-/// BLAS GEMM per sample. Both give the same outputs, input and time
-/// cotangents and parameter gradients to `Float` rounding, for the plain and
-/// the concat-time layer, over several blocks and a partial one.
+/// In `Float` a convolution runs through the lane kernels (AVX-512), or a
+/// same-size one through the dense kernel over blocks of samples (padded to
+/// whole cache lines); in `Double`, and otherwise, through one BLAS GEMM per
+/// sample. All give the same outputs, input and time cotangents and
+/// parameter gradients to `Float` rounding, for the plain and the
+/// concat-time layer, over several blocks and a partial one.
 @Suite struct ConvolutionFloatPathTests {
   /// The outputs, input cotangents, time cotangents and weighted parameter
   /// gradient of `rows` samples.
@@ -42,25 +41,29 @@ import Testing
     #expect(timed < 1e-5 * Double(g.patchSize).squareRoot(), "\(shape): \(timed)")
   }
 
-  /// Where the AVX-512 kernel runs, the implicit products (outputs, input
-  /// and time cotangents) agree with the im2col path's to rounding (the two
-  /// sum in different orders), for the plain and the concat-time layer, over
-  /// one block and several.
+  /// Where the AVX-512 kernels run, the lane products (outputs, input and
+  /// time cotangents, weighted parameter gradients) agree with the im2col
+  /// paths' to rounding (they sum in different orders), for the plain and the
+  /// concat-time layer, same-size and strided, over one group and several.
   @Test(
-    .enabled(if: SameSizeColumnKernels.convolvesImplicitly(for: Float.self)),
-    arguments: [(5, 7, 6, 40), (65, 64, 6, 30), (3, 9, 8, 7)])
-  func implicitKernelMatchesTheColumnPath(shape: (Int, Int, Int, Int)) {
-    let (c, o, side, rows) = shape
+    .enabled(if: LaneConvolutionKernels.run(for: Float.self)),
+    arguments: [
+      (5, 7, 3, 1, 1, 6, 40), (65, 64, 3, 1, 1, 6, 30), (3, 9, 3, 1, 1, 8, 7),
+      (6, 5, 4, 2, 1, 13, 19),
+    ])
+  func laneKernelsMatchTheColumnPaths(shape: (Int, Int, Int, Int, Int, Int, Int)) {
+    let (c, o, k, stride, padding, side, rows) = shape
     let g = ConvolutionGeometry(
-      inputChannels: c, outputChannels: o, kernel: (3, 3), padding: 1, input: (side, side))
+      inputChannels: c, outputChannels: o, kernel: (k, k), stride: stride, padding: padding,
+      input: (side, side))
     let (implicit, columns) = (Conv2d<Float>(g), Conv2d<Float>(g))
-    columns.implicitKernelEnabled = false
-    #expect(implicit.usesImplicitKernel && !columns.usesImplicitKernel)
+    columns.laneKernelEnabled = false
+    #expect(implicit.usesLaneKernel && !columns.usesLaneKernel)
     let plain = Self.worst(
       Self.outputs(implicit, rows: rows), Self.outputs(columns, rows: rows))
     #expect(plain < 1e-5 * Double(g.patchSize).squareRoot(), "\(shape): \(plain)")
     let (timedImplicit, timedColumns) = (ConcatTimeConv2d<Float>(g), ConcatTimeConv2d<Float>(g))
-    timedColumns.convolution.implicitKernelEnabled = false
+    timedColumns.convolution.laneKernelEnabled = false
     let timed = Self.worst(
       Self.outputs(timedImplicit, rows: rows), Self.outputs(timedColumns, rows: rows))
     #expect(timed < 1e-5 * Double(g.patchSize).squareRoot(), "\(shape): \(timed)")

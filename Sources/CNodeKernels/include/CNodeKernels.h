@@ -165,24 +165,8 @@ void nd_unfold_same_f32(const nd_same_size_taps *taps, const float *x, long ldx,
 void nd_fold_same_f32(const nd_same_size_taps *taps, const float *columns, long ld, long count,
                       long channels, float *dx, long lddx);
 
-/// Whether this CPU has AVX-512 F and VL (nd_conv_same_f32 needs them).
+/// Whether this CPU has AVX-512 F and VL (the lane kernels need them).
 int nd_avx512_available(void);
-
-/// A same-size convolution of `count` samples without im2col (AVX-512): for every
-/// output o < outputs and block pixel s pixels + q (s < count),
-///   out[o ld + s pixels + q] = the sum, from +0 over taps t in increasing order and
-///   within a tap over channels c in increasing order, one fused multiply-add each, of
-///   wp[o channels taps + t channels + c] * x[c ldx + s pixels + q + shifts[t]]
-/// over the taps t that lie inside the plane at q (for the others the lane loads +0
-/// without reading x, and its FMA adds w * +0, as im2col's zeros would). `x` holds
-/// the block's planes side by side: channel c of sample s at x + c ldx + s pixels.
-/// `wp` is the weight with the taps outermost ([outputs, taps, channels]). Writes the
-/// block's pixels rounded up to a multiple of 16 (ld must hold them; the extra ones
-/// get 0); reads x only at the taps inside the plane, but forms addresses up to
-/// max |shift| before x and max |shift| + 15 past the block's last plane: give x that
-/// much margin. At most 49 taps (a 7 x 7 kernel). Needs nd_avx512_available().
-void nd_conv_same_f32(const nd_same_size_taps *taps, const float *x, long ldx, long count,
-                      long channels, const float *wp, long outputs, float *out, long ld);
 
 /// What each output pixel of a convolution reads, for the lane kernels: output pixel q
 /// sums counts[q] terms, term i being tap term_taps[q taps + i] at input pixel
@@ -208,9 +192,7 @@ typedef struct {
 ///   order and within a term over channels c in increasing order, one fused multiply-add
 ///   each, of wp[o channels taps + t_i channels + c] * x[group + 16 (c map.inputs + p_i) + lane],
 /// groups channels map.inputs 16 floats apart in x and outputs map.outputs 16 in out.
-/// With the terms of a same-size map (the taps inside, increasing) each value is bitwise
-/// what nd_conv_same_f32 gives for finite weights (its masked taps add w * +0 to a sum
-/// that cannot be -0). Needs nd_avx512_available().
+/// Every lane's sums are its own. Needs nd_avx512_available().
 void nd_conv_lanes_f32(const nd_lane_map *map, const float *x, long groups, long channels,
                        const float *wp, long outputs, float *out);
 
@@ -231,7 +213,6 @@ void nd_conv_lanes_weight_gradient_f32(const nd_lane_map *map, const float *x, c
 /// Needs nd_avx512_available().
 void nd_rows_to_lanes_f32(const float *x, long ldx, long lanes, long width,
                           const float *scales, float *out);
-
 
 /// The inverse: y[i ldy + j] = in[16 j + i] (+ add[j] when add is not NULL) for j < width
 /// and i < lanes. Needs nd_avx512_available().

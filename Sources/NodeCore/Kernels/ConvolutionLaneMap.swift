@@ -27,62 +27,62 @@ public final class ConvolutionLaneMap: @unchecked Sendable {
       sources: UnsafeMutablePointer<Int32>
     )?
 
+  /// The map of the convolution's transpose, which takes output cotangents
+  /// to input cotangents: input pixel `p`'s terms are the output pixels `q`
+  /// whose tap `t` reads `p`, as tap `T − 1 − t` (the kernel turned round:
+  /// the weight `[C, taps, O]` with its taps reversed), in increasing order
+  /// of it. A transposed map has no pairs and no transpose of its own.
+  public let transposedMap: ConvolutionLaneMap?
+
+  /// Whether the map lists each tap's pairs (a transposed map does not).
+  public var hasPairs: Bool { pairs != nil }
+
   /// A map from its terms: `terms(q)` lists output pixel `q`'s (tap, input
   /// pixel) in summation order; `pairs(t)`, when given, tap `t`'s (output
   /// pixel, input pixel).
   private init(
     outputPixels: Int, inputPixels: Int, taps: Int, terms: (Int) -> [(Int, Int)],
-    pairs: ((Int) -> [(Int, Int)])?
+    pairs: ((Int) -> [(Int, Int)])?, transposedMap: ConvolutionLaneMap?
   ) {
     (self.outputPixels, self.inputPixels, self.taps) = (outputPixels, inputPixels, taps)
     (counts, termTaps, termSources) = Self.table(rows: outputPixels, width: taps, terms)
     self.terms = (0..<outputPixels).reduce(0) { [counts] in $0 + Int(counts[$1]) }
     self.pairs = pairs.map { Self.table(rows: taps, width: outputPixels, $0) }
+    self.transposedMap = transposedMap
   }
 
   /// The map of a convolution of `input` planes by a `kernel` with `stride`
   /// and `padding`: each output pixel's taps inside the input in increasing
   /// order, each tap's output pixels in increasing order.
   ///
-  /// - Precondition: positive sizes, `stride ≥ 1`, `padding ≥ 0` and a
-  ///   kernel no larger than the padded input.
+  /// - Precondition: positive sizes, `stride ≥ 1`, `padding ≥ 0` and at
+  ///   least one output pixel.
   public convenience init(
     input: (height: Int, width: Int), kernel: (height: Int, width: Int), stride: Int,
     padding: Int
   ) {
     let geometry = Geometry(input: input, kernel: kernel, stride: stride, padding: padding)
-    self.init(
-      outputPixels: geometry.outputPixels, inputPixels: input.height * input.width,
-      taps: kernel.height * kernel.width,
-      terms: { q in
-        (0..<(kernel.height * kernel.width)).compactMap { t in
-          geometry.source(output: q, tap: t).map { (t, $0) }
+    let (inputPixels, taps) = (input.height * input.width, kernel.height * kernel.width)
+    let transposed = ConvolutionLaneMap(
+      outputPixels: inputPixels, inputPixels: geometry.outputPixels, taps: taps,
+      terms: { p in
+        // Input pixel p gets tap t of the output pixel that reads it there,
+        // in increasing reversed tap T − 1 − t: the kernel turned round.
+        (0..<taps).compactMap { reversed in
+          geometry.reader(input: p, tap: taps - 1 - reversed).map { (reversed, $0) }
         }
+      }, pairs: nil, transposedMap: nil)
+    self.init(
+      outputPixels: geometry.outputPixels, inputPixels: inputPixels, taps: taps,
+      terms: { q in
+        (0..<taps).compactMap { t in geometry.source(output: q, tap: t).map { (t, $0) } }
       },
       pairs: { t in
         (0..<geometry.outputPixels).compactMap { q in
           geometry.source(output: q, tap: t).map { (q, $0) }
         }
-      })
-    transposedMap = ConvolutionLaneMap(
-      outputPixels: input.height * input.width, inputPixels: geometry.outputPixels,
-      taps: taps,
-      terms: { p in
-        // Input pixel p gets tap t of the output pixel that reads it there,
-        // in increasing reversed tap T − 1 − t: the kernel turned round.
-        (0..<self.taps).compactMap { reversed in
-          let t = self.taps - 1 - reversed
-          return geometry.reader(input: p, tap: t).map { (reversed, $0) }
-        }
-      }, pairs: nil)
+      }, transposedMap: transposed)
   }
-
-  /// The map of the convolution's transpose, which takes output cotangents
-  /// to input cotangents: input pixel `p`'s terms are the output pixels `q`
-  /// whose tap `t` reads `p`, as tap `T − 1 − t` (the kernel turned round, a
-  /// weight laid out by ``TapMajorWeight``'s transposed form), in increasing
-  /// order of it. It has no pairs.
-  public private(set) var transposedMap: ConvolutionLaneMap?
 
   deinit {
     for table in [counts, termTaps, termSources] { table.deallocate() }
@@ -133,9 +133,6 @@ public final class ConvolutionLaneMap: @unchecked Sendable {
       precondition(
         input.height > 0 && input.width > 0 && kernel.height > 0 && kernel.width > 0
           && stride >= 1 && padding >= 0, "positive sizes, stride ≥ 1 and padding ≥ 0")
-      precondition(
-        kernel.height <= input.height + 2 * padding && kernel.width <= input.width + 2 * padding,
-        "the kernel fits the padded input")
       (self.input, self.kernel, self.stride, self.padding) = (input, kernel, stride, padding)
       output = (
         (input.height + 2 * padding - kernel.height) / stride + 1,
@@ -143,7 +140,10 @@ public final class ConvolutionLaneMap: @unchecked Sendable {
       )
     }
 
-    var outputPixels: Int { output.height * output.width }
+    var outputPixels: Int {
+      precondition(output.height > 0 && output.width > 0, "at least one output pixel")
+      return output.height * output.width
+    }
 
     /// The input pixel that tap `t` of output pixel `q` reads, if inside.
     func source(output q: Int, tap t: Int) -> Int? {

@@ -66,7 +66,7 @@ public enum LaneConvolutionKernels {
   ) {
     precondition(run(for: Scalar.self), "the AVX-512 lane kernels do not run here")
     precondition(map.taps <= maximumTaps, "at most \(maximumTaps) taps, not \(map.taps)")
-    precondition(map.transposedMap != nil, "a transposed map has no weight gradient")
+    precondition(map.hasPairs, "a transposed map has no weight gradient")
     map.withMap {
       nd_conv_lanes_weight_gradient_f32(
         $0, lanes.floats, cotangentLanes.floats, groups, channels, outputs,

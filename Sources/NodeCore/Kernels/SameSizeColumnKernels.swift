@@ -12,8 +12,6 @@ public final class SameSizeTapTable: @unchecked Sendable {
   public let taps: Int
   /// Each tap's shift.
   public let shifts: [Int]
-  /// The largest shift's magnitude, `p·W + p`.
-  public let reach: Int
   private let shiftTable: UnsafeMutablePointer<Int>
   private let inside: UnsafeMutablePointer<Int32>
   private let receives: UnsafeMutablePointer<Int32>
@@ -31,7 +29,6 @@ public final class SameSizeTapTable: @unchecked Sendable {
       for j in 0..<side { shifts.append((i - p) * width + (j - p)) }
     }
     self.shifts = shifts
-    reach = p * width + p
     shiftTable = .allocate(capacity: taps)
     shiftTable.initialize(from: shifts, count: taps)
     inside = .allocate(capacity: taps * pixels)
@@ -117,50 +114,6 @@ public enum SameSizeColumnKernels {
     table.withTaps {
       nd_fold_same_f32(
         $0, columns.floats, ld, inputs.rows, channels, inputs.base.floats, inputs.rowStride)
-    }
-  }
-
-  /// Whether ``convolve(_:planes:planeStride:samples:channels:tapMajorWeight:outputs:into:rowStride:)``
-  /// runs for `Scalar` on this CPU (`Float` with AVX-512 F and VL).
-  public static func convolvesImplicitly<Scalar>(for _: Scalar.Type) -> Bool {
-    Scalar.self == Float.self && DenseKernelSupport.avx512Available
-  }
-
-  /// The taps the implicit convolution takes at most (a 7 × 7 kernel).
-  public static let maximumImplicitTaps = 49
-
-  /// The same-size convolution of a block of samples without im2col
-  /// (`implicit_conv.c`): `out[o, s·P + q] = Σ_t Σ_c w[o, t, c] x[c, s·P + q + shift_t]`
-  /// over the taps inside sample `s`'s plane, summed from +0 with the taps
-  /// outermost and one fused multiply-add per term, so that a sample's
-  /// values depend neither on its block-mates nor on its place in the block.
-  ///
-  /// - Parameters:
-  ///   - planes: the block's input planes side by side: channel `c` of sample
-  ///     `s` starts at `planes + c · planeStride + s · pixels`. Only taps
-  ///     inside a plane are read, but the kernel forms addresses up to
-  ///     ``SameSizeTapTable/reach`` elements before the planes and `reach + 15`
-  ///     past the last one: allocate that margin.
-  ///   - tapMajorWeight: the weight `[outputs, taps, channels]`.
-  ///   - out: `[outputs, rowStride]`; the block's pixels rounded up to a
-  ///     multiple of 16 are written (the extra ones get 0).
-  /// - Precondition: ``convolvesImplicitly(for:)``, at most
-  ///   ``maximumImplicitTaps`` taps, `planeStride ≥ samples · pixels` and
-  ///   `rowStride` at least the block's pixels rounded up to 16.
-  public static func convolve<Scalar>(
-    _ table: SameSizeTapTable, planes: UnsafePointer<Scalar>, planeStride: Int, samples: Int,
-    channels: Int, tapMajorWeight: UnsafePointer<Scalar>, outputs: Int,
-    into out: UnsafeMutablePointer<Scalar>, rowStride ld: Int
-  ) {
-    let used = samples * table.pixels
-    precondition(convolvesImplicitly(for: Scalar.self), "the AVX-512 kernel does not run here")
-    precondition(
-      table.taps <= maximumImplicitTaps && planeStride >= used && ld >= (used + 15) & ~15,
-      "\(table.taps) taps, planes \(planeStride) apart and rows of \(ld) for \(used) pixels")
-    table.withTaps {
-      nd_conv_same_f32(
-        $0, planes.floats, planeStride, samples, channels, tapMajorWeight.floats, outputs,
-        out.floats, ld)
     }
   }
 

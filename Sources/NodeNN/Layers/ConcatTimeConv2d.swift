@@ -5,9 +5,10 @@ import NodeCore
 /// `ConcatConv2d`, the ODE-Net block's layer). Parameters as ``Conv2d``'s
 /// with `C + 1` input channels: `weight` `[O, C + 1, kh, kw]`, `bias` `[O]`.
 ///
-/// The time plane is never materialised: the unfolded columns of `[t, x]`
-/// are written straight from `t` and `x`, and the time's cotangent is read
-/// off the column cotangents.
+/// Through im2col, the time plane is never materialised: the unfolded
+/// columns of `[t, x]` are written straight from `t` and `x`, and the time's
+/// cotangent is read off the column cotangents. In the lane layout it is one
+/// plane of 16 lanes, each sample's `t`, and its cotangent that plane's sum.
 public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
   /// The convolution over `[t, x]`.
   public let convolution: Conv2d<Scalar>
@@ -86,10 +87,11 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, first: Int, count: Int,
     into lanes: UnsafeMutablePointer<Scalar>
   ) {
-    for s in 0..<16 { lanes[s] = s < count ? times[first + s] : 0 }
-    for p in 1..<plane { (lanes + p &* 16).update(from: lanes, count: 16) }
+    let width = LaneConvolutionKernels.laneWidth
+    for s in 0..<width { lanes[s] = s < count ? times[first + s] : 0 }
+    for p in 1..<plane { (lanes + p &* width).update(from: lanes, count: width) }
     LaneConvolutionKernels.toLanes(
-      x.rows(from: first, count: count), width: inputSize, into: lanes + plane &* 16)
+      x.rows(from: first, count: count), width: inputSize, into: lanes + plane &* width)
   }
 
   @_specialize(where Scalar == Float)
@@ -103,15 +105,6 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
       unfold: { first, count, columns, ld in
         unfold(
           x.rows(from: first, count: count), times: times + first, into: columns, rowStride: ld)
-      },
-      gather: { first, count, planes, stride in
-        // The time plane first, then the features.
-        for s in 0..<count {
-          (planes + s &* plane).update(repeating: times[first + s], count: plane)
-        }
-        Conv2d.copyPlanes(
-          of: x.rows(from: first, count: count), channels: convolution.geometry.inputChannels - 1,
-          pixels: plane, into: planes + stride, planeStride: stride)
       },
       laneGather: { gatherLanes(x, times: times, first: $0, count: $1, into: $2) })
   }
@@ -154,23 +147,10 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
             columnCotangents + taps &* ld, rowStride: ld, into: dx.rows(from: first, count: count))
         }
       },
-      scatter: { first, count, planes, stride in
-        if let timeCotangents {
-          // t̄ = Σ over the time plane's pixels of its cotangents.
-          for s in 0..<count {
-            timeCotangents[first + s] += VectorReduction.sum(planes + s &* pixels, count: pixels)
-          }
-        }
-        if let dx {
-          Conv2d.copyPlanes(
-            planes + stride, planeStride: stride, channels: convolution.geometry.inputChannels - 1,
-            pixels: pixels, into: dx.rows(from: first, count: count))
-        }
-      },
       laneGather: { gatherLanes(x, times: times, first: $0, count: $1, into: $2) },
       laneScatter: { first, count, lanes in
         if let timeCotangents {
-          // As above, each sample's time plane summed on its own.
+          // t̄ = Σ over the time plane's pixels of its cotangents, each sample's own.
           let planes = timePlaneCotangents.reserve(count &* plane)
           LaneConvolutionKernels.fromLanes(
             lanes, width: plane,
@@ -181,7 +161,8 @@ public final class ConcatTimeConv2d<Scalar: TensorScalar>: Layer {
         }
         if let dx {
           LaneConvolutionKernels.fromLanes(
-            lanes + plane &* 16, width: inputSize, into: dx.rows(from: first, count: count))
+            lanes + plane &* LaneConvolutionKernels.laneWidth, width: inputSize,
+            into: dx.rows(from: first, count: count))
         }
       })
   }

@@ -2,7 +2,7 @@ import NodeCore
 
 /// The `Float` products of same-size convolutions (the ODE block's) through
 /// ``DenseKernel``, over a block of samples side by side, on CPUs without
-/// AVX-512 (with it, the implicit kernel takes them: ``usesImplicitKernel``).
+/// AVX-512 (with it, the lane kernels take them: ``usesLaneKernel``).
 ///
 /// Each output of the dense kernel is summed in one fixed order — from the
 /// bias, one fused multiply-add per term in increasing order — wherever it
@@ -12,7 +12,7 @@ import NodeCore
 /// read once per block instead of being packed again for every sample.
 extension Conv2d {
   /// Whether the products go through the dense kernel (unless
-  /// ``usesImplicitKernel`` takes them): `Float` with AVX2
+  /// ``usesLaneKernel`` takes them): `Float` with AVX2
   /// and a size-keeping geometry. A property of the layer alone, never of
   /// the batch, so that a sample takes the same path in any batch (the
   /// padded rows are at least 16 wide, what the kernel's wide form needs).

@@ -8,40 +8,27 @@ import NodeCore
 /// A group's rows are transposed so that each vector holds one value of 16
 /// samples; a tap over the border, outside for all 16 at once, is skipped.
 /// Every lane's arithmetic is its own, so a sample's outputs and input
-/// cotangents never depend on its batch-mates or on its place in a group (a
-/// short last group is padded with zero lanes). Size-keeping maps share the
-/// work with the strip kernel (`Conv2d+ImplicitKernel.swift`), which gives
-/// the same bits and is cheaper for a short last group.
+/// cotangents are bitwise the same whatever its batch-mates and its place in
+/// a group (a short last group is padded with zero lanes).
 extension Conv2d {
   /// Whether the products go through the lane kernels: `Float` on a CPU with
   /// AVX-512, at most ``LaneConvolutionKernels/maximumTaps`` taps — a
   /// property of the layer alone, never of the batch.
   var usesLaneKernel: Bool {
-    implicitKernelEnabled && LaneConvolutionKernels.run(for: Scalar.self)
+    laneKernelEnabled && LaneConvolutionKernels.run(for: Scalar.self)
       && laneMap.taps <= LaneConvolutionKernels.maximumTaps
   }
 
-  /// The samples, of `rows`, that go through the lane kernels in groups of
-  /// 16: all of them, except on a size-keeping map a last partial group that
-  /// costs fewer multiply-adds in the strip kernel's 16-pixel strips.
-  func laneSamples(of rows: Int) -> Int {
-    let whole = rows / 16 * 16
-    guard rows > whole, let table = im2col.sameSizeTable else { return rows }
-    let strips = ((rows - whole) * table.pixels + 15) / 16
-    return laneMap.terms < strips * table.taps ? rows : whole
-  }
+  /// Samples per group of the lane layout.
+  static var laneWidth: Int { LaneConvolutionKernels.laneWidth }
 
   /// Calls `body(first, count)` for the groups of 16 samples (the last may be
-  /// shorter) of the first `samples` rows.
+  /// shorter) of `samples` rows.
   func forEachGroup(of samples: Int, _ body: (Int, Int) -> Void) {
-    var first = 0
-    while first < samples {
-      body(first, min(16, samples - first))
-      first += 16
-    }
+    forEachBlock(of: samples, size: Self.laneWidth, body)
   }
 
-  /// `y = W ⋆ x (+ b)` of the first `rows` samples, group by group, where
+  /// `y = W ⋆ x (+ b)` of `rows` samples, group by group, where
   /// `gather` writes a group's inputs in the lane layout.
   func convolveInLanes(
     rows: Int, parameters: UnsafePointer<Scalar>, bias: Bool, into y: MutableMatrixView<Scalar>,
@@ -52,8 +39,8 @@ extension Conv2d {
     let (pixels, outputs, channels) = (g.outputPixels, g.outputChannels, g.inputChannels)
     let weight = tapMajorWeight.of(
       parameters, outputs: outputs, channels: channels, taps: laneMap.taps)
-    let lanes = blockPlanes.reserve(g.inputSize &* 16)
-    let out = blockOutputs.reserve(g.outputSize &* 16)
+    let lanes = laneInputs.reserve(g.inputSize &* Self.laneWidth)
+    let out = blockOutputs.reserve(g.outputSize &* Self.laneWidth)
     // The bias of every output value, `b[o]` over its plane.
     var shifts: UnsafeMutablePointer<Scalar>? = nil
     if bias {
@@ -72,7 +59,7 @@ extension Conv2d {
     }
   }
 
-  /// The input cotangents `Wᵀ ⋆ dY` of the first `rows` samples, group by
+  /// The input cotangents `Wᵀ ⋆ dY` of `rows` samples, group by
   /// group, through the transposed map (each input pixel gets the terms of
   /// the output pixels that read it, the kernel turned round), handed to
   /// `scatter` in the lane layout.
@@ -85,8 +72,8 @@ extension Conv2d {
     let (outputs, channels) = (g.outputChannels, g.inputChannels)
     let weight = transposedTapMajorWeight.of(
       parameters, outputs: outputs, channels: channels, taps: laneMap.taps, transposed: true)
-    let bars = blockCotangents.reserve(g.outputSize &* 16)
-    let inputBars = blockPlanes.reserve(g.inputSize &* 16)
+    let bars = blockCotangents.reserve(g.outputSize &* Self.laneWidth)
+    let inputBars = laneInputs.reserve(g.inputSize &* Self.laneWidth)
     forEachGroup(of: rows) { first, count in
       LaneConvolutionKernels.toLanes(
         dy.rows(from: first, count: count), width: g.outputSize, into: bars)
@@ -97,25 +84,20 @@ extension Conv2d {
     }
   }
 
-  /// The most values of a block of lane groups for the weight gradient
-  /// (4 MB of `Float`): the lanes of every group of a block are summed
-  /// before they are reduced, so a block should hold many groups.
-  static var laneBudget: Int { 1 << 20 }
-
-  /// Adds the weighted `dW`, `db` of the first `rows` samples, block by
-  /// block of groups of 16: `gather` writes the inputs, the cotangents are
-  /// `dy` times the row weights.
+  /// Adds the weighted `dW`, `db` of `rows` samples, block by block of
+  /// groups of 16 (``laneBudget``): `gather` writes the inputs, the
+  /// cotangents are `dy` times the row weights.
   func accumulateWeightGradientInLanes(
     rows: Int, outputCotangent dy: MatrixView<Scalar>, rowWeights: UnsafePointer<Scalar>?,
     into gradient: UnsafeMutablePointer<Scalar>, gather: LaneGather
   ) {
     let g = geometry
-    let (inputWidth, outputWidth) = (g.inputSize &* 16, g.outputSize &* 16)
-    let groupsPerBlock = max(1, Self.laneBudget / (inputWidth + outputWidth))
+    let (inputWidth, outputWidth) = (g.inputSize &* Self.laneWidth, g.outputSize &* Self.laneWidth)
+    let groupsPerBlock = max(1, laneBudget / (inputWidth + outputWidth))
     let biasGradient = hasBias ? gradient + g.outputChannels * g.patchSize : nil
-    forEachBlock(of: rows, size: groupsPerBlock &* 16) { first, count in
-      let groups = (count + 15) / 16
-      let lanes = blockPlanes.reserve(groups &* inputWidth)
+    forEachBlock(of: rows, size: groupsPerBlock &* Self.laneWidth) { first, count in
+      let groups = (count + Self.laneWidth - 1) / Self.laneWidth
+      let lanes = laneInputs.reserve(groups &* inputWidth)
       let bars = blockCotangents.reserve(groups &* outputWidth)
       var group = 0
       forEachGroup(of: count) { offset, size in

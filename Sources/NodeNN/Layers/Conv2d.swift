@@ -8,9 +8,7 @@ import NodeCore
 /// whichever path computes them:
 /// - `Float` on a CPU with AVX-512: sixteen samples in the vector lanes, the
 ///   taps over the border skipped, for any geometry, weight gradient
-///   included (`Conv2d+LaneKernel.swift`); size-keeping maps send a short
-///   last group to the strip kernel (`Conv2d+ImplicitKernel.swift`), which
-///   gives the same bits.
+///   included (`Conv2d+LaneKernel.swift`); every lane's sums are its own.
 /// - `Float` with AVX2, size-keeping maps: the unfolded columns (im2col)
 ///   through ``DenseKernel`` over a block of samples side by side, every
 ///   output summed in the same order wherever it sits (`Conv2d+DenseKernel.swift`).
@@ -36,17 +34,22 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   let im2col: ConvolutionColumns<Scalar>
   /// What each output pixel reads, for the lane kernels.
   let laneMap: ConvolutionLaneMap
-  /// The block's input planes side by side, for the implicit kernel.
-  let blockPlanes = ScratchBuffer<Scalar>()
-  /// The bias of every output value, for the lane kernel.
+  /// A group's (or block of groups') inputs in the lane layout.
+  let laneInputs = ScratchBuffer<Scalar>()
+  /// The bias of every output value, for the lane kernels.
   let expandedBias = ScratchBuffer<Scalar>()
-  /// The weight with its taps outermost, for the implicit kernel.
+  /// The weight with its taps outermost, for the lane kernels.
   let tapMajorWeight = TapMajorWeight<Scalar>()
-  /// The transposed convolution's weight, for the implicit kernel.
+  /// The transposed convolution's weight, for the lane kernels.
   let transposedTapMajorWeight = TapMajorWeight<Scalar>()
-  /// Whether the products may go through the implicit kernel where it runs
-  /// (tests turn it off to compare with the im2col path).
-  var implicitKernelEnabled = true
+  /// Whether the products may go through the lane kernels where they run
+  /// (tests turn them off to compare with the im2col paths).
+  var laneKernelEnabled = true
+  /// The most values of a block of lane groups for the weight gradient
+  /// (4 MB of `Float`): the lanes of every group of a block are summed
+  /// before they are reduced, so a block should hold many groups. Tests
+  /// lower it to cover several blocks.
+  var laneBudget = 1 << 20
 
   /// The most unfolded values per block (512 KB of `Float`: a block's columns stay in L2).
   static var columnBudget: Int { 1 << 17 }
@@ -74,20 +77,8 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     _ first: Int, _ count: Int, _ columnCotangents: UnsafePointer<Scalar>, _ rowStride: Int
   ) -> Void
 
-  /// Writes the input planes of samples `first ..< first + count` side by
-  /// side: channel `c` of sample `s` at `planes + c · planeStride + s · H·W`.
-  typealias PlaneGather = (
-    _ first: Int, _ count: Int, _ planes: UnsafeMutablePointer<Scalar>, _ planeStride: Int
-  ) -> Void
-
-  /// Takes the input cotangents of samples `first ..< first + count`, planes
-  /// side by side as a ``PlaneGather`` writes them, back onto the samples.
-  typealias PlaneScatter = (
-    _ first: Int, _ count: Int, _ planes: UnsafePointer<Scalar>, _ planeStride: Int
-  ) -> Void
-
   /// Writes the inputs of samples `first ..< first + count` (at most 16) in
-  /// the lane layout of ``SameSizeColumnKernels/toLanes(_:width:into:)``:
+  /// the lane layout of ``LaneConvolutionKernels/toLanes(_:width:scales:into:)``:
   /// value `j` of sample `first + i` (`[C, H, W]`) at `lanes + 16 j + i`.
   typealias LaneGather = (
     _ first: Int, _ count: Int, _ lanes: UnsafeMutablePointer<Scalar>
@@ -143,11 +134,6 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       unfold: { first, count, cols, ld in
         im2col.unfold(x.rows(from: first, count: count), into: cols, rowStride: ld)
       },
-      gather: { first, count, planes, stride in
-        Self.copyPlanes(
-          of: x.rows(from: first, count: count), channels: geometry.inputChannels,
-          pixels: geometry.inputHeight * geometry.inputWidth, into: planes, planeStride: stride)
-      },
       laneGather: {
         LaneConvolutionKernels.toLanes(x.rows(from: $0, count: $1), width: inputSize, into: $2)
       })
@@ -156,23 +142,17 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   /// `y = W ⋆ x (+ b)` for every row, each sample's product its own, where
   /// `unfold(first, count, columns, rowStride)` writes the columns of rows
   /// `first ..< first + count` side by side, `[C·kh·kw, count·H'·W']`, and
-  /// `gather` their input planes side by side and `laneGather` sixteen of
-  /// them in the lane layout (the implicit kernels' inputs, used where they run).
+  /// `laneGather` up to sixteen of them in the lane layout (the lane
+  /// kernels' input, used where they run).
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func convolve(
     rows: Int, parameters: UnsafePointer<Scalar>, bias: Bool, into y: MutableMatrixView<Scalar>,
-    unfold: ColumnUnfold, gather: PlaneGather, laneGather: LaneGather
+    unfold: ColumnUnfold, laneGather: LaneGather
   ) {
     let g = geometry
     let (k, pixels) = (g.patchSize, g.outputPixels)
     let b = parameters + g.outputChannels * k
-    if usesImplicitKernel {
-      convolveImplicitly(
-        rows: rows, parameters: parameters, bias: bias, into: y, gather: gather,
-        laneGather: laneGather)
-      return
-    }
     if usesLaneKernel {
       convolveInLanes(rows: rows, parameters: parameters, bias: bias, into: y, gather: laneGather)
       return
@@ -220,14 +200,6 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       fold: { first, count, colBars, ld in
         if let dx { im2col.fold(colBars, rowStride: ld, into: dx.rows(from: first, count: count)) }
       },
-      scatter: { first, count, planes, stride in
-        if let dx {
-          Self.copyPlanes(
-            planes, planeStride: stride, channels: geometry.inputChannels,
-            pixels: geometry.inputHeight * geometry.inputWidth,
-            into: dx.rows(from: first, count: count))
-        }
-      },
       laneGather: {
         LaneConvolutionKernels.toLanes(x.rows(from: $0, count: $1), width: inputSize, into: $2)
       },
@@ -240,30 +212,25 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   }
 
   /// The backward pass over `rows` samples whose columns `unfold` writes (as
-  /// in ``convolve(rows:parameters:bias:into:unfold:gather:laneGather:)``): when `foldsInput`,
+  /// in ``convolve(rows:parameters:bias:into:unfold:laneGather:)``): when `foldsInput`,
   /// the column cotangents `Wᵀ dY` of rows `first ..< first + count`
   /// (`[C·kh·kw, count·H'·W']`, rows `rowStride` apart) go to
-  /// `fold(first, count, columnCotangents, rowStride)` — or, where the
-  /// implicit kernel runs, the input cotangents themselves, planes side by
-  /// side as a ``PlaneGather`` lays them out, to `scatter`, or sixteen
-  /// samples' in the lane layout to `laneScatter`; the weighted
-  /// `dW`, `db` are added into `parameterGradient`.
+  /// `fold(first, count, columnCotangents, rowStride)` — or, where the lane
+  /// kernels run, the input cotangents themselves, up to sixteen samples' in
+  /// the lane layout at a time, to `laneScatter` (their inputs, for the
+  /// weight gradient, from `laneGather`); the weighted `dW`, `db` are added
+  /// into `parameterGradient`.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func backward(
     rows: Int, parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
     foldsInput: Bool, parameterGradient: UnsafeMutablePointer<Scalar>?,
     rowWeights: UnsafePointer<Scalar>?,
-    unfold: ColumnUnfold, fold: ColumnFold, scatter: PlaneScatter, laneGather: LaneGather,
-    laneScatter: LaneScatter
+    unfold: ColumnUnfold, fold: ColumnFold, laneGather: LaneGather, laneScatter: LaneScatter
   ) {
     let g = geometry
     let (k, pixels, outputs) = (g.patchSize, g.outputPixels, g.outputChannels)
-    if foldsInput && usesImplicitKernel {
-      inputCotangentsImplicitly(
-        rows: rows, parameters: parameters, outputCotangent: dy, scatter: scatter,
-        laneScatter: laneScatter)
-    } else if foldsInput && usesLaneKernel {
+    if foldsInput && usesLaneKernel {
       inputCotangentsInLanes(
         rows: rows, parameters: parameters, outputCotangent: dy, scatter: laneScatter)
     } else if foldsInput && usesDenseKernel {
@@ -279,17 +246,15 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
       }
     }
     guard let gradient = parameterGradient else { return }
-    // The groups of 16 that the lane kernels take in the forward pass, then the rest.
-    let laneRows = usesLaneKernel ? laneSamples(of: rows) : 0
-    if laneRows > 0 {
+    if usesLaneKernel {
       accumulateWeightGradientInLanes(
-        rows: laneRows, outputCotangent: dy, rowWeights: rowWeights, into: gradient,
+        rows: rows, outputCotangent: dy, rowWeights: rowWeights, into: gradient,
         gather: laneGather)
+      return
     }
     // dW += Σ_s w_s dY_s colsᵀ_s, db += Σ_s w_s Σ_p dY_s: the block's
     // weighted cotangents side by side, [O, samples·P], then one GEMM.
-    forEachBlock(of: rows - laneRows) { offset, count in
-      let first = laneRows + offset
+    forEachBlock(of: rows) { first, count in
       let ld = count &* pixels
       let bars = blockCotangents.reserve(outputs * ld)
       let cols = columns.reserve(k * ld)

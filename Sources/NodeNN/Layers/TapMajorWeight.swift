@@ -1,7 +1,7 @@
 import NodeCore
 
 /// A convolution weight `[O, C, taps]` rearranged as `[O, taps, C]` (the
-/// implicit kernel's order), or for the transposed convolution as
+/// lane kernels' order), or for the transposed convolution as
 /// `[C, taps, O]` with the taps reversed, kept while the weight's values
 /// stay the same.
 final class TapMajorWeight<Scalar: TensorScalar> {
