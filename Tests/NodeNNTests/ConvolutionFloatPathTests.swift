@@ -68,4 +68,60 @@ import Testing
       Self.outputs(timedImplicit, rows: rows), Self.outputs(timedColumns, rows: rows))
     #expect(timed < 1e-5 * Double(g.patchSize).squareRoot(), "\(shape): \(timed)")
   }
+
+  /// The JVP in `Float` (all rows × directions at once through the lane
+  /// kernels where they run) against `Double`'s, and each direction of a
+  /// row bitwise the JVP of that row alone.
+  @Test(arguments: [(5, 7, 3, 1, 1, 6), (4, 6, 4, 2, 1, 12)])
+  func jvpMatchesDoubleAndEachRowAlone(shape: (Int, Int, Int, Int, Int, Int)) {
+    let (c, o, k, stride, padding, side) = shape
+    let g = ConvolutionGeometry(
+      inputChannels: c, outputChannels: o, kernel: (k, k), stride: stride, padding: padding,
+      input: (side, side))
+    let (rows, directions) = (9, 2)
+    func jvp<S: TensorScalar>(_ layer: Conv2d<S>, rows: Range<Int>) -> [S] {
+      let (inSize, outSize) = (layer.inputSize, layer.outputSize)
+      let n = rows.count
+      let p = (0..<layer.parameterCount).map { S(sin(Double($0) * 1.7) * 0.3) }
+      let x = rows.flatMap { r in (0..<inSize).map { S(sin(Double(r * inSize + $0) * 0.37)) } }
+      let v = rows.flatMap { r in
+        (0..<(directions * inSize)).map { S(cos(Double(r * inSize + $0) * 0.23)) }
+      }
+      let times = [S](repeating: 0, count: n)
+      var y = [S](repeating: 0, count: n * outSize)
+      var jv = [S](repeating: 0, count: n * directions * outSize)
+      x.withUnsafeBufferPointer { xp in
+        let xv = MatrixView(base: xp.baseAddress!, rows: n, columns: inSize)
+        y.withUnsafeMutableBufferPointer { yp in
+          layer.forward(
+            xv, times: times, parameters: p,
+            into: MutableMatrixView(base: yp.baseAddress!, rows: n, columns: outSize))
+        }
+        v.withUnsafeBufferPointer { vp in
+          y.withUnsafeBufferPointer { yp in
+            jv.withUnsafeMutableBufferPointer { jp in
+              layer.jvp(
+                xv, output: MatrixView(base: yp.baseAddress!, rows: n, columns: outSize),
+                times: times, parameters: p,
+                inputTangents: MatrixView(
+                  base: vp.baseAddress!, rows: n, columns: directions * inSize),
+                directions: directions,
+                into: MutableMatrixView(
+                  base: jp.baseAddress!, rows: n, columns: directions * outSize))
+            }
+          }
+        }
+      }
+      return jv
+    }
+    let single = jvp(Conv2d<Float>(g), rows: 0..<rows)
+    let double = jvp(Conv2d<Double>(g), rows: 0..<rows)
+    let error = Self.worst(single.map(Double.init), double)
+    #expect(error < 1e-5 * Double(g.patchSize).squareRoot(), "\(shape): \(error)")
+    let width = directions * g.outputSize
+    for r in [0, 4, rows - 1] {
+      let alone = jvp(Conv2d<Float>(g), rows: r..<(r + 1))
+      #expect(alone == Array(single[(r * width)..<((r + 1) * width)]), "\(shape): row \(r)")
+    }
+  }
 }

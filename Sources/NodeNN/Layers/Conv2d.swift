@@ -297,7 +297,19 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
     into outputTangents: MutableMatrixView<Scalar>
   ) {
-    // Linear in x: each direction is the convolution of the tangent, without bias.
+    // Linear in x: each direction is the convolution of the tangent, without
+    // bias. Contiguous tangents go as one batch of rows × directions samples
+    // (16 to a lane group), each still its own.
+    if inputTangents.rowStride == directions * inputSize
+      && outputTangents.rowStride == directions * outputSize
+    {
+      let count = x.rows * directions
+      convolve(
+        MatrixView(base: inputTangents.base, rows: count, columns: inputSize),
+        parameters: parameters, bias: false,
+        into: MutableMatrixView(base: outputTangents.base, rows: count, columns: outputSize))
+      return
+    }
     for r in 0..<x.rows {
       convolve(
         MatrixView(base: inputTangents.row(r), rows: directions, columns: inputSize),
