@@ -16,7 +16,7 @@ extension Conv2d {
   /// property of the layer alone, never of the batch.
   var usesLaneKernel: Bool {
     laneKernelEnabled && LaneConvolutionKernels.run(for: Scalar.self)
-      && laneMap.taps <= LaneConvolutionKernels.maximumTaps
+      && geometry.kernelHeight * geometry.kernelWidth <= LaneConvolutionKernels.maximumTaps
   }
 
   /// Samples per group of the lane layout.

@@ -32,8 +32,12 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   let transposedWeight = TransposedWeight<Scalar>()
   /// im2col and col2im of ``geometry``.
   let im2col: ConvolutionColumns<Scalar>
-  /// What each output pixel reads, for the lane kernels.
-  let laneMap: ConvolutionLaneMap
+  /// What each output pixel reads, for the lane kernels (built on first use:
+  /// only `Float` layers on AVX-512 need it).
+  lazy var laneMap = ConvolutionLaneMap(
+    input: (geometry.inputHeight, geometry.inputWidth),
+    kernel: (geometry.kernelHeight, geometry.kernelWidth), stride: geometry.stride,
+    padding: geometry.padding)
   /// A group's (or block of groups') inputs in the lane layout.
   let laneInputs = ScratchBuffer<Scalar>()
   /// The bias of every output value, for the lane kernels.
@@ -60,10 +64,6 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
     self.geometry = geometry
     hasBias = bias
     im2col = ConvolutionColumns(geometry)
-    laneMap = ConvolutionLaneMap(
-      input: (geometry.inputHeight, geometry.inputWidth),
-      kernel: (geometry.kernelHeight, geometry.kernelWidth), stride: geometry.stride,
-      padding: geometry.padding)
   }
 
   /// Writes the columns of samples `first ..< first + count` side by side,
