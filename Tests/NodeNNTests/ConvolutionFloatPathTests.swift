@@ -56,22 +56,23 @@ import Testing
     let g = ConvolutionGeometry(
       inputChannels: c, outputChannels: o, kernel: (k, k), stride: stride, padding: padding,
       input: (side, side))
-    let (implicit, columns) = (Conv2d<Float>(g), Conv2d<Float>(g))
+    let (lanes, columns) = (Conv2d<Float>(g), Conv2d<Float>(g))
     columns.laneKernelEnabled = false
-    #expect(implicit.usesLaneKernel && !columns.usesLaneKernel)
+    #expect(lanes.usesLaneKernel && !columns.usesLaneKernel)
     let plain = Self.worst(
-      Self.outputs(implicit, rows: rows), Self.outputs(columns, rows: rows))
+      Self.outputs(lanes, rows: rows), Self.outputs(columns, rows: rows))
     #expect(plain < 1e-5 * Double(g.patchSize).squareRoot(), "\(shape): \(plain)")
-    let (timedImplicit, timedColumns) = (ConcatTimeConv2d<Float>(g), ConcatTimeConv2d<Float>(g))
+    let (timedLanes, timedColumns) = (ConcatTimeConv2d<Float>(g), ConcatTimeConv2d<Float>(g))
     timedColumns.convolution.laneKernelEnabled = false
     let timed = Self.worst(
-      Self.outputs(timedImplicit, rows: rows), Self.outputs(timedColumns, rows: rows))
+      Self.outputs(timedLanes, rows: rows), Self.outputs(timedColumns, rows: rows))
     #expect(timed < 1e-5 * Double(g.patchSize).squareRoot(), "\(shape): \(timed)")
   }
 
   /// The JVP in `Float` (all rows × directions at once through the lane
-  /// kernels where they run) against `Double`'s, and each direction of a
-  /// row bitwise the JVP of that row alone.
+  /// kernels where they run) against `Double`'s; each direction of a row
+  /// bitwise the JVP of that row alone, and what tangents with padded rows
+  /// (one call per row) give.
   @Test(arguments: [(5, 7, 3, 1, 1, 6), (4, 6, 4, 2, 1, 12)])
   func jvpMatchesDoubleAndEachRowAlone(shape: (Int, Int, Int, Int, Int, Int)) {
     let (c, o, k, stride, padding, side) = shape
@@ -79,17 +80,20 @@ import Testing
       inputChannels: c, outputChannels: o, kernel: (k, k), stride: stride, padding: padding,
       input: (side, side))
     let (rows, directions) = (9, 2)
-    func jvp<S: TensorScalar>(_ layer: Conv2d<S>, rows: Range<Int>) -> [S] {
+    /// The JVP's tangents of `rows`, tangent rows `gap` values longer than
+    /// their directions.
+    func jvp<S: TensorScalar>(_ layer: Conv2d<S>, rows: Range<Int>, gap: Int = 0) -> [S] {
       let (inSize, outSize) = (layer.inputSize, layer.outputSize)
+      let (inStride, outStride) = (directions * inSize + gap, directions * outSize + gap)
       let n = rows.count
       let p = (0..<layer.parameterCount).map { S(sin(Double($0) * 1.7) * 0.3) }
       let x = rows.flatMap { r in (0..<inSize).map { S(sin(Double(r * inSize + $0) * 0.37)) } }
       let v = rows.flatMap { r in
-        (0..<(directions * inSize)).map { S(cos(Double(r * inSize + $0) * 0.23)) }
+        (0..<inStride).map { S(cos(Double(r * directions * inSize + $0) * 0.23)) }
       }
       let times = [S](repeating: 0, count: n)
       var y = [S](repeating: 0, count: n * outSize)
-      var jv = [S](repeating: 0, count: n * directions * outSize)
+      var jv = [S](repeating: 0, count: n * outStride)
       x.withUnsafeBufferPointer { xp in
         let xv = MatrixView(base: xp.baseAddress!, rows: n, columns: inSize)
         y.withUnsafeMutableBufferPointer { yp in
@@ -104,15 +108,17 @@ import Testing
                 xv, output: MatrixView(base: yp.baseAddress!, rows: n, columns: outSize),
                 times: times, parameters: p,
                 inputTangents: MatrixView(
-                  base: vp.baseAddress!, rows: n, columns: directions * inSize),
+                  base: vp.baseAddress!, rows: n, columns: directions * inSize,
+                  rowStride: inStride),
                 directions: directions,
                 into: MutableMatrixView(
-                  base: jp.baseAddress!, rows: n, columns: directions * outSize))
+                  base: jp.baseAddress!, rows: n, columns: directions * outSize,
+                  rowStride: outStride))
             }
           }
         }
       }
-      return jv
+      return (0..<n).flatMap { jv[($0 * outStride)..<($0 * outStride + directions * outSize)] }
     }
     let single = jvp(Conv2d<Float>(g), rows: 0..<rows)
     let double = jvp(Conv2d<Double>(g), rows: 0..<rows)
@@ -123,5 +129,6 @@ import Testing
       let alone = jvp(Conv2d<Float>(g), rows: r..<(r + 1))
       #expect(alone == Array(single[(r * width)..<((r + 1) * width)]), "\(shape): row \(r)")
     }
+    #expect(jvp(Conv2d<Float>(g), rows: 0..<rows, gap: 3) == single, "\(shape): padded rows")
   }
 }

@@ -56,7 +56,9 @@ public final class ConvolutionLaneMap: @unchecked Sendable {
   /// order, each tap's output pixels in increasing order.
   ///
   /// - Precondition: positive sizes, `stride ≥ 1`, `padding ≥ 0` and at
-  ///   least one output pixel.
+  ///   least one output pixel (a kernel larger than the padded input has
+  ///   none, though integer division may say one: ``ConvolutionLaneMap``
+  ///   then leaves out the taps past the input).
   public convenience init(
     input: (height: Int, width: Int), kernel: (height: Int, width: Int), stride: Int,
     padding: Int

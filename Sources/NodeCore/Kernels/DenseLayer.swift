@@ -70,6 +70,6 @@ public struct DenseLayer<Scalar: TensorScalar>: Sendable {
 public enum DenseKernelSupport {
   /// Whether this CPU has AVX2 and FMA.
   public static let available = nd_kernels_available() != 0
-  /// Whether this CPU also has AVX-512 F and VL (the implicit convolution's kernel).
+  /// Whether this CPU also has AVX-512 F and VL (the lane convolution kernels).
   public static let avx512Available = available && nd_avx512_available() != 0
 }

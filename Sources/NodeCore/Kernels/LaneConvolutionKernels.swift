@@ -23,10 +23,8 @@ public enum LaneConvolutionKernels {
   /// The convolution of `groups` groups of sixteen samples in the lane
   /// layout: `out[o, q]` of each sample is `Σ_(t, p) Σ_c w[o, t, c] x[c, p]`
   /// over output pixel `q`'s terms `(t, p)` in the map's order and then the
-  /// channels, summed from +0, one fused multiply-add per term. With a
-  /// same-size map these are bitwise the values of
-  /// ``SameSizeColumnKernels/convolve(_:planes:planeStride:samples:channels:tapMajorWeight:outputs:into:rowStride:)``
-  /// for finite weights, whose border taps add `w · (+0)`.
+  /// channels, summed from +0, one fused multiply-add per term. Every lane's
+  /// sums are its own.
   ///
   /// - Parameters:
   ///   - lanes: the groups' inputs, `channels · map.inputPixels · 16` floats each.

@@ -3,7 +3,7 @@ import NodeCore
 /// The `Float` products of convolutions with sixteen samples in the vector
 /// lanes, on CPUs with AVX-512 (``LaneConvolutionKernels``): the forward
 /// product, the input cotangents and the weight gradient, for any stride and
-/// padding, without im2col.
+/// padding and up to 49 taps, without im2col.
 ///
 /// A group's rows are transposed so that each vector holds one value of 16
 /// samples; a tap over the border, outside for all 16 at once, is skipped.

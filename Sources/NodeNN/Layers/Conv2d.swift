@@ -7,8 +7,9 @@ import NodeCore
 /// A sample's output and input cotangent never depend on its batch-mates,
 /// whichever path computes them:
 /// - `Float` on a CPU with AVX-512: sixteen samples in the vector lanes, the
-///   taps over the border skipped, for any geometry, weight gradient
-///   included (`Conv2d+LaneKernel.swift`); every lane's sums are its own.
+///   taps over the border skipped, for any stride and padding and up to 49
+///   taps (7 × 7), weight gradient included (`Conv2d+LaneKernel.swift`);
+///   every lane's sums are its own.
 /// - `Float` with AVX2, size-keeping maps: the unfolded columns (im2col)
 ///   through ``DenseKernel`` over a block of samples side by side, every
 ///   output summed in the same order wherever it sits (`Conv2d+DenseKernel.swift`).

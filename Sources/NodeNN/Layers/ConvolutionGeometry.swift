@@ -24,6 +24,10 @@ public struct ConvolutionGeometry: Sendable, Equatable {
   ) {
     precondition(inputChannels > 0 && outputChannels > 0 && kernel.0 > 0 && kernel.1 > 0)
     precondition(stride > 0 && padding >= 0, "stride must be > 0 and padding ≥ 0")
+    precondition(
+      kernel.0 <= input.height + 2 * padding && kernel.1 <= input.width + 2 * padding,
+      "a \(kernel.0)x\(kernel.1) kernel does not fit a \(input.height)x\(input.width) input with padding \(padding)"
+    )
     self.inputChannels = inputChannels
     self.outputChannels = outputChannels
     kernelHeight = kernel.0
