@@ -37,7 +37,7 @@ extension Conv2d {
     return zeros
   }
 
-  /// ``Conv2d/convolve(rows:parameters:bias:into:unfold:gather:laneGather:)`` through the dense
+  /// ``Conv2d/convolve(rows:parameters:bias:into:unfold:laneGather:)`` through the dense
   /// kernel: the block's columns `[C·kh·kw, samples·H'·W']` are the kernel's
   /// right-hand side and the weight `[O, C·kh·kw]` its rows; the bias is
   /// added as the block's outputs are copied to their samples.

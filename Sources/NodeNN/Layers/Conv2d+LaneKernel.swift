@@ -71,7 +71,7 @@ extension Conv2d {
     let g = geometry
     let (outputs, channels) = (g.outputChannels, g.inputChannels)
     let weight = transposedTapMajorWeight.of(
-      parameters, outputs: outputs, channels: channels, taps: laneMap.taps, transposed: true)
+      parameters, outputs: outputs, channels: channels, taps: laneMap.taps)
     let bars = blockCotangents.reserve(g.outputSize &* Self.laneWidth)
     let inputBars = laneInputs.reserve(g.inputSize &* Self.laneWidth)
     forEachGroup(of: rows) { first, count in

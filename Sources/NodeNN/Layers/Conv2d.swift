@@ -46,7 +46,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer {
   /// The weight with its taps outermost, for the lane kernels.
   let tapMajorWeight = TapMajorWeight<Scalar>()
   /// The transposed convolution's weight, for the lane kernels.
-  let transposedTapMajorWeight = TapMajorWeight<Scalar>()
+  let transposedTapMajorWeight = TapMajorWeight<Scalar>(transposed: true)
   /// Whether the products may go through the lane kernels where they run
   /// (tests turn them off to compare with the im2col paths).
   var laneKernelEnabled = true

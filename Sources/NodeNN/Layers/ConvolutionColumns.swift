@@ -17,9 +17,6 @@ struct ConvolutionColumns<Scalar: TensorScalar> {
   /// Whether the geometry keeps the map's size (stride 1, `k = 2p + 1`).
   var keepsSize: Bool { sameSize != nil }
 
-  /// The taps of a size-keeping geometry (nil for the others).
-  var sameSizeTable: SameSizeTapTable? { sameSize?.table }
-
   /// Unfolds every row of `x` (samples `[C, H, W]`) side by side into
   /// `columns` `[C·kh·kw, rows·H'·W']`, rows `rowStride` apart. Entries past
   /// the block's pixels are not part of the result: a caller that reads

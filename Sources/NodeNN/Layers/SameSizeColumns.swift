@@ -25,7 +25,7 @@ final class SameSizeColumns<Scalar: TensorScalar> {
   private let margin: Int
   private let padded: ScratchBuffer<Scalar>
   /// The taps: their shifts `s`, and the tables of the block kernels (`Float` with AVX2).
-  let table: SameSizeTapTable
+  private let table: SameSizeTapTable
 
   /// Columns for `geometry`, or nil when it is not a same-size stride-1 convolution.
   init?(_ geometry: ConvolutionGeometry) {

@@ -5,24 +5,26 @@ import NodeCore
 /// `[C, taps, O]` with the taps reversed, kept while the weight's values
 /// stay the same.
 final class TapMajorWeight<Scalar: TensorScalar> {
+  /// Whether the copy is the transposed convolution's: the roles of the
+  /// channels swapped and the taps reversed, the kernel turned round as
+  /// ``ConvolutionLaneMap/transposedMap`` reads it.
+  let transposed: Bool
   private let rearranged = ScratchBuffer<Scalar>()
   private let source = ValueSnapshot<Scalar>()
-  /// The layout the buffer holds (nil before the first call).
-  private var madeTransposed: Bool?
+
+  /// A cache of the forward (or, `transposed`, the transposed) layout.
+  init(transposed: Bool = false) { self.transposed = transposed }
 
   /// The rearranged copy of `w` (`outputs · channels · taps` values); valid
-  /// until the next call. `transposed` swaps the roles of the channels and
-  /// reverses the taps: reversing a same-size kernel negates every tap's
-  /// shift, so the transposed convolution `Wᵀ ⋆ dY` is the convolution of
-  /// `dY` with that weight.
+  /// until the next call.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
-  func of(
-    _ w: UnsafePointer<Scalar>, outputs: Int, channels: Int, taps: Int, transposed: Bool = false
-  ) -> UnsafeMutablePointer<Scalar> {
+  func of(_ w: UnsafePointer<Scalar>, outputs: Int, channels: Int, taps: Int)
+    -> UnsafeMutablePointer<Scalar>
+  {
     let count = outputs * channels * taps
     let target = rearranged.reserve(count)
-    if madeTransposed == transposed && source.holds(w, count: count) { return target }
+    if source.holds(w, count: count) { return target }
     let patch = channels * taps
     for o in 0..<outputs {
       for c in 0..<channels {
@@ -37,7 +39,6 @@ final class TapMajorWeight<Scalar: TensorScalar> {
       }
     }
     source.take(w, count: count)
-    madeTransposed = transposed
     return target
   }
 }
