@@ -11,28 +11,33 @@
 // output's, and the tanh's backward pass comes first (as in
 // nd_tanh_jvp_backward_f32, operation for operation): the layer's own output
 // cotangent and tangent cotangents then live only in registers.
+//
+// ACT, DY (whether act and dy are given) and BLOCKS (the tangent directions,
+// or -1 for p->blocks) are compile-time constants in each specialisation.
 ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, long r, long o,
-                                             long count, __m256 t, __m256 w) {
+                                             long count, __m256 t, __m256 w, const int ACT,
+                                             const int DY, const int BLOCKS) {
   const long n = p->n;
+  const long blocks = BLOCKS >= 0 ? BLOCKS : p->blocks;
   __m256 one = _mm256_set1_ps(1.0f);
   __m256 gv = nd_load(p->g + r * n + o, count);
-  const float *images = p->blocks ? p->images + r * p->ldi + o : 0;
-  const float *bars = p->blocks ? p->bars + r * p->ldb + o : 0;
+  const float *images = blocks ? p->images + r * p->ldi + o : 0;
+  const float *bars = blocks ? p->bars + r * p->ldb + o : 0;
   // 1 − y_act² (the tanh's slope), or 1 without activation.
   __m256 s = one, yact = _mm256_setzero_ps();
-  if (p->act) {
+  if (ACT) {
     yact = nd_load(p->act + r * p->ldact + o, count);
     s = nd_tanh_slope8(yact);
   }
   __m256 slope = _mm256_setzero_ps();
   __m256 dyv = _mm256_setzero_ps();
   __m256 dv = nd_load(p->d + o, count);
-  if (p->dy) {
+  if (DY) {
     dyv = nd_load(p->dy + r * p->lddy + o, count);
-    if (p->act) {
+    if (ACT) {
       // ȳ of the layer = s (ȳ_act − 2 y_act Σ_i ẏ_i ẏ̄_act,i): σ'' = −2 y σ'.
       __m256 mixed = _mm256_setzero_ps();
-      for (long i = 0; i < p->blocks; i++)
+      for (long i = 0; i < blocks; i++)
         mixed = _mm256_fmadd_ps(nd_load(images + i * n, count), nd_load(bars + i * n, count), mixed);
       dyv = nd_tanh_backward8(yact, s, dyv, mixed);
     }
@@ -41,10 +46,10 @@ ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, lon
     __m256 hg = _mm256_fnmadd_ps(dv, t, nd_load(p->y + r * p->ldy + o, count));
     slope = _mm256_mul_ps(dyv, hg);
   }
-  for (long i = 0; i < p->blocks; i++) {
+  for (long i = 0; i < blocks; i++) {
     // Σ_i ẏ̄_i ⊙ ẏ_i (ẏ_i = (W ẋ_i) g), ẏ̄_i = s ẏ̄_act,i through a tanh.
     __m256 bar = nd_load(bars + i * n, count);
-    if (p->act) bar = _mm256_mul_ps(s, bar);
+    if (ACT) bar = _mm256_mul_ps(s, bar);
     if (p->gated_bars) nd_store(p->gated_bars + r * p->ldgb + i * n + o, _mm256_mul_ps(bar, gv), count);
     slope = _mm256_fmadd_ps(bar, nd_load(images + i * n, count), slope);
   }
@@ -55,25 +60,51 @@ ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, lon
     __m256 ws = _mm256_mul_ps(w, slope);
     nd_store(ga, _mm256_fmadd_ps(ws, t, nd_load(ga, count)), count);
     nd_store(gc, _mm256_add_ps(ws, nd_load(gc, count)), count);
-    if (p->dy) nd_store(gd, _mm256_fmadd_ps(_mm256_mul_ps(w, dyv), t, nd_load(gd, count)), count);
+    if (DY) nd_store(gd, _mm256_fmadd_ps(_mm256_mul_ps(w, dyv), t, nd_load(gd, count)), count);
   }
   // ∂y/∂t = h g (1 − g) a + d (plus ẏ's own dependence through g).
   __m256 share = _mm256_mul_ps(slope, nd_load(p->a + o, count));
-  return p->dy ? _mm256_fmadd_ps(dyv, dv, share) : share;
+  return DY ? _mm256_fmadd_ps(dyv, dv, share) : share;
 }
 
-ND_TARGET void nd_gate_backward_f32(const nd_gate_backward_args *p) {
+// Every row in increasing order. The operands are copied into a local first:
+// the loops store through float pointers, which the compiler must otherwise
+// assume could change *args, and so reload every field at every step.
+ND_TARGET ND_INLINE void nd_gate_backward_rows(const nd_gate_backward_args *args, const int ACT,
+                                               const int DY, const int BLOCKS) {
+  const nd_gate_backward_args q = *args;
+  const nd_gate_backward_args *p = &q;
   const long n = p->n;
   for (long r = 0; r < p->rows; r++) {
     __m256 t = _mm256_set1_ps(p->times[r]);
     __m256 w = _mm256_set1_ps(p->weights ? p->weights[r] : 1.0f);
     __m256 time = _mm256_setzero_ps();
     long o = 0;
-    for (; o + 8 <= n; o += 8) time = _mm256_add_ps(time, nd_gate_backward8(p, r, o, 8, t, w));
+    for (; o + 8 <= n; o += 8)
+      time = _mm256_add_ps(time, nd_gate_backward8(p, r, o, 8, t, w, ACT, DY, BLOCKS));
     if (o < n) {
       // Masked lanes load zeros, so they add nothing.
-      time = _mm256_add_ps(time, nd_gate_backward8(p, r, o, n - o, t, w));
+      time = _mm256_add_ps(time, nd_gate_backward8(p, r, o, n - o, t, w, ACT, DY, BLOCKS));
     }
     if (p->time_cotangents) p->time_cotangents[r] += nd_hsum(time);
   }
+}
+
+ND_TARGET void nd_gate_backward_f32(const nd_gate_backward_args *p) {
+  // The usual shapes get their own code: with or without the tanh and the
+  // output cotangent, and no or two tangent directions (the exact trace in 2-D).
+#define ND_BLOCKS(ACT, DY)                                                                 \
+  do {                                                                                     \
+    if (p->blocks == 0) nd_gate_backward_rows(p, ACT, DY, 0);                              \
+    else if (p->blocks == 2) nd_gate_backward_rows(p, ACT, DY, 2);                         \
+    else nd_gate_backward_rows(p, ACT, DY, -1);                                            \
+  } while (0)
+  if (p->act) {
+    if (p->dy) ND_BLOCKS(1, 1);
+    else ND_BLOCKS(1, 0);
+  } else {
+    if (p->dy) ND_BLOCKS(0, 1);
+    else ND_BLOCKS(0, 0);
+  }
+#undef ND_BLOCKS
 }

@@ -90,15 +90,27 @@ ND_TARGET ND_INLINE void nd_wide_rows(const float *x, long ldx, long k, const fl
   if (activation == ND_ACTIVATION_TANH) nd_tanh_rows(y, ldy, n, R);
 }
 
+// The sums of eight accumulators in one vector: lane i holds the sum of v[i]'s
+// lanes, as ((0+1)+(2+3)) + ((4+5)+(6+7)) whichever lane it lands in (three
+// levels of horizontal additions and a swap of the 128-bit halves).
+ND_TARGET ND_INLINE __m256 nd_hsum8(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 v4,
+                                    __m256 v5, __m256 v6, __m256 v7) {
+  __m256 q0 = _mm256_hadd_ps(_mm256_hadd_ps(v0, v1), _mm256_hadd_ps(v2, v3));
+  __m256 q1 = _mm256_hadd_ps(_mm256_hadd_ps(v4, v5), _mm256_hadd_ps(v6, v7));
+  return _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31));
+}
+
 // Outputs j0 and j0 + 1 (TWO) or j0 alone of R rows: one accumulator per
-// (row, output) holding the eight partial sums k mod 8, reduced by nd_hsum.
+// (row, output) holding the eight partial sums k mod 8, reduced four rows at a
+// time by nd_hsum8 (lanes 2i, 2i + 1: row i's two outputs), then the bias and
+// the activation on the whole vector.
 ND_TARGET ND_INLINE void nd_narrow_pair(const float *x, long ldx, long k, const float *w,
                                         const float *bias, float *y, long ldy, long j0,
                                         nd_activation activation, const int R, const int TWO) {
   const float *wa = w + j0 * k;
   const float *wb = wa + k;
-  __m256 acc0[6], acc1[6];
-  for (int r = 0; r < R; r++) {
+  __m256 acc0[8], acc1[8];
+  for (int r = 0; r < 8; r++) {
     acc0[r] = _mm256_setzero_ps();
     acc1[r] = _mm256_setzero_ps();
   }
@@ -122,14 +134,26 @@ ND_TARGET ND_INLINE void nd_narrow_pair(const float *x, long ldx, long k, const 
       if (TWO) acc1[r] = _mm256_fmadd_ps(xv, vb, acc1[r]);
     }
   }
-  for (int r = 0; r < R; r++) {
-    float v0 = nd_hsum(acc0[r]) + bias[j0];
-    if (activation == ND_ACTIVATION_TANH) v0 = _mm256_cvtss_f32(nd_tanh8(_mm256_set1_ps(v0)));
-    y[r * ldy + j0] = v0;
+  // [b_j0, b_j0+1] in every pair of lanes (one 64-bit broadcast), or b_j0.
+  __m256 b = TWO ? _mm256_castpd_ps(_mm256_broadcast_sd((const double *)(bias + j0)))
+                 : _mm256_set1_ps(bias[j0]);
+  for (int r0 = 0; r0 < R; r0 += 4) {
+    __m256 sums = nd_hsum8(acc0[r0], acc1[r0], acc0[r0 + 1], acc1[r0 + 1], acc0[r0 + 2],
+                           acc1[r0 + 2], acc0[r0 + 3], acc1[r0 + 3]);
+    sums = _mm256_add_ps(sums, b);
+    if (activation == ND_ACTIVATION_TANH) sums = nd_tanh8(sums);
+    __m128 lo = _mm256_castps256_ps128(sums), hi = _mm256_extractf128_ps(sums, 1);
+    float *row = y + r0 * ldy + j0;
     if (TWO) {
-      float v1 = nd_hsum(acc1[r]) + bias[j0 + 1];
-      if (activation == ND_ACTIVATION_TANH) v1 = _mm256_cvtss_f32(nd_tanh8(_mm256_set1_ps(v1)));
-      y[r * ldy + j0 + 1] = v1;
+      _mm_storel_pi((__m64 *)row, lo);
+      if (r0 + 1 < R) _mm_storeh_pi((__m64 *)(row + ldy), lo);
+      if (r0 + 2 < R) _mm_storel_pi((__m64 *)(row + 2 * ldy), hi);
+      if (r0 + 3 < R) _mm_storeh_pi((__m64 *)(row + 3 * ldy), hi);
+    } else {
+      _mm_store_ss(row, lo);
+      if (r0 + 1 < R) _mm_store_ss(row + ldy, _mm_movehl_ps(lo, lo));
+      if (r0 + 2 < R) _mm_store_ss(row + 2 * ldy, hi);
+      if (r0 + 3 < R) _mm_store_ss(row + 3 * ldy, _mm_movehl_ps(hi, hi));
     }
   }
 }
