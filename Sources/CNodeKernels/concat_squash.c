@@ -6,6 +6,23 @@
 #include "CNodeKernels.h"
 #include "nd_simd.h"
 
+// g = σ(a t + c) for every row: the product and the sum rounded apart (as
+// two Swift operations would be), then nd_sigmoid_f32's arithmetic.
+ND_TARGET void nd_concat_squash_gate_f32(const float *times, const float *a, const float *c,
+                                         float *g, long rows, long n) {
+  const __m256 half = _mm256_set1_ps(0.5f);
+  for (long r = 0; r < rows; r++) {
+    __m256 t = _mm256_set1_ps(times[r]);
+    float *row = g + r * n;
+    for (long o = 0; o < n; o += 8) {
+      long count = n - o < 8 ? n - o : 8;
+      __m256 z = _mm256_add_ps(_mm256_mul_ps(nd_load(a + o, count), t), nd_load(c + o, count));
+      __m256 s = nd_tanh8(_mm256_mul_ps(half, z));
+      nd_store(row + o, _mm256_fmadd_ps(half, s, half), count);
+    }
+  }
+}
+
 // Eight lanes (`count` valid) of row r at offset o; returns the lanes' share
 // of the row's time cotangent. With `act` the cotangents given are the tanh
 // output's, and the tanh's backward pass comes first (as in
@@ -41,7 +58,17 @@ ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, lon
         mixed = _mm256_fmadd_ps(nd_load(images + i * n, count), nd_load(bars + i * n, count), mixed);
       dyv = nd_tanh_backward8(yact, s, dyv, mixed);
     }
-    if (p->gated_dy) nd_store(p->gated_dy + r * p->ldgdy + o, _mm256_mul_ps(dyv, gv), count);
+    if (p->gated_dy || p->bias_gradient) {
+      // ȳ ⊙ g for the linear map's input cotangent; w (ȳ ⊙ g) for its parameter gradients.
+      __m256 gated = _mm256_mul_ps(dyv, gv);
+      if (p->gated_dy) nd_store(p->gated_dy + r * p->ldgdy + o, gated, count);
+      __m256 weighted = _mm256_mul_ps(w, gated);
+      if (p->weighted_gated_dy) nd_store(p->weighted_gated_dy + r * p->ldwgdy + o, weighted, count);
+      if (p->bias_gradient) {
+        float *gb = p->bias_gradient + o;
+        nd_store(gb, _mm256_add_ps(nd_load(gb, count), weighted), count);
+      }
+    }
     // ȳ ⊙ h g, with h g = y − d t.
     __m256 hg = _mm256_fnmadd_ps(dv, t, nd_load(p->y + r * p->ldy + o, count));
     slope = _mm256_mul_ps(dyv, hg);
@@ -50,7 +77,13 @@ ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, lon
     // Σ_i ẏ̄_i ⊙ ẏ_i (ẏ_i = (W ẋ_i) g), ẏ̄_i = s ẏ̄_act,i through a tanh.
     __m256 bar = nd_load(bars + i * n, count);
     if (ACT) bar = _mm256_mul_ps(s, bar);
-    if (p->gated_bars) nd_store(p->gated_bars + r * p->ldgb + i * n + o, _mm256_mul_ps(bar, gv), count);
+    if (p->gated_bars) {
+      __m256 gated = _mm256_mul_ps(bar, gv);
+      nd_store(p->gated_bars + r * p->ldgb + i * n + o, gated, count);
+      if (p->weighted_gated_bars) {
+        nd_store(p->weighted_gated_bars + r * p->ldwgb + i * n + o, _mm256_mul_ps(w, gated), count);
+      }
+    }
     slope = _mm256_fmadd_ps(bar, nd_load(images + i * n, count), slope);
   }
   // ∂g/∂(a t + c) = g (1 − g), the g already inside h g and ẏ.

@@ -35,10 +35,41 @@ import Testing
     }
   }
 
-  /// The gradients of a, c, d and the time cotangents in `S`.
+  /// What the kernel writes besides the gate's gradients: `ȳ ⊙ g`, `ẏ̄ ⊙ g`,
+  /// their weighted copies and the linear map's bias gradient, concatenated.
+  struct Outputs<S: TensorScalar> {
+    let gated, weightedGated, tangentGated, weightedTangentGated,
+      bias: UnsafeMutableBufferPointer<S>
+
+    init(rows: Int, width: Int, directions: Int) {
+      func buffer(_ count: Int) -> UnsafeMutableBufferPointer<S> {
+        let b = UnsafeMutableBufferPointer<S>.allocate(capacity: count)
+        b.initialize(repeating: S(Double(-7)))
+        return b
+      }
+      let k = max(1, directions)
+      (gated, weightedGated) = (buffer(rows * width), buffer(rows * width))
+      (tangentGated, weightedTangentGated) = (buffer(rows * k * width), buffer(rows * k * width))
+      bias = buffer(width)
+      bias.update(repeating: S(Double(0.25)))
+    }
+
+    var all: [S] {
+      Array(gated) + Array(weightedGated) + Array(tangentGated) + Array(weightedTangentGated)
+        + Array(bias)
+    }
+
+    func deallocate() {
+      for b in [gated, weightedGated, tangentGated, weightedTangentGated, bias] { b.deallocate() }
+    }
+  }
+
+  /// The gradients of a, c, d, the time cotangents and the other outputs in `S`.
   static func run<S: TensorScalar>(
     _: S.Type, _ x: Inputs, outputPart: Bool, weighted: Bool
-  ) -> (gradient: [S], time: [S]) {
+  ) -> (gradient: [S], time: [S], outputs: [S]) {
+    let outputs = Outputs<S>(rows: rows, width: x.width, directions: x.directions)
+    defer { outputs.deallocate() }
     func cast(_ a: [Float]) -> [S] { a.map { S(Double($0)) } }
     let n = rows
     let k = max(1, x.directions)
@@ -63,10 +94,18 @@ import Testing
                             rows: n, width: x.width, gate: gp.baseAddress!,
                             times: tp.baseAddress!, gateWeight: ap.baseAddress!,
                             timeWeight: dp.baseAddress!)
+                          func out(_ b: UnsafeMutableBufferPointer<S>, _ columns: Int)
+                            -> MutableMatrixView<S>
+                          {
+                            MutableMatrixView(base: b.baseAddress!, rows: n, columns: columns)
+                          }
                           if outputPart {
                             p.output = MatrixView(base: yp.baseAddress!, rows: n, columns: x.width)
                             p.outputCotangent = MatrixView(
                               base: dyp.baseAddress!, rows: n, columns: x.width)
+                            p.gatedOutputCotangent = out(outputs.gated, x.width)
+                            p.weightedGatedOutputCotangent = out(outputs.weightedGated, x.width)
+                            p.biasGradient = outputs.bias.baseAddress!
                           }
                           if x.directions > 0 {
                             p.directions = x.directions
@@ -74,6 +113,9 @@ import Testing
                               base: ip.baseAddress!, rows: n, columns: k * x.width)
                             p.tangentCotangents = MatrixView(
                               base: bp.baseAddress!, rows: n, columns: k * x.width)
+                            p.gatedTangentCotangents = out(outputs.tangentGated, k * x.width)
+                            p.weightedGatedTangentCotangents = out(
+                              outputs.weightedTangentGated, k * x.width)
                           }
                           p.rowWeights = weighted ? wp.baseAddress! : nil
                           p.gradient = gradp.baseAddress!
@@ -90,7 +132,7 @@ import Testing
         }
       }
     }
-    return (gradient, time)
+    return (gradient, time, outputs.all)
   }
 
   static func worst<S: TensorScalar>(_ a: [Float], _ b: [S]) -> Double {
@@ -109,7 +151,48 @@ import Testing
           "width \(width) directions \(directions) output \(outputPart) weighted \(weighted)"
         #expect(Self.worst(f.gradient, d.gradient) < 1e-4, "\(label)")
         #expect(Self.worst(f.time, d.time) < 1e-4, "\(label)")
+        #expect(Self.worst(f.outputs, d.outputs) < 1e-5, "\(label)")
       }
     }
+  }
+
+  /// Without row weights the weighted copies are the gated cotangents
+  /// themselves, bit for bit (times 1), and the bias gradient is their sum.
+  @Test func unweightedCopiesEqualTheGatedCotangents() {
+    let inputs = Inputs(width: 13, directions: 2)
+    let f = Self.run(Float.self, inputs, outputPart: true, weighted: false).outputs
+    let (n, w, k) = (Self.rows, 13, 2)
+    #expect(Array(f[0..<(n * w)]) == Array(f[(n * w)..<(2 * n * w)]))
+    let tangents = 2 * n * w
+    #expect(
+      Array(f[tangents..<(tangents + n * k * w)])
+        == Array(f[(tangents + n * k * w)..<(tangents + 2 * n * k * w)]))
+    for o in 0..<w {
+      var sum: Float = 0.25
+      for r in 0..<n { sum += f[r * w + o] }
+      #expect(f[tangents + 2 * n * k * w + o] == sum)
+    }
+  }
+
+  /// The gate `σ(a t + c)`: the Float kernel is the product, the sum and
+  /// ``VectorMath``'s sigmoid, bit for bit, and close to Double.
+  @Test(arguments: [64, 13, 2])
+  func gateIsTheProductSumAndSigmoid(width: Int) {
+    let (n, times, a, c) = (
+      Self.rows, Self.values(Self.rows, seed: 21, scale: 3), Self.values(width, seed: 22, scale: 4),
+      Self.values(width, seed: 23, scale: 2)
+    )
+    var kernel = [Float](repeating: 0, count: n * width)
+    ConcatSquashGateKernels.gate(
+      times: times, gateWeight: a, gateBias: c, rows: n, width: width, into: &kernel)
+    var expected = [Float](repeating: 0, count: n * width)
+    for r in 0..<n { for o in 0..<width { expected[r * width + o] = a[o] * times[r] + c[o] } }
+    VectorMath.sigmoid(&expected, count: n * width)
+    #expect(kernel == expected)
+    var double = [Double](repeating: 0, count: n * width)
+    ConcatSquashGateKernels.gate(
+      times: times.map(Double.init), gateWeight: a.map(Double.init), gateBias: c.map(Double.init),
+      rows: n, width: width, into: &double)
+    #expect(Self.worst(kernel, double) < 1e-6)
   }
 }

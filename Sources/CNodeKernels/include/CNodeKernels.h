@@ -106,6 +106,11 @@ void nd_tanh_jvp_backward_f32(const float *y, long ldy, const float *dy, long ld
                               const float *t, long ldt, const float *tbar, long ldtb, float *dx,
                               long lddx, float *dt, long lddt, long rows, long blocks, long n);
 
+/// The concat-squash layer's gate g[r, o] = sigmoid(a[o] times[r] + c[o]) for `rows` rows of
+/// width n (contiguous), with nd_sigmoid_f32's arithmetic after a product and a sum.
+void nd_concat_squash_gate_f32(const float *times, const float *a, const float *c, float *g,
+                               long rows, long n);
+
 /// The operands of nd_gate_backward_f32.
 typedef struct {
   long rows, n, blocks;     ///< rows, layer width, tangent directions (0: none)
@@ -129,6 +134,11 @@ typedef struct {
   long ldgdy;               ///< its row stride
   float *gated_bars;        ///< receives the output tangents' cotangents times g, or NULL
   long ldgb;                ///< its row stride
+  float *weighted_gated_dy;   ///< receives w gated_dy (the weight gradient's operand), or NULL
+  long ldwgdy;                ///< its row stride
+  float *weighted_gated_bars; ///< receives w gated_bars, or NULL
+  long ldwgb;                 ///< its row stride
+  float *bias_gradient;       ///< the linear map's bias gradient [n], += w dy g, or NULL
 } nd_gate_backward_args;
 
 /// The gate's part of the concat-squash layer's backward pass (and of its JVP's): per
@@ -136,7 +146,9 @@ typedef struct {
 /// c += w s, of d += w t dy; time cotangent += sum_o (s a + dy d). Rows in increasing order.
 /// With act, dy and bar_i are first taken back through the tanh (nd_tanh_jvp_backward_f32
 /// with t = images); gated_dy and gated_bars receive dy g and bar_i g, what the linear map's
-/// backward pass needs.
+/// backward pass needs, and weighted_gated_dy / weighted_gated_bars the same times the row's
+/// weight (w (dy g), one rounding more), the operands of its weight gradient; bias_gradient
+/// adds w (dy g) row by row.
 void nd_gate_backward_f32(const nd_gate_backward_args *args);
 
 /// The taps of a same-size stride-1 convolution (kernel 2p + 1, padding p) on an

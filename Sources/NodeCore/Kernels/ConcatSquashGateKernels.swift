@@ -39,6 +39,13 @@ public enum ConcatSquashGateKernels {
     public var gatedOutputCotangent: MutableMatrixView<Scalar>?
     /// Receives `ẏ̄_i ⊙ g` per direction block, or nil.
     public var gatedTangentCotangents: MutableMatrixView<Scalar>?
+    /// Receive `w_r (ȳ ⊙ g)` and `w_r (ẏ̄_i ⊙ g)`, the operands of the linear
+    /// map's weight gradient, or nil. The second needs ``gatedTangentCotangents``.
+    public var weightedGatedOutputCotangent: MutableMatrixView<Scalar>?
+    public var weightedGatedTangentCotangents: MutableMatrixView<Scalar>?
+    /// The linear map's bias gradient (`width` values), to which each row adds
+    /// `w_r (ȳ ⊙ g)` in increasing order, or nil.
+    public var biasGradient: UnsafeMutablePointer<Scalar>?
     public var rows: Int
     public var width: Int
 
@@ -57,12 +64,33 @@ public enum ConcatSquashGateKernels {
     }
   }
 
+  /// The gate `g = σ(a t + c)` of `rows` rows of `width` values into `g`
+  /// (contiguous): `a t + c` with two roundings, then ``VectorMath``'s sigmoid.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func gate<Scalar: TensorScalar>(
+    times: UnsafePointer<Scalar>, gateWeight a: UnsafePointer<Scalar>,
+    gateBias c: UnsafePointer<Scalar>, rows: Int, width: Int, into g: UnsafeMutablePointer<Scalar>
+  ) {
+    if usesFloatKernels(Scalar.self) {
+      nd_concat_squash_gate_f32(times.floats, a.floats, c.floats, g.floats, rows, width)
+      return
+    }
+    // Row pointers and wrapping index arithmetic: loops that vectorise.
+    for r in 0..<rows {
+      let (row, t) = (g + r &* width, times[r])
+      for o in 0..<width { row[o] = a[o] * t + c[o] }
+    }
+    VectorMath.sigmoid(g, count: rows * width)
+  }
+
   /// With ``Backward/activatedOutput`` the cotangents first go back through
   /// the tanh, `s = 1 − y_act²`: `ȳ = s (ȳ_act − 2 y_act Σ_i ẏ_i ẏ̄_act,i)`,
   /// `ẏ̄_i = s ẏ̄_act,i` (`σ'' = −2 y σ'`). Then per row, with `w` its weight: the gate's slope
   /// `s = (ȳ ⊙ (y − d t) + Σ_i ẏ̄_i ⊙ ẏ_i) ⊙ (1 − g)` (`h g = y − d t`, and
   /// `ẏ_i = (W ẋ_i) g`, so both carry one `g` of `g' = g (1 − g)`); then
-  /// `ā += w t s`, `c̄ += w s`, `d̄ += w t ȳ`, `t̄ += Σ_o (s a + ȳ d)`.
+  /// `ā += w t s`, `c̄ += w s`, `d̄ += w t ȳ`, `t̄ += Σ_o (s a + ȳ d)`, and the
+  /// linear map's `b̄ += w (ȳ ⊙ g)`.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public static func backward<Scalar: TensorScalar>(_ p: Backward<Scalar>) {
@@ -89,6 +117,13 @@ public enum ConcatSquashGateKernels {
       if let gated = p.gatedTangentCotangents {
         (args.gated_bars, args.ldgb) = (gated.base.floats, gated.rowStride)
       }
+      if let weighted = p.weightedGatedOutputCotangent {
+        (args.weighted_gated_dy, args.ldwgdy) = (weighted.base.floats, weighted.rowStride)
+      }
+      if let weighted = p.weightedGatedTangentCotangents {
+        (args.weighted_gated_bars, args.ldwgb) = (weighted.base.floats, weighted.rowStride)
+      }
+      args.bias_gradient = p.biasGradient?.floats
       nd_gate_backward_f32(&args)
       return
     }
@@ -113,13 +148,18 @@ public enum ConcatSquashGateKernels {
             upstream = TangentKernels.tanhInputCotangent(
               output: yAct, outputCotangent: upstream, mixed: mixed)
           }
-          p.gatedOutputCotangent?.row(r)[o] = upstream * gr[o]
+          let gated = upstream * gr[o]
+          p.gatedOutputCotangent?.row(r)[o] = gated
+          p.weightedGatedOutputCotangent?.row(r)[o] = w * gated
+          p.biasGradient?[o] += w * gated
           slope = upstream * (y.row(r)[o] - d[o] * t)
         }
         if let images = p.tangents, let bars = p.tangentCotangents {
           for i in 0..<k {
             let bar = s * bars.row(r)[i &* n &+ o]
-            p.gatedTangentCotangents?.row(r)[i &* n &+ o] = bar * gr[o]
+            let gated = bar * gr[o]
+            p.gatedTangentCotangents?.row(r)[i &* n &+ o] = gated
+            p.weightedGatedTangentCotangents?.row(r)[i &* n &+ o] = w * gated
             slope += bar * images.row(r)[i &* n &+ o]
           }
         }

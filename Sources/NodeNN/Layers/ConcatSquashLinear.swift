@@ -10,6 +10,8 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
   private let gateScratch = ScratchBuffer<Scalar>()
   private let cotangentScratch = ScratchBuffer<Scalar>()
   private let tangentScratch = ScratchBuffer<Scalar>()
+  private let weightedCotangentScratch = ScratchBuffer<Scalar>()
+  private let weightedTangentScratch = ScratchBuffer<Scalar>()
   /// The times and gate parameters the gate scratch was last computed from:
   /// a field evaluation calls forward, JVP and their backward passes on the
   /// same rows, which share one gate.
@@ -49,12 +51,8 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
       return gateScratch.base
     }
     let g = gateScratch.reserve(n * out)
-    // Row pointers and wrapping index arithmetic: loops that vectorise.
-    for r in 0..<n {
-      let (row, t) = (g + r &* out, times[r])
-      for o in 0..<out { row[o] = a[o] * t + c[o] }
-    }
-    VectorMath.sigmoid(g, count: n * out)
+    ConcatSquashGateKernels.gate(
+      times: times, gateWeight: a, gateBias: c, rows: n, width: out, into: g)
     gatedTimes.take(times, count: n)
     gatedParameters.take(a, count: 2 * out)
     return g
@@ -117,7 +115,9 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
   /// its output), collects the gate's gradients — their slope `h g (1 − g)`
   /// comes from the output, `h g = y − d t`, without re-running the linear
   /// map — and writes `ȳ ⊙ g` and `ẏ̄_k ⊙ g`; those then go through the
-  /// linear map (`y = h ⊙ g + d t`, `ẏ_k = (W ẋ_k) ⊙ g`).
+  /// linear map (`y = h ⊙ g + d t`, `ẏ_k = (W ẋ_k) ⊙ g`). With row weights the
+  /// kernel also writes them weighted, for the weight gradient's GEMMs, and
+  /// adds the bias gradient, so they are not read again to be scaled.
   private func backward(
     _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, activated: MatrixView<Scalar>?,
     times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
@@ -134,31 +134,56 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
       rows: n, width: outputSize, gate: g, times: times, gateWeight: a,
       timeWeight: a + 2 * outputSize)
     operands.gradient = parameterGradient.map { $0 + gateOffset }
+    operands.biasGradient = parameterGradient.map { $0 + inputSize * outputSize }
     (operands.rowWeights, operands.timeCotangents) = (rowWeights, timeCotangents)
     (operands.output, operands.outputCotangent, operands.activatedOutput) = (y, dy, activated)
-    let gatedBars = MutableMatrixView(
-      base: cotangentScratch.reserve(n * outputSize), rows: n, columns: outputSize)
+    let weighs = parameterGradient != nil && rowWeights != nil
+    let gatedBars = scratchMatrix(cotangentScratch, rows: n, columns: outputSize)
+    let weightedBars =
+      weighs ? scratchMatrix(weightedCotangentScratch, rows: n, columns: outputSize) : gatedBars
     operands.gatedOutputCotangent = gatedBars
+    if weighs { operands.weightedGatedOutputCotangent = weightedBars }
     var gatedTangentBars: MutableMatrixView<Scalar>? = nil
+    var weightedTangentBars: MutableMatrixView<Scalar>? = nil
     if let tangents {
       let width = tangents.directions * outputSize
-      gatedTangentBars = MutableMatrixView(
-        base: tangentScratch.reserve(n * width), rows: n, columns: width)
+      gatedTangentBars = scratchMatrix(tangentScratch, rows: n, columns: width)
+      weightedTangentBars =
+        weighs ? scratchMatrix(weightedTangentScratch, rows: n, columns: width) : gatedTangentBars
       (operands.tangents, operands.tangentCotangents) = (tangents.output, tangents.cotangent)
       operands.directions = tangents.directions
       operands.gatedTangentCotangents = gatedTangentBars
+      if weighs { operands.weightedGatedTangentCotangents = weightedTangentBars }
     }
     ConcatSquashGateKernels.backward(operands)
-    linear.accumulateGradients(
-      x, outputCotangent: gatedBars.readOnly, parameters: parameters, inputCotangent: dx,
-      parameterGradient: parameterGradient, rowWeights: rowWeights)
-    if let tangents, let gatedTangentBars {
-      linear.accumulateTangentGradients(
-        tangents.input, rows: n, directions: tangents.directions,
-        tangentCotangent: gatedTangentBars.readOnly, parameters: parameters,
-        inputTangentCotangent: dInputTangents, parameterGradient: parameterGradient,
-        rowWeights: rowWeights)
+    if let gradient = parameterGradient {
+      linear.addWeightGradient(x, weightedCotangent: weightedBars.readOnly, into: gradient)
     }
+    if let dx { linear.inputCotangent(gatedBars.readOnly, parameters: parameters, into: dx) }
+    guard let tangents, let gatedTangentBars, let weightedTangentBars else { return }
+    if let gradient = parameterGradient {
+      if tangents.input.rowStride == tangents.directions * inputSize {
+        linear.addTangentWeightGradient(
+          tangents.input, rows: n, directions: tangents.directions,
+          weightedTangentCotangent: weightedTangentBars.readOnly, into: gradient)
+      } else {
+        // Tangents with gaps between rows: one small GEMM per row, weighted there.
+        linear.accumulateTangentGradients(
+          tangents.input, rows: n, directions: tangents.directions,
+          tangentCotangent: gatedTangentBars.readOnly, parameters: parameters,
+          inputTangentCotangent: nil, parameterGradient: gradient, rowWeights: rowWeights)
+      }
+    }
+    linear.tangentInputCotangents(
+      gatedTangentBars.readOnly, rows: n, directions: tangents.directions,
+      parameters: parameters, into: dInputTangents)
+  }
+
+  /// A contiguous `[rows, columns]` matrix in `buffer`.
+  private func scratchMatrix(_ buffer: ScratchBuffer<Scalar>, rows: Int, columns: Int)
+    -> MutableMatrixView<Scalar>
+  {
+    MutableMatrixView(base: buffer.reserve(rows * columns), rows: rows, columns: columns)
   }
 
   @_specialize(where Scalar == Float)

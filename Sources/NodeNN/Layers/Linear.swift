@@ -88,38 +88,53 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
     parameters: UnsafePointer<Scalar>, inputCotangent dx: MutableMatrixView<Scalar>?,
     parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
   ) {
-    let n = x.rows
     if let gradient = parameterGradient {
-      // dW += Σ_r w_r dy_r x_rᵀ (one GEMM), db += Σ_r w_r dy_r.
-      var upstream = dy.base
-      var ld = dy.rowStride
-      if let rowWeights {
-        let scaled = weighted.reserve(n * outputSize)
-        // Row pointers and wrapping index arithmetic: the element loops vectorise.
-        for r in 0..<n {
-          let (source, target, w) = (dy.row(r), scaled + r &* outputSize, rowWeights[r])
-          for o in 0..<outputSize { target[o] = w * source[o] }
-        }
-        upstream = UnsafePointer(scaled)
-        ld = outputSize
-      }
-      gemm(
-        .transposed, .none, m: outputSize, n: inputSize, k: n, a: upstream, lda: ld, b: x.base,
-        ldb: x.rowStride, beta: 1, c: gradient, ldc: inputSize)
+      let upstream = weightedRows(dy, by: rowWeights)
+      addWeightGradient(x, weightedCotangent: upstream, into: gradient)
       let biasGradient = gradient + inputSize * outputSize
-      for r in 0..<n {
-        let source = upstream + r &* ld
+      for r in 0..<x.rows {
+        let source = upstream.row(r)
         for o in 0..<outputSize { biasGradient[o] += source[o] }
       }
     }
-    if let dx {
-      // dx_r = Wᵀ dy_r: a dense layer whose weight is Wᵀ ([in, out]) and whose transpose is W.
-      let t = transposeWeight(parameters)
-      DenseKernel.forward(
-        dy.base, rows: n, inputs: outputSize, ldx: dy.rowStride, weight: t,
-        transposedWeight: parameters, bias: zeros.base, outputs: inputSize, into: dx.base,
-        ldy: dx.rowStride, activation: .identity)
+    if let dx { inputCotangent(dy, parameters: parameters, into: dx) }
+  }
+
+  /// `w_r dy_r` for every row (in scratch), or `dy` itself without weights.
+  /// Row pointers and wrapping index arithmetic: the element loops vectorise.
+  private func weightedRows(_ dy: MatrixView<Scalar>, by rowWeights: UnsafePointer<Scalar>?)
+    -> MatrixView<Scalar>
+  {
+    guard let rowWeights else { return dy }
+    let (rows, width) = (dy.rows, dy.columns)
+    let scaled = weighted.reserve(rows * width)
+    for r in 0..<rows {
+      let (source, target, w) = (dy.row(r), scaled + r &* width, rowWeights[r])
+      for i in 0..<width { target[i] = w * source[i] }
     }
+    return MatrixView(base: scaled, rows: rows, columns: width)
+  }
+
+  /// `dW += Σ_r u_r x_rᵀ` over the rows of `x` (`[n, in]`) and of the cotangents
+  /// `u` (`[n, out]`, each already weighted by its row's weight): one GEMM.
+  func addWeightGradient(
+    _ x: MatrixView<Scalar>, weightedCotangent u: MatrixView<Scalar>,
+    into gradient: UnsafeMutablePointer<Scalar>
+  ) {
+    gemm(
+      .transposed, .none, m: outputSize, n: inputSize, k: x.rows, a: u.base, lda: u.rowStride,
+      b: x.base, ldb: x.rowStride, beta: 1, c: gradient, ldc: inputSize)
+  }
+
+  /// `dx_r = Wᵀ dy_r`: a dense layer whose weight is `Wᵀ` (`[in, out]`) and whose transpose is `W`.
+  func inputCotangent(
+    _ dy: MatrixView<Scalar>, parameters: UnsafePointer<Scalar>,
+    into dx: MutableMatrixView<Scalar>
+  ) {
+    DenseKernel.forward(
+      dy.base, rows: dy.rows, inputs: outputSize, ldx: dy.rowStride,
+      weight: transposeWeight(parameters), transposedWeight: parameters, bias: zeros.base,
+      outputs: inputSize, into: dx.base, ldy: dx.rowStride, activation: .identity)
   }
 
   @_specialize(where Scalar == Float)
@@ -178,52 +193,67 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
     inputTangentCotangent dInputTangents: MutableMatrixView<Scalar>?,
     parameterGradient: UnsafeMutablePointer<Scalar>?, rowWeights: UnsafePointer<Scalar>?
   ) {
-    let t = transposeWeight(parameters)
     let contiguous =
       inputTangents.rowStride == directions * inputSize
       && dTangents.rowStride == directions * outputSize
     if let gradient = parameterGradient, contiguous {
       // One GEMM over the rows·K tangents, the bars scaled by their row's weight.
-      var bars = dTangents.base
-      if let rowWeights {
-        let scaled = weighted.reserve(rows * directions * outputSize)
-        let width = directions * outputSize
-        for r in 0..<rows {
-          let (source, target, w) = (dTangents.row(r), scaled + r &* width, rowWeights[r])
-          for i in 0..<width { target[i] = w * source[i] }
-        }
-        bars = UnsafePointer(scaled)
-      }
-      gemm(
-        .transposed, .none, m: outputSize, n: inputSize, k: rows * directions, a: bars,
-        lda: outputSize, b: inputTangents.base, ldb: inputSize, beta: 1, c: gradient,
-        ldc: inputSize)
+      addTangentWeightGradient(
+        inputTangents, rows: rows, directions: directions,
+        weightedTangentCotangent: weightedRows(
+          MatrixView(base: dTangents.base, rows: rows, columns: directions * outputSize),
+          by: rowWeights),
+        into: gradient)
     }
-    if contiguous && (dInputTangents.map { $0.rowStride == directions * inputSize } ?? true) {
-      // ẋ̄ = Wᵀ ẏ̄ for all rows·K tangents at once (full row tiles, as in `jvp`).
-      if let dInputTangents {
-        DenseKernel.forward(
-          dTangents.base, rows: rows * directions, inputs: outputSize, ldx: outputSize, weight: t,
-          transposedWeight: parameters, bias: zeroBias, outputs: inputSize,
-          into: dInputTangents.base, ldy: inputSize, activation: .identity)
+    tangentInputCotangents(
+      dTangents, rows: rows, directions: directions, parameters: parameters,
+      into: dInputTangents)
+    if !contiguous, let gradient = parameterGradient {
+      for r in 0..<rows {
+        gemm(
+          .transposed, .none, m: outputSize, n: inputSize, k: directions,
+          alpha: rowWeights?[r] ?? 1, a: dTangents.row(r), lda: outputSize,
+          b: inputTangents.row(r), ldb: inputSize, beta: 1, c: gradient, ldc: inputSize)
       }
+    }
+  }
+
+  /// `W̄ += Σ_r Σ_k ū_rk ẋ_rkᵀ` over tangents stored contiguously (`[rows, K·in]`) and
+  /// their already weighted cotangents (`[rows, K·out]`): one GEMM over the rows·K tangents.
+  func addTangentWeightGradient(
+    _ inputTangents: MatrixView<Scalar>, rows: Int, directions: Int,
+    weightedTangentCotangent u: MatrixView<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
+  ) {
+    precondition(
+      inputTangents.rowStride == directions * inputSize && u.rowStride == directions * outputSize)
+    gemm(
+      .transposed, .none, m: outputSize, n: inputSize, k: rows * directions, a: u.base,
+      lda: outputSize, b: inputTangents.base, ldb: inputSize, beta: 1, c: gradient,
+      ldc: inputSize)
+  }
+
+  /// `ẋ̄_k = Wᵀ ẏ̄_k` for every row's `K` tangents, or nothing when `dInputTangents` is nil.
+  func tangentInputCotangents(
+    _ dTangents: MatrixView<Scalar>, rows: Int, directions: Int,
+    parameters: UnsafePointer<Scalar>, into dInputTangents: MutableMatrixView<Scalar>?
+  ) {
+    guard let dInputTangents else { return }
+    let t = transposeWeight(parameters)
+    if dTangents.rowStride == directions * outputSize
+      && dInputTangents.rowStride == directions * inputSize
+    {
+      // ẋ̄ = Wᵀ ẏ̄ for all rows·K tangents at once (full row tiles, as in `jvp`).
+      DenseKernel.forward(
+        dTangents.base, rows: rows * directions, inputs: outputSize, ldx: outputSize, weight: t,
+        transposedWeight: parameters, bias: zeroBias, outputs: inputSize,
+        into: dInputTangents.base, ldy: inputSize, activation: .identity)
       return
     }
     for r in 0..<rows {
-      let tangents = MatrixView(base: inputTangents.row(r), rows: directions, columns: inputSize)
-      let bars = MatrixView(base: dTangents.row(r), rows: directions, columns: outputSize)
-      if let gradient = parameterGradient, !contiguous {
-        let w = rowWeights?[r] ?? 1
-        gemm(
-          .transposed, .none, m: outputSize, n: inputSize, k: directions, alpha: w, a: bars.base,
-          lda: outputSize, b: tangents.base, ldb: inputSize, beta: 1, c: gradient, ldc: inputSize)
-      }
-      if let dInputTangents {
-        DenseKernel.forward(
-          bars.base, rows: directions, inputs: outputSize, ldx: outputSize, weight: t,
-          transposedWeight: parameters, bias: zeroBias, outputs: inputSize,
-          into: dInputTangents.row(r), ldy: inputSize, activation: .identity)
-      }
+      DenseKernel.forward(
+        dTangents.row(r), rows: directions, inputs: outputSize, ldx: outputSize, weight: t,
+        transposedWeight: parameters, bias: zeroBias, outputs: inputSize,
+        into: dInputTangents.row(r), ldy: inputSize, activation: .identity)
     }
   }
 }
