@@ -318,6 +318,31 @@ ND_TARGET void nd_dense_wide_gated_f32(const float *x, long rows, long k, long l
 #undef ND_GATED
 }
 
+// The gate over rows already written, one at a time (a narrow layer's rows
+// are a few floats each).
+ND_TARGET ND_INLINE void nd_gate_each_row(float *y, long rows, long ldy, long n,
+                                          const nd_row_gate *gate, const int SHIFT, const int ACT) {
+  for (long r = 0; r < rows; r++) nd_gate_rows(y + r * ldy, ldy, n, gate, r, 1, SHIFT, ACT);
+}
+
+ND_TARGET void nd_dense_narrow_gated_f32(const float *x, long rows, long k, long ldx,
+                                         const float *w, long n, const float *bias, float *y,
+                                         long ldy, const nd_row_gate *gate) {
+  nd_dense_narrow_f32(x, rows, k, ldx, w, n, bias, y, ldy, ND_ACTIVATION_IDENTITY);
+  int act = !gate->act ? ND_GATE_PLAIN : (gate->slope ? ND_GATE_TANH_JVP : ND_GATE_TANH);
+#define ND_GATED(SHIFT, ACT) nd_gate_each_row(y, rows, ldy, n, gate, SHIFT, ACT)
+  if (gate->shift) {
+    if (act == ND_GATE_PLAIN) ND_GATED(1, ND_GATE_PLAIN);
+    else if (act == ND_GATE_TANH) ND_GATED(1, ND_GATE_TANH);
+    else ND_GATED(1, ND_GATE_TANH_JVP);
+  } else {
+    if (act == ND_GATE_PLAIN) ND_GATED(0, ND_GATE_PLAIN);
+    else if (act == ND_GATE_TANH) ND_GATED(0, ND_GATE_TANH);
+    else ND_GATED(0, ND_GATE_TANH_JVP);
+  }
+#undef ND_GATED
+}
+
 // One layer of the chain on a tile of R rows.
 ND_TARGET ND_INLINE void nd_layer_rows(const float *x, long ldx, const nd_dense_layer_f32 *layer,
                                        float *y, long ldy, const int R) {

@@ -65,6 +65,11 @@ typedef struct {
 void nd_dense_wide_gated_f32(const float *x, long rows, long k, long ldx, const float *wt, long n,
                              const float *bias, float *y, long ldy, const nd_row_gate *gate);
 
+/// nd_dense_narrow_f32 without activation, then the gate (and tanh) of
+/// nd_dense_wide_gated_f32 row by row: the gated layer for n < 8 outputs.
+void nd_dense_narrow_gated_f32(const float *x, long rows, long k, long ldx, const float *w, long n,
+                               const float *bias, float *y, long ldy, const nd_row_gate *gate);
+
 /// The same layer for a narrow output (n small, e.g. 2): weights in PyTorch's
 /// layout, row-major [n, k]. Each output is a dot product over k computed in
 /// eight interleaved partial sums (k mod 8), added in a fixed order, then the bias.

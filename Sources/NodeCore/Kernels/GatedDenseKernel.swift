@@ -51,7 +51,8 @@ extension DenseKernel {
   /// without activation, then `y_i ← y_i ⊙ g_{i/K} (+ d t_{i/K})` as one fused
   /// multiply-add per element, and the optional ``GatedTanh`` from it. In
   /// `Float` with AVX2 the gate (and tanh) is applied to each tile of rows
-  /// right after its multiply-adds, while it is in the L1 cache.
+  /// right after its multiply-adds, while it is in the L1 cache (for fewer
+  /// than 8 outputs, row by row after the narrow kernel).
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public static func gatedForward<Scalar: TensorScalar>(
@@ -61,7 +62,7 @@ extension DenseKernel {
     gate: RowGate<Scalar>
   ) {
     if rows == 0 { return }
-    if usesFloatKernels(Scalar.self) && outputs >= 8, let transposedWeight {
+    if usesFloatKernels(Scalar.self) && (outputs < 8 || transposedWeight != nil) {
       var rowGate = nd_row_gate()
       (rowGate.gate, rowGate.per) = (gate.gate.floats, gate.rowsPerGate)
       (rowGate.shift, rowGate.times) = (gate.shift?.weight.floats, gate.shift?.times.floats)
@@ -71,9 +72,14 @@ extension DenseKernel {
           (rowGate.slope, rowGate.ldslope) = (primal.base.floats, primal.rowStride)
         }
       }
-      nd_dense_wide_gated_f32(
-        x.floats, rows, inputs, ldx, transposedWeight.floats, outputs, bias.floats, y.floats, ldy,
-        &rowGate)
+      if let transposedWeight, outputs >= 8 {
+        nd_dense_wide_gated_f32(
+          x.floats, rows, inputs, ldx, transposedWeight.floats, outputs, bias.floats, y.floats,
+          ldy, &rowGate)
+      } else {
+        nd_dense_narrow_gated_f32(
+          x.floats, rows, inputs, ldx, weight.floats, outputs, bias.floats, y.floats, ldy, &rowGate)
+      }
       return
     }
     forward(
