@@ -58,7 +58,7 @@ ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, lon
         mixed = _mm256_fmadd_ps(nd_load(images + i * n, count), nd_load(bars + i * n, count), mixed);
       dyv = nd_tanh_backward8(yact, s, dyv, mixed);
     }
-    if (p->gated_dy || p->bias_gradient) {
+    if (p->gated_dy || p->weighted_gated_dy || p->bias_gradient) {
       // ȳ ⊙ g for the linear map's input cotangent; w (ȳ ⊙ g) for its parameter gradients.
       __m256 gated = _mm256_mul_ps(dyv, gv);
       if (p->gated_dy) nd_store(p->gated_dy + r * p->ldgdy + o, gated, count);
@@ -77,9 +77,9 @@ ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, lon
     // Σ_i ẏ̄_i ⊙ ẏ_i (ẏ_i = (W ẋ_i) g), ẏ̄_i = s ẏ̄_act,i through a tanh.
     __m256 bar = nd_load(bars + i * n, count);
     if (ACT) bar = _mm256_mul_ps(s, bar);
-    if (p->gated_bars) {
+    if (p->gated_bars || p->weighted_gated_bars) {
       __m256 gated = _mm256_mul_ps(bar, gv);
-      nd_store(p->gated_bars + r * p->ldgb + i * n + o, gated, count);
+      if (p->gated_bars) nd_store(p->gated_bars + r * p->ldgb + i * n + o, gated, count);
       if (p->weighted_gated_bars) {
         nd_store(p->weighted_gated_bars + r * p->ldwgb + i * n + o, _mm256_mul_ps(w, gated), count);
       }

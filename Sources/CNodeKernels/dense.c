@@ -91,8 +91,8 @@ ND_TARGET ND_INLINE void nd_wide_rows(const float *x, long ldx, long k, const fl
 }
 
 // The sums of eight accumulators in one vector: lane i holds the sum of v[i]'s
-// lanes, as ((0+1)+(2+3)) + ((4+5)+(6+7)) whichever lane it lands in (three
-// levels of horizontal additions and a swap of the 128-bit halves).
+// lanes, as ((0+1)+(2+3)) + ((4+5)+(6+7)) whichever lane it lands in (two
+// levels of horizontal additions, then the 128-bit halves added).
 ND_TARGET ND_INLINE __m256 nd_hsum8(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 v4,
                                     __m256 v5, __m256 v6, __m256 v7) {
   __m256 q0 = _mm256_hadd_ps(_mm256_hadd_ps(v0, v1), _mm256_hadd_ps(v2, v3));

@@ -17,6 +17,8 @@ import Testing
     let directions: Int
     let y, dy, images, bars, times, weights, a, d: [Float]
     let g: [Float]
+    /// A tanh's outputs after the layer, in (−1, 1).
+    let activated: [Float]
 
     init(width: Int, directions: Int) {
       self.width = width
@@ -32,6 +34,7 @@ import Testing
       weights = v(n, 7)
       (a, d) = (v(width, 8), v(width, 9))
       g = v(n * width, 10).map { 1 / (1 + exp(-$0)) }
+      activated = v(n * width, 13).map { tanh($0) }
     }
   }
 
@@ -66,7 +69,7 @@ import Testing
 
   /// The gradients of a, c, d, the time cotangents and the other outputs in `S`.
   static func run<S: TensorScalar>(
-    _: S.Type, _ x: Inputs, outputPart: Bool, weighted: Bool
+    _: S.Type, _ x: Inputs, outputPart: Bool, weighted: Bool, throughTanh: Bool = false
   ) -> (gradient: [S], time: [S], outputs: [S]) {
     let outputs = Outputs<S>(rows: rows, width: x.width, directions: x.directions)
     defer { outputs.deallocate() }
@@ -77,6 +80,7 @@ import Testing
     let (times, weights, a, d, g) = (
       cast(x.times), cast(x.weights), cast(x.a), cast(x.d), cast(x.g)
     )
+    let activated = cast(x.activated)
     var gradient = cast(values(3 * x.width, seed: 11))
     var time = cast(values(n, seed: 12))
     y.withUnsafeBufferPointer { yp in
@@ -105,7 +109,6 @@ import Testing
                               base: dyp.baseAddress!, rows: n, columns: x.width)
                             p.gatedOutputCotangent = out(outputs.gated, x.width)
                             p.weightedGatedOutputCotangent = out(outputs.weightedGated, x.width)
-                            p.biasGradient = outputs.bias.baseAddress!
                           }
                           if x.directions > 0 {
                             p.directions = x.directions
@@ -120,7 +123,14 @@ import Testing
                           p.rowWeights = weighted ? wp.baseAddress! : nil
                           p.gradient = gradp.baseAddress!
                           p.timeCotangents = timep.baseAddress!
-                          ConcatSquashGateKernels.backward(p)
+                          p.biasGradient = outputs.bias.baseAddress!
+                          activated.withUnsafeBufferPointer { act in
+                            if throughTanh {
+                              p.activatedOutput = MatrixView(
+                                base: act.baseAddress!, rows: n, columns: x.width)
+                            }
+                            ConcatSquashGateKernels.backward(p)
+                          }
                         }
                       }
                     }
@@ -139,16 +149,27 @@ import Testing
     zip(a, b).map { abs(Double($0) - Double($1)) }.max() ?? 0
   }
 
+  /// Every specialisation of the kernel (with and without the tanh and the
+  /// output cotangent; 0, 1, 2 and 3 directions) against the portable Double loops.
   @Test(arguments: [64, 13, 2])
   func matchesDouble(width: Int) {
-    for directions in [0, 1, 2] {
+    for directions in [0, 1, 2, 3] {
       let inputs = Inputs(width: width, directions: directions)
-      for (outputPart, weighted) in [(true, false), (true, true), (false, true)] {
+      for (outputPart, weighted, tanh) in [
+        (true, false, false), (true, true, false), (false, true, false), (true, true, true),
+        (false, true, true), (true, false, true),
+      ] {
         guard outputPart || directions > 0 else { continue }
-        let f = Self.run(Float.self, inputs, outputPart: outputPart, weighted: weighted)
-        let d = Self.run(Double.self, inputs, outputPart: outputPart, weighted: weighted)
+        let f = Self.run(
+          Float.self, inputs, outputPart: outputPart, weighted: weighted, throughTanh: tanh)
+        let d = Self.run(
+          Double.self, inputs, outputPart: outputPart, weighted: weighted, throughTanh: tanh)
         let label =
-          "width \(width) directions \(directions) output \(outputPart) weighted \(weighted)"
+          "width \(width) directions \(directions) output \(outputPart) weighted \(weighted) tanh \(tanh)"
+        if !outputPart {
+          // No output cotangent: the linear map's bias gradient is left alone.
+          #expect(f.outputs.suffix(width).allSatisfy { $0 == 0.25 }, "\(label)")
+        }
         #expect(Self.worst(f.gradient, d.gradient) < 1e-4, "\(label)")
         #expect(Self.worst(f.time, d.time) < 1e-4, "\(label)")
         #expect(Self.worst(f.outputs, d.outputs) < 1e-5, "\(label)")

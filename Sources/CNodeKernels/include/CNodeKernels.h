@@ -153,7 +153,7 @@ typedef struct {
 /// with t = images); gated_dy and gated_bars receive dy g and bar_i g, what the linear map's
 /// backward pass needs, and weighted_gated_dy / weighted_gated_bars the same times the row's
 /// weight (w (dy g), one rounding more), the operands of its weight gradient; bias_gradient
-/// adds w (dy g) row by row.
+/// adds w (dy g) row by row. Whatever derives from dy is written only when dy is given.
 void nd_gate_backward_f32(const nd_gate_backward_args *args);
 
 /// The taps of a same-size stride-1 convolution (kernel 2p + 1, padding p) on an

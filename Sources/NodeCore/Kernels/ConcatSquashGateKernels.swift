@@ -40,7 +40,7 @@ public enum ConcatSquashGateKernels {
     /// Receives `ẏ̄_i ⊙ g` per direction block, or nil.
     public var gatedTangentCotangents: MutableMatrixView<Scalar>?
     /// Receive `w_r (ȳ ⊙ g)` and `w_r (ẏ̄_i ⊙ g)`, the operands of the linear
-    /// map's weight gradient, or nil. The second needs ``gatedTangentCotangents``.
+    /// map's weight gradient, or nil (the first only with an output cotangent).
     public var weightedGatedOutputCotangent: MutableMatrixView<Scalar>?
     public var weightedGatedTangentCotangents: MutableMatrixView<Scalar>?
     /// The linear map's bias gradient (`width` values), to which each row adds

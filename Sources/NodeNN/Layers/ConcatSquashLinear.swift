@@ -115,9 +115,10 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
   /// its output), collects the gate's gradients — their slope `h g (1 − g)`
   /// comes from the output, `h g = y − d t`, without re-running the linear
   /// map — and writes `ȳ ⊙ g` and `ẏ̄_k ⊙ g`; those then go through the
-  /// linear map (`y = h ⊙ g + d t`, `ẏ_k = (W ẋ_k) ⊙ g`). With row weights the
-  /// kernel also writes them weighted, for the weight gradient's GEMMs, and
-  /// adds the bias gradient, so they are not read again to be scaled.
+  /// linear map (`y = h ⊙ g + d t`, `ẏ_k = (W ẋ_k) ⊙ g`). With a parameter
+  /// gradient the kernel also adds the linear map's bias gradient, and with
+  /// row weights writes the cotangents weighted for the weight gradient's
+  /// GEMMs, so they are not read again to be scaled or summed.
   private func backward(
     _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, activated: MatrixView<Scalar>?,
     times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,

@@ -205,9 +205,6 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
           by: rowWeights),
         into: gradient)
     }
-    tangentInputCotangents(
-      dTangents, rows: rows, directions: directions, parameters: parameters,
-      into: dInputTangents)
     if !contiguous, let gradient = parameterGradient {
       for r in 0..<rows {
         gemm(
@@ -216,6 +213,9 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
           b: inputTangents.row(r), ldb: inputSize, beta: 1, c: gradient, ldc: inputSize)
       }
     }
+    tangentInputCotangents(
+      dTangents, rows: rows, directions: directions, parameters: parameters,
+      into: dInputTangents)
   }
 
   /// `W̄ += Σ_r Σ_k ū_rk ẋ_rkᵀ` over tangents stored contiguously (`[rows, K·in]`) and

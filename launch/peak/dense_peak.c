@@ -1,0 +1,85 @@
+// The dense kernels in stand-alone loops, in TSC ticks per row (minimum over
+// many calls): W3's field (nd_mlp_f32, 2 -> 64 -> 64 -> 2 with tanh, 256 rows),
+// W3's last layer alone (nd_dense_narrow_f32, 64 -> 2) and a 64 x 64 layer
+// (nd_dense_wide_f32) over 48 to 4608 rows, whose 512 multiply-adds a row need
+// 180 ticks at two FMAs a cycle on a core running 1.42 cycles a tick.
+// Built and run by launch/dense-kernel-peak.sh.
+#include <stdio.h>
+#include <stdlib.h>
+#include <x86intrin.h>
+
+#include "CNodeKernels.h"
+
+static float uniform(void) { return (float)rand() / (float)RAND_MAX * 2.0f - 1.0f; }
+
+static long ticks(void) {
+  unsigned aux;
+  return (long)__rdtscp(&aux);
+}
+
+// Fills w ([out, in]) and its transpose wt ([in, out]) with uniform values times scale.
+static void weights(float *w, float *wt, int in, int out, float scale) {
+  for (int o = 0; o < out; o++)
+    for (int k = 0; k < in; k++) {
+      w[o * in + k] = uniform() * scale;
+      wt[k * out + o] = w[o * in + k];
+    }
+}
+
+int main(void) {
+  static float w0[128], w0t[128], b0[64], w1[4096], w1t[4096], b1[64], w2[128], w2t[128], b2[2];
+  weights(w0, w0t, 2, 64, 1.0f);
+  weights(w1, w1t, 64, 64, 0.125f);
+  weights(w2, w2t, 64, 2, 0.125f);
+  for (int i = 0; i < 64; i++) b0[i] = uniform(), b1[i] = uniform();
+  b2[0] = uniform(), b2[1] = uniform();
+  nd_dense_layer_f32 layers[3] = {{2, 64, w0t, w0, b0, ND_ACTIVATION_TANH},
+                                  {64, 64, w1t, w1, b1, ND_ACTIVATION_TANH},
+                                  {64, 2, w2t, w2, b2, ND_ACTIVATION_IDENTITY}};
+  enum { ROWS = 256, BIG = 4608 };
+  static float z[ROWS * 2], f[ROWS * 2], scratch[2 * 6 * 64];
+  float *x = aligned_alloc(64, BIG * 64 * sizeof(float));
+  float *y = aligned_alloc(64, BIG * 64 * sizeof(float));
+  for (int i = 0; i < ROWS * 2; i++) z[i] = 2 * uniform();
+  for (long i = 0; i < BIG * 64L; i++) x[i] = uniform();
+  double check = 0;
+
+  long best = -1;
+  for (int it = 0; it < 20000; it++) {
+    long t0 = ticks();
+    nd_mlp_f32(z, ROWS, 2, layers, 3, f, 2, scratch);
+    long t = ticks() - t0;
+    if (best < 0 || t < best) best = t;
+    check += f[it % (ROWS * 2)];
+  }
+  printf("W3 field (nd_mlp_f32), %d rows: %.1f ticks a row\n", ROWS, (double)best / ROWS);
+
+  best = -1;
+  for (int it = 0; it < 20000; it++) {
+    long t0 = ticks();
+    nd_dense_narrow_f32(x, ROWS, 64, 64, w2, 2, b2, f, 2, ND_ACTIVATION_IDENTITY);
+    long t = ticks() - t0;
+    if (best < 0 || t < best) best = t;
+    check += f[it % (ROWS * 2)];
+  }
+  printf("64 -> 2 layer (nd_dense_narrow_f32), %d rows: %.1f ticks a row\n", ROWS,
+         (double)best / ROWS);
+
+  long counts[] = {48, 256, 1536, BIG};
+  for (int c = 0; c < 4; c++) {
+    best = -1;
+    for (int it = 0; it < 2000; it++) {
+      long t0 = ticks();
+      nd_dense_wide_f32(x, counts[c], 64, 64, w1t, 64, b1, y, 64, ND_ACTIVATION_IDENTITY);
+      long t = ticks() - t0;
+      if (best < 0 || t < best) best = t;
+      check += y[it % 64];
+    }
+    printf("64 x 64 layer (nd_dense_wide_f32), %ld rows: %.1f ticks a row (180 at two FMAs a cycle)\n",
+           counts[c], (double)best / counts[c]);
+  }
+  printf("(checksum %g)\n", check);
+  free(x);
+  free(y);
+  return 0;
+}
