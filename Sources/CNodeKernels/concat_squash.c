@@ -23,17 +23,32 @@ ND_TARGET void nd_concat_squash_gate_f32(const float *times, const float *a, con
   }
 }
 
+// The sets of outputs nd_gate_backward_f32 has its own code for: every output
+// (the adjoint's stages that add to the parameter gradient: gated, weighted,
+// bias and gate gradients), the gated cotangents alone (stages that add
+// nothing to it), or whatever the operands ask for, checked as it goes.
+enum { ND_OUT_ANY = 0, ND_OUT_ALL = 1, ND_OUT_GATED = 2 };
+
 // Eight lanes (`count` valid) of row r at offset o; returns the lanes' share
 // of the row's time cotangent. With `act` the cotangents given are the tanh
 // output's, and the tanh's backward pass comes first (as in
 // nd_tanh_jvp_backward_f32, operation for operation): the layer's own output
 // cotangent and tangent cotangents then live only in registers.
 //
-// ACT, DY (whether act and dy are given) and BLOCKS (the tangent directions,
-// or -1 for p->blocks) are compile-time constants in each specialisation.
+// ACT, DY (whether act and dy are given), BLOCKS (the tangent directions,
+// or -1 for p->blocks) and OUT (which outputs are wanted, see nd_gate_outputs)
+// are compile-time constants in each specialisation.
 ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, long r, long o,
                                              long count, __m256 t, __m256 w, const int ACT,
-                                             const int DY, const int BLOCKS) {
+                                             const int DY, const int BLOCKS, const int OUT) {
+  // Whether an output is wanted: known in the two usual sets, read otherwise.
+#define ND_WANTS(field, IN_ALL, IN_GATED)                                                  \
+  (OUT == ND_OUT_ALL ? (IN_ALL) : OUT == ND_OUT_GATED ? (IN_GATED) : p->field != 0)
+  const int gated_dy = ND_WANTS(gated_dy, 1, 1), weighted_dy = ND_WANTS(weighted_gated_dy, 1, 0);
+  const int bias = ND_WANTS(bias_gradient, 1, 0), gradient = ND_WANTS(gradient, 1, 0);
+  const int gated_bars = ND_WANTS(gated_bars, 1, 1);
+  const int weighted_bars = ND_WANTS(weighted_gated_bars, 1, 0);
+#undef ND_WANTS
   const long n = p->n;
   const long blocks = BLOCKS >= 0 ? BLOCKS : p->blocks;
   __m256 one = _mm256_set1_ps(1.0f);
@@ -58,13 +73,13 @@ ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, lon
         mixed = _mm256_fmadd_ps(nd_load(images + i * n, count), nd_load(bars + i * n, count), mixed);
       dyv = nd_tanh_backward8(yact, s, dyv, mixed);
     }
-    if (p->gated_dy || p->weighted_gated_dy || p->bias_gradient) {
+    if (gated_dy || weighted_dy || bias) {
       // ȳ ⊙ g for the linear map's input cotangent; w (ȳ ⊙ g) for its parameter gradients.
       __m256 gated = _mm256_mul_ps(dyv, gv);
-      if (p->gated_dy) nd_store(p->gated_dy + r * p->ldgdy + o, gated, count);
+      if (gated_dy) nd_store(p->gated_dy + r * p->ldgdy + o, gated, count);
       __m256 weighted = _mm256_mul_ps(w, gated);
-      if (p->weighted_gated_dy) nd_store(p->weighted_gated_dy + r * p->ldwgdy + o, weighted, count);
-      if (p->bias_gradient) {
+      if (weighted_dy) nd_store(p->weighted_gated_dy + r * p->ldwgdy + o, weighted, count);
+      if (bias) {
         float *gb = p->bias_gradient + o;
         nd_store(gb, _mm256_add_ps(nd_load(gb, count), weighted), count);
       }
@@ -77,10 +92,10 @@ ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, lon
     // Σ_i ẏ̄_i ⊙ ẏ_i (ẏ_i = (W ẋ_i) g), ẏ̄_i = s ẏ̄_act,i through a tanh.
     __m256 bar = nd_load(bars + i * n, count);
     if (ACT) bar = _mm256_mul_ps(s, bar);
-    if (p->gated_bars || p->weighted_gated_bars) {
+    if (gated_bars || weighted_bars) {
       __m256 gated = _mm256_mul_ps(bar, gv);
-      if (p->gated_bars) nd_store(p->gated_bars + r * p->ldgb + i * n + o, gated, count);
-      if (p->weighted_gated_bars) {
+      if (gated_bars) nd_store(p->gated_bars + r * p->ldgb + i * n + o, gated, count);
+      if (weighted_bars) {
         nd_store(p->weighted_gated_bars + r * p->ldwgb + i * n + o, _mm256_mul_ps(w, gated), count);
       }
     }
@@ -88,7 +103,7 @@ ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, lon
   }
   // ∂g/∂(a t + c) = g (1 − g), the g already inside h g and ẏ.
   slope = _mm256_mul_ps(slope, _mm256_sub_ps(one, gv));
-  if (p->gradient) {
+  if (gradient) {
     float *ga = p->gradient + o, *gc = ga + n, *gd = ga + 2 * n;
     __m256 ws = _mm256_mul_ps(w, slope);
     nd_store(ga, _mm256_fmadd_ps(ws, t, nd_load(ga, count)), count);
@@ -104,7 +119,7 @@ ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, lon
 // the loops store through float pointers, which the compiler must otherwise
 // assume could change *args, and so reload every field at every step.
 ND_TARGET ND_INLINE void nd_gate_backward_rows(const nd_gate_backward_args *args, const int ACT,
-                                               const int DY, const int BLOCKS) {
+                                               const int DY, const int BLOCKS, const int OUT) {
   const nd_gate_backward_args q = *args;
   const nd_gate_backward_args *p = &q;
   const long n = p->n;
@@ -114,23 +129,43 @@ ND_TARGET ND_INLINE void nd_gate_backward_rows(const nd_gate_backward_args *args
     __m256 time = _mm256_setzero_ps();
     long o = 0;
     for (; o + 8 <= n; o += 8)
-      time = _mm256_add_ps(time, nd_gate_backward8(p, r, o, 8, t, w, ACT, DY, BLOCKS));
+      time = _mm256_add_ps(time, nd_gate_backward8(p, r, o, 8, t, w, ACT, DY, BLOCKS, OUT));
     if (o < n) {
       // Masked lanes load zeros, so they add nothing.
-      time = _mm256_add_ps(time, nd_gate_backward8(p, r, o, n - o, t, w, ACT, DY, BLOCKS));
+      time = _mm256_add_ps(time, nd_gate_backward8(p, r, o, n - o, t, w, ACT, DY, BLOCKS, OUT));
     }
     if (p->time_cotangents) p->time_cotangents[r] += nd_hsum(time);
   }
 }
 
+// Which of the sets above the operands ask for (outputs derived from dy or
+// from the tangents count only when those are given).
+static int nd_gate_outputs(const nd_gate_backward_args *p) {
+  int dy = p->dy != 0, tangents = p->blocks > 0;
+  int all = p->gradient && (!dy || (p->gated_dy && p->weighted_gated_dy && p->bias_gradient)) &&
+            (!tangents || (p->gated_bars && p->weighted_gated_bars));
+  if (all) return ND_OUT_ALL;
+  int gated = !p->gradient && !p->bias_gradient && !p->weighted_gated_dy &&
+              !p->weighted_gated_bars && (!dy || p->gated_dy) && (!tangents || p->gated_bars);
+  return gated ? ND_OUT_GATED : ND_OUT_ANY;
+}
+
 ND_TARGET void nd_gate_backward_f32(const nd_gate_backward_args *p) {
   // The usual shapes get their own code: with or without the tanh and the
-  // output cotangent, and no or two tangent directions (the exact trace in 2-D).
+  // output cotangent, no or two tangent directions (the exact trace in 2-D),
+  // and the two usual sets of outputs.
+  const int out = nd_gate_outputs(p);
+#define ND_OUTPUTS(ACT, DY, BLOCKS)                                                        \
+  do {                                                                                     \
+    if (out == ND_OUT_ALL) nd_gate_backward_rows(p, ACT, DY, BLOCKS, ND_OUT_ALL);          \
+    else if (out == ND_OUT_GATED) nd_gate_backward_rows(p, ACT, DY, BLOCKS, ND_OUT_GATED); \
+    else nd_gate_backward_rows(p, ACT, DY, BLOCKS, ND_OUT_ANY);                            \
+  } while (0)
 #define ND_BLOCKS(ACT, DY)                                                                 \
   do {                                                                                     \
-    if (p->blocks == 0) nd_gate_backward_rows(p, ACT, DY, 0);                              \
-    else if (p->blocks == 2) nd_gate_backward_rows(p, ACT, DY, 2);                         \
-    else nd_gate_backward_rows(p, ACT, DY, -1);                                            \
+    if (p->blocks == 0) ND_OUTPUTS(ACT, DY, 0);                                            \
+    else if (p->blocks == 2) ND_OUTPUTS(ACT, DY, 2);                                       \
+    else ND_OUTPUTS(ACT, DY, -1);                                                          \
   } while (0)
   if (p->act) {
     if (p->dy) ND_BLOCKS(1, 1);
@@ -140,4 +175,5 @@ ND_TARGET void nd_gate_backward_f32(const nd_gate_backward_args *p) {
     else ND_BLOCKS(0, 0);
   }
 #undef ND_BLOCKS
+#undef ND_OUTPUTS
 }

@@ -69,7 +69,8 @@ import Testing
 
   /// The gradients of a, c, d, the time cotangents and the other outputs in `S`.
   static func run<S: TensorScalar>(
-    _: S.Type, _ x: Inputs, outputPart: Bool, weighted: Bool, throughTanh: Bool = false
+    _: S.Type, _ x: Inputs, outputPart: Bool, weighted: Bool, throughTanh: Bool = false,
+    parameterGradients: Bool = true
   ) -> (gradient: [S], time: [S], outputs: [S]) {
     let outputs = Outputs<S>(rows: rows, width: x.width, directions: x.directions)
     defer { outputs.deallocate() }
@@ -108,7 +109,9 @@ import Testing
                             p.outputCotangent = MatrixView(
                               base: dyp.baseAddress!, rows: n, columns: x.width)
                             p.gatedOutputCotangent = out(outputs.gated, x.width)
-                            p.weightedGatedOutputCotangent = out(outputs.weightedGated, x.width)
+                            if parameterGradients {
+                              p.weightedGatedOutputCotangent = out(outputs.weightedGated, x.width)
+                            }
                           }
                           if x.directions > 0 {
                             p.directions = x.directions
@@ -117,13 +120,17 @@ import Testing
                             p.tangentCotangents = MatrixView(
                               base: bp.baseAddress!, rows: n, columns: k * x.width)
                             p.gatedTangentCotangents = out(outputs.tangentGated, k * x.width)
-                            p.weightedGatedTangentCotangents = out(
-                              outputs.weightedTangentGated, k * x.width)
+                            if parameterGradients {
+                              p.weightedGatedTangentCotangents = out(
+                                outputs.weightedTangentGated, k * x.width)
+                            }
                           }
                           p.rowWeights = weighted ? wp.baseAddress! : nil
-                          p.gradient = gradp.baseAddress!
+                          if parameterGradients {
+                            p.gradient = gradp.baseAddress!
+                            p.biasGradient = outputs.bias.baseAddress!
+                          }
                           p.timeCotangents = timep.baseAddress!
-                          p.biasGradient = outputs.bias.baseAddress!
                           activated.withUnsafeBufferPointer { act in
                             if throughTanh {
                               p.activatedOutput = MatrixView(
@@ -173,6 +180,34 @@ import Testing
         #expect(Self.worst(f.gradient, d.gradient) < 1e-4, "\(label)")
         #expect(Self.worst(f.time, d.time) < 1e-4, "\(label)")
         #expect(Self.worst(f.outputs, d.outputs) < 1e-5, "\(label)")
+      }
+    }
+  }
+
+  /// A stage that adds nothing to the parameter gradient: the gated
+  /// cotangents and time cotangents alone (the kernel's own specialisation),
+  /// and nothing else written.
+  @Test(arguments: [64, 13])
+  func gatedCotangentsAlone(width: Int) {
+    for directions in [0, 2, 3] {
+      let inputs = Inputs(width: width, directions: directions)
+      for tanh in [false, true] {
+        let f = Self.run(
+          Float.self, inputs, outputPart: true, weighted: true, throughTanh: tanh,
+          parameterGradients: false)
+        let d = Self.run(
+          Double.self, inputs, outputPart: true, weighted: true, throughTanh: tanh,
+          parameterGradients: false)
+        let label = "width \(width) directions \(directions) tanh \(tanh)"
+        #expect(Self.worst(f.time, d.time) < 1e-4, "\(label)")
+        #expect(Self.worst(f.outputs, d.outputs) < 1e-5, "\(label)")
+        let untouched = Self.values(3 * width, seed: 11)
+        #expect(f.gradient == untouched, "\(label)")
+        let (n, k) = (Self.rows, max(1, directions))
+        #expect(f.outputs[(n * width)..<(2 * n * width)].allSatisfy { $0 == -7 }, "\(label)")
+        let weightedTangents = (2 * n * width + n * k * width)..<(2 * n * width + 2 * n * k * width)
+        #expect(f.outputs[weightedTangents].allSatisfy { $0 == -7 }, "\(label)")
+        #expect(f.outputs.suffix(width).allSatisfy { $0 == 0.25 }, "\(label)")
       }
     }
   }
