@@ -301,20 +301,27 @@ ND_TARGET ND_INLINE void nd_dense_wide_gated(const float *x, long rows, long k, 
 #undef ND_TILE
 }
 
+// Calls GATED(SHIFT, ACT) with the gate's shift (0 or 1) and the tanh after
+// it (ND_GATE_PLAIN, _TANH or _TANH_JVP) as compile-time constants.
+#define ND_GATE_VARIANTS(gate, GATED)                                                      \
+  do {                                                                                     \
+    int act_ = !(gate)->act ? ND_GATE_PLAIN : ((gate)->slope ? ND_GATE_TANH_JVP : ND_GATE_TANH); \
+    if ((gate)->shift) {                                                                   \
+      if (act_ == ND_GATE_PLAIN) GATED(1, ND_GATE_PLAIN);                                  \
+      else if (act_ == ND_GATE_TANH) GATED(1, ND_GATE_TANH);                               \
+      else GATED(1, ND_GATE_TANH_JVP);                                                     \
+    } else {                                                                               \
+      if (act_ == ND_GATE_PLAIN) GATED(0, ND_GATE_PLAIN);                                  \
+      else if (act_ == ND_GATE_TANH) GATED(0, ND_GATE_TANH);                               \
+      else GATED(0, ND_GATE_TANH_JVP);                                                     \
+    }                                                                                      \
+  } while (0)
+
 ND_TARGET void nd_dense_wide_gated_f32(const float *x, long rows, long k, long ldx,
                                        const float *wt, long n, const float *bias, float *y,
                                        long ldy, const nd_row_gate *gate) {
-  int act = !gate->act ? ND_GATE_PLAIN : (gate->slope ? ND_GATE_TANH_JVP : ND_GATE_TANH);
 #define ND_GATED(SHIFT, ACT) nd_dense_wide_gated(x, rows, k, ldx, wt, n, bias, y, ldy, gate, SHIFT, ACT)
-  if (gate->shift) {
-    if (act == ND_GATE_PLAIN) ND_GATED(1, ND_GATE_PLAIN);
-    else if (act == ND_GATE_TANH) ND_GATED(1, ND_GATE_TANH);
-    else ND_GATED(1, ND_GATE_TANH_JVP);
-  } else {
-    if (act == ND_GATE_PLAIN) ND_GATED(0, ND_GATE_PLAIN);
-    else if (act == ND_GATE_TANH) ND_GATED(0, ND_GATE_TANH);
-    else ND_GATED(0, ND_GATE_TANH_JVP);
-  }
+  ND_GATE_VARIANTS(gate, ND_GATED);
 #undef ND_GATED
 }
 
@@ -329,17 +336,8 @@ ND_TARGET void nd_dense_narrow_gated_f32(const float *x, long rows, long k, long
                                          const float *w, long n, const float *bias, float *y,
                                          long ldy, const nd_row_gate *gate) {
   nd_dense_narrow_f32(x, rows, k, ldx, w, n, bias, y, ldy, ND_ACTIVATION_IDENTITY);
-  int act = !gate->act ? ND_GATE_PLAIN : (gate->slope ? ND_GATE_TANH_JVP : ND_GATE_TANH);
 #define ND_GATED(SHIFT, ACT) nd_gate_each_row(y, rows, ldy, n, gate, SHIFT, ACT)
-  if (gate->shift) {
-    if (act == ND_GATE_PLAIN) ND_GATED(1, ND_GATE_PLAIN);
-    else if (act == ND_GATE_TANH) ND_GATED(1, ND_GATE_TANH);
-    else ND_GATED(1, ND_GATE_TANH_JVP);
-  } else {
-    if (act == ND_GATE_PLAIN) ND_GATED(0, ND_GATE_PLAIN);
-    else if (act == ND_GATE_TANH) ND_GATED(0, ND_GATE_TANH);
-    else ND_GATED(0, ND_GATE_TANH_JVP);
-  }
+  ND_GATE_VARIANTS(gate, ND_GATED);
 #undef ND_GATED
 }
 
