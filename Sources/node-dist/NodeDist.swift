@@ -13,4 +13,11 @@ struct NodeDist: ParsableCommand {
       InfoCommand.self,
     ],
     defaultSubcommand: ReproduceCommand.self)
+
+  /// Gives OpenBLAS its fast kernels on CPUs it does not know
+  /// (``BLASKernelRestart``), then parses and runs the command.
+  static func main() {
+    BLASKernelRestart.restartIfNeeded()
+    main(nil)
+  }
 }

@@ -22,6 +22,11 @@ typedef enum {
 /// 1 when the CPU has AVX2 and FMA (the kernels below may be called), else 0.
 int nd_kernels_available(void);
 
+/// The OpenBLAS kernel family (an OPENBLAS_CORETYPE name) that this CPU's
+/// features allow: "Cooperlake" (AVX-512 with BF16), "SkylakeX" (AVX-512 F,
+/// VL, BW, DQ), "Haswell" (AVX2 and FMA), or NULL for none of these.
+const char *nd_blas_core_for_cpu(void);
+
 /// y = tanh(x) for the first n elements (y may be x; at most 5 ulp, see nd_simd.h).
 void nd_tanh_f32(const float *x, float *y, long n);
 
