@@ -24,7 +24,9 @@ public final class Sequential<Scalar: TensorScalar> {
   /// Each layer's output in the last forward pass.
   var outputs: [ScratchBuffer<Scalar>]
   /// The input of the last flat-array forward pass, kept for the backward pass.
-  private let ownedInput = ScratchBuffer<Scalar>()
+  let ownedInput = ScratchBuffer<Scalar>()
+  /// The input tangents of a restored subset of a ``KeptPass``'s rows.
+  let ownedInputTangents = ScratchBuffer<Scalar>()
   private let cotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
   /// Layer `l`'s input cotangent in the last backward pass (`l ≥ 1`; layer
   /// 0's goes to the caller) when ``keepsEveryCotangent``: one buffer per
@@ -43,10 +45,12 @@ public final class Sequential<Scalar: TensorScalar> {
   /// parameters computes their gradient from its operands alone
   /// (``Layer/parameterGradientNeedsOnlyOperands``).
   public let canReplayBackward: Bool
-  private let tangentOutputs: [ScratchBuffer<Scalar>]
-  private var inputTangents = MatrixView<Scalar>(
+  var tangentOutputs: [ScratchBuffer<Scalar>]
+  var inputTangents = MatrixView<Scalar>(
     base: UnsafePointer(bitPattern: 8)!, rows: 0, columns: 0)
-  private var directions = 0
+  var directions = 0
+  /// Whether the last JVP ran on the current forward pass.
+  var tangentsAreCurrent = false
   private let tangentCotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
   var rows = 0
   /// Whether the outputs of the last pass are all kept (``forward(_:times:parameters:into:)``,
@@ -153,6 +157,7 @@ public final class Sequential<Scalar: TensorScalar> {
     rows = x.rows
     keepsEveryCotangent = false
     backwardKeptEveryCotangent = false
+    tangentsAreCurrent = false
     var current = x
     var l = 0
     while l < layers.count {
@@ -261,6 +266,7 @@ public final class Sequential<Scalar: TensorScalar> {
     precondition(keepsLastOutput, "a JVP needs forward(_:…) first, not evaluate(_:…)")
     self.inputTangents = inputTangents
     self.directions = directions
+    tangentsAreCurrent = true
     var current = inputTangents
     var l = 0
     while l < layers.count {

@@ -41,6 +41,13 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
   public let adjointNorm: AdjointNorm
   /// The step budget per sample and solve.
   public let maxSteps: Int
+  /// Whether backprop through the solver keeps every stage evaluation of a
+  /// ``StageKeepingVectorField`` (its activations: memory grows with every
+  /// stage) so that the backward pass runs one vector-Jacobian product per
+  /// stage from them, instead of recomputing each stage and its forward pass.
+  public let keepsStageEvaluations: Bool
+  /// The kept stage evaluations, reused from one forward pass to the next.
+  let keptEvaluations = KeptEvaluationPool<Scalar>()
   let forwardIntegrator: ODEIntegrator<Scalar>
   let adjointIntegrator: ODEIntegrator<Scalar>
 
@@ -53,13 +60,16 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
   ///     does not carry over to the augmented state).
   ///   - adjointNorm: the seminorm (default) leaves the parameter integral out
   ///     of the backward error control.
+  ///   - keepsStageEvaluations: backprop keeps the stage evaluations of fields
+  ///     that can (``keepsStageEvaluations``); false recomputes them.
   /// - Throws: ``SensitivityError`` for settings the integrator refuses, or a
   ///   shared-step adjoint in the checkpointed mode (its segments differ per sample).
   public init(
     mode: GradientMode, method: ButcherTableau, forward: StepSizeController<Scalar>,
     adjoint: StepSizeController<Scalar>? = nil, adjointNorm: AdjointNorm = .seminorm,
-    maxSteps: Int = 10_000
+    maxSteps: Int = 10_000, keepsStageEvaluations: Bool = true
   ) throws {
+    self.keepsStageEvaluations = keepsStageEvaluations
     self.mode = mode
     self.method = method
     forwardController = forward
@@ -114,20 +124,30 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
           + "or use another method or an adjoint mode")
     }
     let batchSize = initialStates.rank == 2 ? initialStates.shape[0] : 0
-    let recorder =
+    var recorder =
       mode == .adjoint
       ? nil : StepRecorder<Scalar>(dimension: field.dimension, batchSize: batchSize)
+    var stageRecorder: KeptStageRecorder<Scalar>? = nil
+    if mode == .backprop && keepsStageEvaluations,
+      let keeping = field as? any StageKeepingVectorField<Scalar>
+    {
+      stageRecorder = KeptStageRecorder(
+        dimension: field.dimension, batchSize: batchSize, method: method, field: keeping,
+        pool: keptEvaluations)
+      recorder = stageRecorder?.steps
+    }
     let solution: ODESolution<Scalar>
     do {
       solution = try forwardIntegrator.solve(
         field, initialStates: initialStates, times: times, sampleIdentifiers: sampleIdentifiers,
-        observer: recorder)
+        observer: stageRecorder ?? recorder)
     } catch let error as SolverError {
       throw SensitivityError.solver(error)
     }
     return ForwardPass(
       field: field, solution: solution, initialStates: initialStates,
-      sampleIdentifiers: sampleIdentifiers ?? Array(0..<batchSize), log: recorder?.log, mode: mode)
+      sampleIdentifiers: sampleIdentifiers ?? Array(0..<batchSize), log: recorder?.log,
+      keptStages: stageRecorder?.log, mode: mode)
   }
 
   /// The gradients from `dL/dz(tᵢ)` of every sample and output time.
@@ -161,7 +181,15 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
     case .adjoint, .checkpointed:
       result = try adjointBackward(pass, cotangents: outputCotangents)
     case .backprop:
-      result = discreteBackward(pass, cotangents: outputCotangents)
+      if let kept = pass.keptStages, kept.pool == ObjectIdentifier(keptEvaluations),
+        kept.generation == keptEvaluations.generation,
+        let field = pass.field as? any StageKeepingVectorField<Scalar>
+      {
+        result = keptStageBackward(
+          pass, kept: kept, field: field, cotangents: outputCotangents)
+      } else {
+        result = discreteBackward(pass, cotangents: outputCotangents)
+      }
     }
     var timeGradient: Tensor<Scalar>? = nil
     if timeGradients {

@@ -30,6 +30,9 @@ public struct ForwardPass<Scalar: TensorScalar> {
   public let sampleIdentifiers: [Int]
   /// The accepted steps (backprop and checkpointed modes).
   let log: StepLog<Scalar>?
+  /// Where the field kept each accepted step's stages (backprop with
+  /// ``ODEGradientSolver/keepsStageEvaluations`` and a ``StageKeepingVectorField``).
+  let keptStages: KeptStageLog?
   /// The gradient mode this pass was made for.
   public let mode: GradientMode
 
@@ -39,6 +42,10 @@ public struct ForwardPass<Scalar: TensorScalar> {
   /// Scalars the pass keeps for its backward pass beyond the solution:
   /// zero for the adjoint, growing with the number of steps otherwise.
   public var storedTrajectoryScalars: Int { log?.storedScalars ?? 0 }
+
+  /// The field evaluations kept whole for the backward pass (their
+  /// activations are the field's; zero unless backprop keeps stage evaluations).
+  public var keptEvaluationCount: Int { keptStages?.evaluationCount ?? 0 }
 
   /// The output time `j` of sample `s`.
   func time(sample s: Int, index j: Int) -> Scalar {

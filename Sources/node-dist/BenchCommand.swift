@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NodeBench
 import NodeCore
+import NodeSensitivity
 import NodeSolvers
 
 /// `node-dist bench <workload>`: times a reference workload of WORKLOADS.md and
@@ -58,6 +59,12 @@ struct BenchCommand: ParsableCommand {
     help: "One step size for the whole batch (torchdiffeq's behaviour) instead of per-sample steps."
   )
   var sharedStep = false
+
+  @Option(
+    help:
+      "w1: how gradients flow through the solve: adjoint (backsolve, the workload's definition), backprop (through the solver's stages, kept from the forward pass), checkpointed."
+  )
+  var gradient: GradientMode = .adjoint
 
   @Option(help: "w1: write the parameters after the last iteration to this safetensors file.")
   var save: String?
@@ -137,3 +144,5 @@ struct BenchCommand: ParsableCommand {
 
   func fmt(_ value: Double) -> String { String(format: "%.2f", value) }
 }
+
+extension GradientMode: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 import Foundation
 import NodeBench
+import NodeSensitivity
 import NodeSolvers
 
 extension BenchCommand {
@@ -7,7 +8,7 @@ extension BenchCommand {
   /// keys of `bench w3` plus the backward NFE and the last loss).
   func reportIteration(
     workload: String, threads: Int, timing: TimingSummary, forward: SolveStatistics<Float>,
-    backward: SolveStatistics<Float>, loss: Double
+    backward: SolveStatistics<Float>, loss: Double, gradient: GradientMode = .adjoint
   ) {
     print(
       "time per iteration: median \(fmt(timing.medianMilliseconds)) ms, min \(fmt(timing.minMilliseconds)) ms over \(iters) iterations"
@@ -18,6 +19,7 @@ extension BenchCommand {
     var line = JSONLine()
     line.add("workload", workload)
     line.add("threads", threads)
+    line.add("gradient", gradient.rawValue)
     line.add("median_ms", timing.medianMilliseconds)
     line.add("min_ms", timing.minMilliseconds)
     line.add("max_ms", timing.maxMilliseconds)

@@ -9,14 +9,14 @@ extension BenchCommand {
   func runW1() throws {
     let url = try weightsURL(
       bundled: W1Workload.bundledInitialWeightsURL, name: "w1-init.safetensors")
-    let w1 = try W1Workload(weights: url, threads: threads)
+    let w1 = try W1Workload(weights: url, mode: gradient, threads: threads)
     var last: W1Workload.Step?
     let timing = try TimingSummary.measure(iterations: iters, warmup: warmup) {
       last = try w1.step()
     }
     let step = last!
     print(
-      "W1: CNF on moons, batch \(w1.batchSize), dopri5 rtol = atol = 1e-5 forward and adjoint, Adam, \(w1.threads) thread(s)"
+      "W1: CNF on moons, batch \(w1.batchSize), dopri5 rtol = atol = 1e-5, \(gradient.rawValue) gradients, Adam, \(w1.threads) thread(s)"
     )
     if let save {
       try SafetensorsWriter.write(
@@ -26,6 +26,6 @@ extension BenchCommand {
     reportIteration(
       workload: "w1", threads: w1.threads, timing: timing, forward: step.forward,
       backward: step.backward,
-      loss: step.loss)
+      loss: step.loss, gradient: gradient)
   }
 }

@@ -30,7 +30,7 @@ public typealias ExactTraceCNFField<Scalar: TensorScalar> = CNFField<Scalar>
 /// the dynamics, so their state cotangents are zero.
 ///
 /// Parameters are the network's, flat, in its order.
-public final class CNFField<Scalar: TensorScalar>: DifferentiableVectorField {
+public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField {
   /// The network `f`, `D → D`, with time as an input of its layers.
   public let network: Sequential<Scalar>
   public var parameters: [Scalar]
@@ -58,6 +58,13 @@ public final class CNFField<Scalar: TensorScalar>: DifferentiableVectorField {
   private let outputBars = ScratchBuffer<Scalar>()
   private let tangentBars = ScratchBuffer<Scalar>()
   private let stateBars = ScratchBuffer<Scalar>()
+  /// Where the next evaluation keeps itself (``keepNextEvaluation(in:)``).
+  var evaluationToKeep: KeptEvaluation<Scalar>?
+  /// Rows of a kept evaluation gathered for a product at some of them.
+  let gathered = (
+    times: ScratchBuffer<Scalar>(), outputs: ScratchBuffer<Scalar>(),
+    directions: ScratchBuffer<Scalar>(), images: ScratchBuffer<Scalar>()
+  )
 
   /// A flow over `network` with the given flat parameters, trace estimator
   /// and regularisers.
@@ -142,7 +149,7 @@ public final class CNFField<Scalar: TensorScalar>: DifferentiableVectorField {
 
   /// Runs the network and its directions on the `z` part of the rows: `f`
   /// (`[n, D]`), the directions `v` and their images `J v` (`[n, m·D]`).
-  private func forwardWithTangents(_ batch: FieldBatch<Scalar>, parameters p: UnsafePointer<Scalar>)
+  func forwardWithTangents(_ batch: FieldBatch<Scalar>, parameters p: UnsafePointer<Scalar>)
     -> (
       f: UnsafeMutablePointer<Scalar>, v: UnsafeMutablePointer<Scalar>,
       jv: UnsafeMutablePointer<Scalar>
@@ -205,6 +212,10 @@ public final class CNFField<Scalar: TensorScalar>: DifferentiableVectorField {
     parameters.withUnsafeBufferPointer { p in
       let (f, v, jv) = forwardWithTangents(batch, parameters: p.baseAddress!)
       write(f, v, jv, rows: batch.count, into: derivatives)
+      if let kept = evaluationToKeep {
+        evaluationToKeep = nil
+        keep(batch, f: f, v: v, jv: jv, in: kept)
+      }
     }
   }
 
@@ -262,28 +273,44 @@ public final class CNFField<Scalar: TensorScalar>: DifferentiableVectorField {
     parameterGradient: ParameterGradientSink<Scalar>?
   ) {
     let n = batch.count
-    let d = dataDimension
     if n == 0 { return }
     parameters.withUnsafeBufferPointer { pp in
       let p = pp.baseAddress!
       let (f, v, jv) = forwardWithTangents(batch, parameters: p)
       if let derivatives { write(f, v, jv, rows: n, into: derivatives) }
-      let bars = imageCotangents(cotangents, v: v, jv: jv, rows: n)
-      let zBar = stateBars.reserve(n * d)
-      if let timeCotangents { timeCotangents.update(repeating: 0, count: n) }
-      network.jvpBackward(
-        times: batch.times, parameters: p,
-        outputCotangent: outputCotangents(cotangents, f: f, rows: n),
-        tangentCotangent: MatrixView(base: bars, rows: n, columns: directionCount * d),
-        inputCotangent: MutableMatrixView(base: zBar, rows: n, columns: d),
-        timeCotangents: timeCotangents, parameterGradient: parameterGradient?.gradient,
-        rowWeights: parameterGradient?.rowWeights)
-      if let stateCotangents {
-        for r in 0..<n {
-          let row = stateCotangents.row(r)
-          for k in 0..<d { row[k] = zBar[r * d + k] }
-          for k in d..<dimension { row[k] = 0 }
-        }
+      backThroughNetwork(
+        rows: n, times: batch.times, f: f, v: v, jv: jv, parameters: p, cotangents: cotangents,
+        stateCotangents: stateCotangents, timeCotangents: timeCotangents,
+        parameterGradient: parameterGradient)
+    }
+  }
+
+  /// The vector-Jacobian product of the network's last forward pass and JVP
+  /// (on `n` rows at `times`, with output `f`, directions `v` and their
+  /// images `jv`): the state, time and parameter cotangents of the field's
+  /// outputs' `cotangents`.
+  func backThroughNetwork(
+    rows n: Int, times: UnsafePointer<Scalar>, f: UnsafePointer<Scalar>, v: UnsafePointer<Scalar>,
+    jv: UnsafePointer<Scalar>, parameters p: UnsafePointer<Scalar>, cotangents: MatrixView<Scalar>,
+    stateCotangents: MutableMatrixView<Scalar>?, timeCotangents: UnsafeMutablePointer<Scalar>?,
+    parameterGradient: ParameterGradientSink<Scalar>?
+  ) {
+    let d = dataDimension
+    let bars = imageCotangents(cotangents, v: v, jv: jv, rows: n)
+    let zBar = stateBars.reserve(n * d)
+    if let timeCotangents { timeCotangents.update(repeating: 0, count: n) }
+    network.jvpBackward(
+      times: times, parameters: p,
+      outputCotangent: outputCotangents(cotangents, f: f, rows: n),
+      tangentCotangent: MatrixView(base: bars, rows: n, columns: directionCount * d),
+      inputCotangent: MutableMatrixView(base: zBar, rows: n, columns: d),
+      timeCotangents: timeCotangents, parameterGradient: parameterGradient?.gradient,
+      rowWeights: parameterGradient?.rowWeights)
+    if let stateCotangents {
+      for r in 0..<n {
+        let row = stateCotangents.row(r)
+        for k in 0..<d { row[k] = zBar[r * d + k] }
+        for k in d..<dimension { row[k] = 0 }
       }
     }
   }

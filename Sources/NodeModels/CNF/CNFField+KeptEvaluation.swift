@@ -1,0 +1,82 @@
+import NodeCore
+import NodeNN
+import NodeSensitivity
+import NodeSolvers
+
+/// What a ``CNFField`` keeps of one evaluation: the network's pass and JVP,
+/// and the rows' times, outputs `f`, directions `v` and images `J v`.
+final class CNFKeptEvaluation<Scalar: TensorScalar> {
+  /// The network the pass ran through (a holder serves one network only).
+  let network: Sequential<Scalar>
+  let pass: KeptPass<Scalar>
+  let times = ScratchBuffer<Scalar>()
+  let outputs = ScratchBuffer<Scalar>()
+  let directions = ScratchBuffer<Scalar>()
+  let images = ScratchBuffer<Scalar>()
+
+  init(network: Sequential<Scalar>) {
+    self.network = network
+    pass = network.makeKeptPass()
+  }
+}
+
+extension CNFField {
+  public func keepNextEvaluation(in evaluation: KeptEvaluation<Scalar>) {
+    evaluationToKeep = evaluation
+  }
+
+  /// Hands the network's pass on `batch` to `evaluation`, with copies of the
+  /// rows' times, `f`, `v` and `J v`.
+  func keep(
+    _ batch: FieldBatch<Scalar>, f: UnsafePointer<Scalar>, v: UnsafePointer<Scalar>,
+    jv: UnsafePointer<Scalar>, in evaluation: KeptEvaluation<Scalar>
+  ) {
+    let record: CNFKeptEvaluation<Scalar>
+    if let kept = evaluation.record as? CNFKeptEvaluation<Scalar>, kept.network === network {
+      record = kept
+    } else {
+      record = CNFKeptEvaluation(network: network)
+      evaluation.record = record
+    }
+    let (n, width) = (batch.count, directionCount * dataDimension)
+    evaluation.rows = n
+    record.times.reserve(n).update(from: batch.times, count: n)
+    record.outputs.reserve(n * dataDimension).update(from: f, count: n * dataDimension)
+    record.directions.reserve(n * width).update(from: v, count: n * width)
+    record.images.reserve(n * width).update(from: jv, count: n * width)
+    network.keepLastPass(in: record.pass)
+  }
+
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func vectorJacobianProduct(
+    of evaluation: KeptEvaluation<Scalar>, rows chosen: UnsafePointer<Int>?, count: Int,
+    cotangents: MatrixView<Scalar>, stateCotangents: MutableMatrixView<Scalar>,
+    parameterGradient: UnsafeMutablePointer<Scalar>
+  ) {
+    guard let record = evaluation.record as? CNFKeptEvaluation<Scalar>, record.network === network
+    else { preconditionFailure("the evaluation was not kept by this field") }
+    let n = chosen == nil ? evaluation.rows : count
+    if n == 0 { return }
+    let width = directionCount * dataDimension
+    var (times, f, v, jv) = (
+      UnsafePointer(record.times.base), UnsafePointer(record.outputs.base),
+      UnsafePointer(record.directions.base), UnsafePointer(record.images.base)
+    )
+    if let chosen {
+      times = UnsafePointer(gathered.times.gather(rows: chosen, count: n, of: times, columns: 1))
+      f = UnsafePointer(
+        gathered.outputs.gather(rows: chosen, count: n, of: f, columns: dataDimension))
+      v = UnsafePointer(gathered.directions.gather(rows: chosen, count: n, of: v, columns: width))
+      jv = UnsafePointer(gathered.images.gather(rows: chosen, count: n, of: jv, columns: width))
+    }
+    network.restorePass(record.pass, rows: chosen, count: n)
+    if chosen == nil { evaluation.rows = 0 }
+    parameters.withUnsafeBufferPointer { p in
+      backThroughNetwork(
+        rows: n, times: times, f: f, v: v, jv: jv, parameters: p.baseAddress!,
+        cotangents: cotangents, stateCotangents: stateCotangents, timeCotangents: nil,
+        parameterGradient: ParameterGradientSink(gradient: parameterGradient))
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import NodeCore
+
+/// A forward pass and its JVP through a ``Sequential`` — every layer's output
+/// and output tangents, the input and its tangents — kept after the passes,
+/// so that ``Sequential/jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
+/// can run on it later without running the network again
+/// (``Sequential/restorePass(_:rows:count:)``).
+///
+/// Backprop through a solver keeps one per stage evaluation of a CNF: the
+/// backward pass then costs one pass back through the network per stage
+/// instead of a recomputation of the stage and a forward pass inside the
+/// vector-Jacobian product. The layers' buffers are the network's own,
+/// exchanged rather than copied; only the input and its tangents are copied.
+public final class KeptPass<Scalar: TensorScalar> {
+  /// The rows of the kept pass.
+  public internal(set) var rows = 0
+  /// The JVP's directions per row.
+  public internal(set) var directions = 0
+  var outputs: [ScratchBuffer<Scalar>]
+  var tangentOutputs: [ScratchBuffer<Scalar>]
+  let input = ScratchBuffer<Scalar>()
+  let inputTangents = ScratchBuffer<Scalar>()
+
+  init(layers: Int) {
+    outputs = (0..<layers).map { _ in ScratchBuffer() }
+    tangentOutputs = (0..<layers).map { _ in ScratchBuffer() }
+  }
+
+  /// The scalars the pass holds (its memory, in elements).
+  public var storedScalars: Int {
+    (outputs + tangentOutputs + [input, inputTangents]).reduce(0) { $0 + $1.capacity }
+  }
+}
+
+extension Sequential {
+  /// A holder for ``keepLastPass(in:)``.
+  public func makeKeptPass() -> KeptPass<Scalar> { KeptPass(layers: layers.count) }
+
+  /// Hands the last forward pass and the JVP on it to `kept`. The network
+  /// takes `kept`'s previous buffers in exchange, so a JVP or backward pass
+  /// needs a new forward pass (or ``restorePass(_:rows:count:)``) after this.
+  ///
+  /// - Precondition: ``forward(_:times:parameters:into:)`` then
+  ///   ``jvp(times:parameters:inputTangents:directions:into:)`` ran last, and
+  ///   every layer differentiates its JVP (such layers' backward passes read
+  ///   nothing but their operands).
+  public func keepLastPass(in kept: KeptPass<Scalar>) {
+    precondition(
+      keepsLastOutput && tangentsAreCurrent,
+      "keepLastPass needs forward(_:…) and then jvp(…) on the same rows")
+    precondition(isTangentDifferentiable, "only layers that differentiate their JVP keep a pass")
+    kept.rows = rows
+    kept.directions = directions
+    let width = directions * inputSize
+    kept.input.reserve(rows * inputSize)
+    kept.inputTangents.reserve(rows * width)
+    for r in 0..<rows {
+      (kept.input.base + r * inputSize).update(from: input.row(r), count: inputSize)
+      (kept.inputTangents.base + r * width).update(from: inputTangents.row(r), count: width)
+    }
+    swap(&outputs, &kept.outputs)
+    swap(&tangentOutputs, &kept.tangentOutputs)
+    keepsLastOutput = false
+    tangentsAreCurrent = false
+  }
+
+  /// Makes rows `rows[0 ..< count]` of `kept` (all of them, in order, when
+  /// `rows` is nil) the network's last forward pass and JVP, as if they had
+  /// just run on those rows, ready for ``jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``.
+  ///
+  /// All rows take `kept`'s layer buffers back in exchange (`kept` holds no
+  /// pass afterwards); chosen rows are copied, and `kept` stays as it was.
+  public func restorePass(_ kept: KeptPass<Scalar>, rows chosen: UnsafePointer<Int>?, count: Int) {
+    let k = kept.directions
+    let n = chosen == nil ? kept.rows : count
+    if let chosen {
+      for l in layers.indices {
+        let width = layers[l].outputSize
+        outputs[l].gather(rows: chosen, count: n, of: kept.outputs[l].base, columns: width)
+        tangentOutputs[l].gather(
+          rows: chosen, count: n, of: kept.tangentOutputs[l].base, columns: k * width)
+      }
+      ownedInput.gather(rows: chosen, count: n, of: kept.input.base, columns: inputSize)
+      ownedInputTangents.gather(
+        rows: chosen, count: n, of: kept.inputTangents.base, columns: k * inputSize)
+    } else {
+      swap(&outputs, &kept.outputs)
+      swap(&tangentOutputs, &kept.tangentOutputs)
+      ownedInput.reserve(n * inputSize).update(from: kept.input.base, count: n * inputSize)
+      ownedInputTangents.reserve(n * k * inputSize).update(
+        from: kept.inputTangents.base, count: n * k * inputSize)
+      kept.rows = 0
+    }
+    input = MatrixView(base: ownedInput.base, rows: n, columns: inputSize)
+    inputTangents = MatrixView(base: ownedInputTangents.base, rows: n, columns: k * inputSize)
+    rows = n
+    directions = k
+    keepsLastOutput = true
+    tangentsAreCurrent = true
+    keepsEveryCotangent = false
+    backwardKeptEveryCotangent = false
+  }
+}

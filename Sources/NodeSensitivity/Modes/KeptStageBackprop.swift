@@ -1,0 +1,201 @@
+import NodeCore
+import NodeSolvers
+
+extension ODEGradientSolver {
+  /// Backprop through the solver from the stage evaluations the field kept
+  /// during the forward pass (``StageKeepingVectorField``): one
+  /// vector-Jacobian product per kept stage, without evaluating the field.
+  ///
+  /// The same gradient as ``discreteBackward(_:cotangents:)``, whose sums it
+  /// takes in another order. Every kept evaluation is a node `k = f(t, Y)`
+  /// whose input is anchored at a step's start state `y_i`:
+  /// `Y = y_i + h_i Σ_l a_jl k_l` for stage `j` of step `i`, and `Y = y_{i+1}`
+  /// for a first-same-as-last stage (the last stage of step `i`, which is the
+  /// first of step `i+1`; its coupling equals the weights `b`, so it reads
+  /// `y_{i+1}`, and `b_last = 0`). The evaluations run last to first, each as
+  /// one batch of its rows that a step uses: every node's cotangent
+  /// `k̄ = Σ_consumers` is complete when its evaluation's turn comes, because
+  /// everything that reads `k` was evaluated later. Before a node anchored at
+  /// `y_i` runs, the steps after it are closed: `ȳ_i += ȳ_{i+1}` and
+  /// `k̄_l += h_i b_l ȳ_{i+1}` (`y_{i+1} = y_i + h_i Σ b_l k_l`). A node's
+  /// product `ū = k̄ᵀ ∂f/∂Y` goes to `ȳ_i` and to `k̄_l += h_i a_jl ū`.
+  /// Outputs inside a step add `h b_l(θ) ḡ` to its nodes and `ḡ` to `ȳ_i`
+  /// up front; an output at a step's end adds `ḡ` to `ȳ_{i+1}`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func keptStageBackward(
+    _ pass: ForwardPass<Scalar>, kept: KeptStageLog,
+    field: any StageKeepingVectorField<Scalar>, cotangents: Tensor<Scalar>
+  ) -> BackwardResult<Scalar> {
+    let log = pass.log!
+    let b = pass.batchSize
+    let t = pass.solution.times.count
+    let d = pass.field.dimension
+    let g = cotangents.scalars
+    let stageCount = method.stageCount
+    let fsal = method.isFirstSameAsLast
+    let coupling = method.coupling.map { $0.map { Scalar($0) } }
+    let weights = method.weights.map { Scalar($0) }
+    let interpolant = method.interpolant.map { $0.map { Scalar($0) } }
+    let evaluations = keptEvaluations.evaluations
+    var statistics = SolveStatistics<Scalar>(batchSize: b)
+    // Each sample's accepted steps and where its state adjoints ȳ_0 … ȳ_N start.
+    var steps = [[Int]](repeating: [], count: b)
+    var stateOffset = [Int](repeating: 0, count: b + 1)
+    for s in 0..<b {
+      let status = pass.solution.statistics.status[s]
+      statistics.setOutcome(sample: s, status: status, stopTime: pass.time(sample: s, index: 0))
+      if status == .success { steps[s] = log.recordsOfSample[s] }
+      stateOffset[s + 1] = stateOffset[s] + (steps[s].count + 1) * d
+    }
+    var stateAdjoint = [Scalar](repeating: 0, count: stateOffset[b])
+    // The nodes: per kept evaluation and row, its sample, step, stage and
+    // anchor, or -1 for a row no accepted step reads.
+    let nodeCount = kept.evaluationRows.reduce(0, +)
+    var nodeStart = [Int](repeating: 0, count: kept.evaluationCount + 1)
+    for e in 0..<kept.evaluationCount {
+      nodeStart[e + 1] = nodeStart[e] + kept.evaluationRows[e]
+      evaluations[e].cotangents.reserve(kept.evaluationRows[e] * d).update(
+        repeating: 0, count: kept.evaluationRows[e] * d)
+    }
+    var nodeSample = [Int](repeating: -1, count: nodeCount)
+    var nodeStep = [Int](repeating: 0, count: nodeCount)
+    var nodeStage = [Int](repeating: 0, count: nodeCount)
+    /// Whether the node's input is `y_{step+1}` (a first-same-as-last stage).
+    var nodeReadsEnd = [Bool](repeating: false, count: nodeCount)
+    func node(_ record: Int, _ j: Int) -> (evaluation: Int, row: Int) {
+      (kept.stageEvaluation[record * stageCount + j], kept.stageRow[record * stageCount + j])
+    }
+    var nextOutput = [Int](repeating: t - 1, count: b)
+    for s in 0..<b {
+      let records = steps[s]
+      for (i, record) in records.enumerated() {
+        for j in 0..<stageCount {
+          let (e, row) = node(record, j)
+          let id = nodeStart[e] + row
+          let readsEnd = fsal && j == stageCount - 1
+          // A first-same-as-last stage also opens the next step: one node,
+          // filed under that step's first stage.
+          if readsEnd && i + 1 < records.count { continue }
+          if fsal && j == 0 && i > 0 {
+            (nodeStep[id], nodeStage[id], nodeReadsEnd[id]) = (i - 1, stageCount - 1, true)
+          } else {
+            (nodeStep[id], nodeStage[id], nodeReadsEnd[id]) = (i, j, readsEnd)
+          }
+          // The last step's last stage is a node only if an output inside the step reads it.
+          if !readsEnd { nodeSample[id] = s }
+        }
+      }
+      // Outputs, last to first, into the steps that hold them.
+      for i in stride(from: records.count - 1, through: 0, by: -1) {
+        let record = records[i]
+        let (start, h) = (log.startTimes[record], log.steps[record])
+        let direction: Scalar = h > 0 ? 1 : -1
+        while nextOutput[s] >= 1 {
+          let o = nextOutput[s]
+          let tau = pass.time(sample: s, index: o)
+          if direction * (tau - start) <= 0 { break }
+          let cotangent = (s * t + o) * d
+          let end = tau == log.endTimes[record]
+          let target = stateOffset[s] + (end ? i + 1 : i) * d
+          for k in 0..<d { stateAdjoint[target + k] += g[cotangent + k] }
+          nextOutput[s] -= 1
+          if end { continue }
+          // y(t + θh) = y + h Σ_l b_l(θ) k_l.
+          let theta = (tau - start) / h
+          for (l, polynomial) in interpolant.enumerated() where l < stageCount {
+            var weight: Scalar = 0
+            for coefficient in polynomial.reversed() { weight = weight * theta + coefficient }
+            weight *= theta * h
+            let (e, row) = node(record, l)
+            let bar = evaluations[e].cotangents.base + row * d
+            for k in 0..<d { bar[k] += weight * g[cotangent + k] }
+          }
+          // The last stage of a step without a successor is a node only now.
+          if fsal && i + 1 == records.count {
+            let (e, row) = node(record, stageCount - 1)
+            nodeSample[nodeStart[e] + row] = s
+          }
+        }
+      }
+    }
+    // Every ȳ_N is complete: open[s] is the last state of sample s whose
+    // adjoint has not yet been passed back through its step.
+    var open = steps.map(\.count)
+    func close(sample s: Int, downTo anchor: Int) {
+      while open[s] > anchor {
+        let i = open[s] - 1
+        let record = steps[s][i]
+        let h = log.steps[record]
+        let (later, earlier) = (stateOffset[s] + (i + 1) * d, stateOffset[s] + i * d)
+        for l in 0..<stageCount where weights[l] != 0 {
+          let (e, row) = node(record, l)
+          let bar = evaluations[e].cotangents.base + row * d
+          let hb = h * weights[l]
+          for k in 0..<d { bar[k] += hb * stateAdjoint[later + k] }
+        }
+        for k in 0..<d { stateAdjoint[earlier + k] += stateAdjoint[later + k] }
+        open[s] = i
+      }
+    }
+    var parameters = [Scalar](repeating: 0, count: pass.field.parameterCount)
+    let rows = ScratchBuffer<Int>()
+    let gathered = ScratchBuffer<Scalar>()
+    let inputCotangents = ScratchBuffer<Scalar>()
+    for e in stride(from: kept.evaluationCount - 1, through: 0, by: -1) {
+      let n = kept.evaluationRows[e]
+      let chosen = rows.reserve(n)
+      var m = 0
+      for r in 0..<n where nodeSample[nodeStart[e] + r] >= 0 {
+        let id = nodeStart[e] + r
+        close(sample: nodeSample[id], downTo: nodeReadsEnd[id] ? nodeStep[id] + 1 : nodeStep[id])
+        chosen[m] = r
+        m += 1
+      }
+      if m == 0 { continue }
+      let all = m == n
+      let bars =
+        all
+        ? evaluations[e].cotangents.base
+        : gathered.gather(rows: chosen, count: m, of: evaluations[e].cotangents.base, columns: d)
+      let u = inputCotangents.reserve(m * d)
+      parameters.withUnsafeMutableBufferPointer { gradient in
+        field.vectorJacobianProduct(
+          of: evaluations[e], rows: all ? nil : UnsafePointer(chosen), count: m,
+          cotangents: MatrixView(base: bars, rows: m, columns: d),
+          stateCotangents: MutableMatrixView(base: u, rows: m, columns: d),
+          parameterGradient: gradient.baseAddress!)
+      }
+      for k in 0..<m {
+        let id = nodeStart[e] + chosen[k]
+        let (s, i, j) = (nodeSample[id], nodeStep[id], nodeStage[id])
+        statistics.add(sample: s, evaluations: 1, acceptedSteps: 0)
+        let anchor = stateOffset[s] + (nodeReadsEnd[id] ? i + 1 : i) * d
+        for c in 0..<d { stateAdjoint[anchor + c] += u[k * d + c] }
+        if nodeReadsEnd[id] { continue }
+        // Y_j = y_i + h_i Σ_l a_jl k_l.
+        let record = steps[s][i]
+        let h = log.steps[record]
+        for (l, a) in coupling[j].enumerated() where a != 0 {
+          let (source, row) = node(record, l)
+          let bar = evaluations[source].cotangents.base + row * d
+          let ha = h * a
+          for c in 0..<d { bar[c] += ha * u[k * d + c] }
+        }
+      }
+    }
+    keptEvaluations.endGeneration()
+    var adjointAtStart = [Scalar](repeating: .nan, count: b * d)
+    for s in 0..<b where pass.solution.statistics.status[s] == .success {
+      close(sample: s, downTo: 0)
+      statistics.add(sample: s, evaluations: 0, acceptedSteps: steps[s].count)
+      for k in 0..<d { adjointAtStart[s * d + k] = stateAdjoint[stateOffset[s] + k] }
+      // Outputs at t₀ itself (index ≥ 1) join a(t₀⁺).
+      for o in stride(from: nextOutput[s], through: 1, by: -1) {
+        for k in 0..<d { adjointAtStart[s * d + k] += g[(s * t + o) * d + k] }
+      }
+    }
+    return BackwardResult(
+      adjointAtStart: adjointAtStart, parameters: parameters, statistics: statistics)
+  }
+}
