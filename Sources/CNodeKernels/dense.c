@@ -80,13 +80,18 @@ ND_TARGET ND_INLINE void nd_tanh_rows(float *y, long ldy, long n, const int R) {
   }
 }
 
-// All outputs of R rows: full 16-wide blocks, then the remainder, then the activation.
+// All outputs of R rows: full 16-wide blocks, then the remainder (or the
+// AVX-512 tiles of dense512.c, bitwise the same), then the activation.
 ND_TARGET ND_INLINE void nd_wide_rows(const float *x, long ldx, long k, const float *wt, long n,
                                       const float *bias, float *y, long ldy,
                                       nd_activation activation, const int R) {
-  long j0 = 0;
-  for (; j0 + 16 <= n; j0 += 16) nd_wide_tile(x, ldx, k, wt, n, bias, y, ldy, j0, 16, R, 1, 0);
-  if (j0 < n) nd_wide_tile(x, ldx, k, wt, n, bias, y, ldy, j0, n - j0, R, 0, 0);
+  if (nd_dense_avx512) {
+    nd_wide_rows_avx512(x, ldx, k, wt, n, bias, y, ldy, R);
+  } else {
+    long j0 = 0;
+    for (; j0 + 16 <= n; j0 += 16) nd_wide_tile(x, ldx, k, wt, n, bias, y, ldy, j0, 16, R, 1, 0);
+    if (j0 < n) nd_wide_tile(x, ldx, k, wt, n, bias, y, ldy, j0, n - j0, R, 0, 0);
+  }
   if (activation == ND_ACTIVATION_TANH) nd_tanh_rows(y, ldy, n, R);
 }
 

@@ -7,6 +7,13 @@
 #define ND_TARGET __attribute__((target("avx2,fma")))
 #define ND_INLINE static inline __attribute__((always_inline))
 
+// Whether the wide dense kernels take their AVX-512 multiply-adds
+// (dense512.c; set once at load from the CPU, or by nd_set_dense_avx512).
+extern int nd_dense_avx512;
+// The multiply-adds of nd_wide_rows with AVX-512, for 1 to 6 rows.
+void nd_wide_rows_avx512(const float *x, long ldx, long k, const float *wt, long n,
+                         const float *bias, float *y, long ldy, int rows);
+
 
 // tanh(x) = x P(x^2) / Q(x^2) with P of degree 5 and Q of degree 3 in x^2,
 // P(0) = Q(0) = 1 (so tanh(x) = x for small x). The coefficients are a

@@ -70,6 +70,31 @@ import Testing
     }
   }
 
+  /// The AVX-512 multiply-adds give bitwise the AVX2 kernel's results, over
+  /// widths with full and partial 16- and 32-wide blocks and every row remainder.
+  @Test(
+    .enabled(if: DenseKernel.avx512Available),
+    arguments: [
+      (64, 64), (64, 40), (2, 64), (13, 17), (9, 33), (64, 8), (30, 48), (5, 16),
+    ])
+  func avx512IsBitwiseTheAVX2Kernel(inputs: Int, outputs: Int) {
+    defer { DenseKernel.avx512Enabled = true }
+    for activation in [Activation.identity, .tanh] {
+      let layer = Self.layer(inputs, outputs, activation, seed: UInt64(inputs + outputs))
+      for rows in [1, 2, 3, 4, 5, 6, 7, 13] {
+        let x = Self.inputs(rows: rows, width: inputs, seed: UInt64(rows))
+        DenseKernel.avx512Enabled = true
+        #expect(DenseKernel.avx512Enabled)
+        let wide = Self.run(layer, x, rows: rows)
+        DenseKernel.avx512Enabled = false
+        let narrow = Self.run(layer, x, rows: rows)
+        #expect(
+          wide.map(\.bitPattern) == narrow.map(\.bitPattern),
+          "\(inputs)→\(outputs) \(activation) rows \(rows)")
+      }
+    }
+  }
+
   @Test(arguments: [(64, 64), (64, 2), (13, 5), (2, 64)])
   func rowsDoNotDependOnTheBatch(inputs: Int, outputs: Int) {
     let layer = Self.layer(inputs, outputs, .tanh, seed: 7)

@@ -190,6 +190,16 @@ void nd_fold_same_f32(const nd_same_size_taps *taps, const float *columns, long 
 /// Whether this CPU has AVX-512 F and VL (the lane kernels need them).
 int nd_avx512_available(void);
 
+/// Whether the wide dense kernels (nd_dense_wide_f32, nd_dense_wide_gated_f32,
+/// nd_mlp_f32 for layers of 8 or more outputs with k <= 256) run their
+/// multiply-adds with AVX-512: on by default where the CPU has AVX-512 F and
+/// VL. Bitwise the same results as AVX2 (each output's sum is unchanged).
+int nd_dense_avx512_enabled(void);
+/// Turns those AVX-512 multiply-adds on (if the CPU has them) or off, e.g. to
+/// compare the two in tests; returns the previous setting. Not thread-safe:
+/// call it while no kernel runs.
+int nd_set_dense_avx512(int enabled);
+
 /// What each output pixel of a convolution reads, for the lane kernels: output pixel q
 /// sums counts[q] terms, term i being tap term_taps[q taps + i] at input pixel
 /// term_sources[q taps + i] (the taps over the border are absent). Tap t pairs output

@@ -9,6 +9,18 @@ import RealModule
 /// kernel reads `Wᵀ`, the narrow one `W`); elsewhere a portable loop. Layers
 /// whose weights live in a flat parameter buffer call it directly.
 public enum DenseKernel {
+  /// Whether this CPU can run the wide kernels' AVX-512 multiply-adds.
+  public static var avx512Available: Bool { nd_avx512_available() != 0 }
+
+  /// Whether the wide Float kernels (outputs ≥ 8) run their multiply-adds
+  /// with AVX-512 — on by default where available. Each output sums in the
+  /// same order either way, so the results are bitwise the same; tests
+  /// compare the two. Set it only while no kernel runs.
+  public static var avx512Enabled: Bool {
+    get { nd_dense_avx512_enabled() != 0 }
+    set { nd_set_dense_avx512(newValue ? 1 : 0) }
+  }
+
   /// Writes `act(W x_r + b)` for `rows` rows of `x` (row stride `ldx`) into
   /// `y` (row stride `ldy`).
   ///
