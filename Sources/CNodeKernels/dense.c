@@ -72,6 +72,10 @@ ND_TARGET ND_INLINE void nd_wide_tile(const float *x, long ldx, long k, const fl
 // the multiply-adds: fusing it into the tile's epilogue, with 12 accumulators
 // live, made the compiler spill registers (4 % slower at -O2).
 ND_TARGET ND_INLINE void nd_tanh_rows(float *y, long ldy, long n, const int R) {
+  if (nd_dense_avx512) {
+    nd_tanh_rows_avx512(y, ldy, n, R);
+    return;
+  }
   for (int r = 0; r < R; r++) {
     float *row = y + r * ldy;
     long j = 0;
@@ -251,9 +255,6 @@ ND_TARGET void nd_dense_narrow_f32(const float *x, long rows, long k, long ldx, 
 #undef ND_TILE
 }
 
-// The tanh after the gate (nd_row_gate.act): none, its output, or its JVP
-// from the primal rows' tanh outputs. A compile-time constant in the kernels.
-enum { ND_GATE_PLAIN = 0, ND_GATE_TANH = 1, ND_GATE_TANH_JVP = 2 };
 
 // Eight lanes (`count` valid; a constant 8 folds the masks) of a gated row:
 // y = y g + shift t, then the tanh after the gate per ACT: act = tanh(y), or
@@ -275,6 +276,10 @@ ND_TARGET ND_INLINE void nd_gate8(float *row, const float *g, const float *shift
 // multiply-adds, like nd_tanh_rows.
 ND_TARGET ND_INLINE void nd_gate_rows(float *y, long ldy, long n, const nd_row_gate *gate,
                                       long row0, const int R, const int SHIFT, const int ACT) {
+  if (nd_dense_avx512) {
+    nd_gate_rows_avx512(y, ldy, n, gate, row0, R, SHIFT, ACT);
+    return;
+  }
   for (int r = 0; r < R; r++) {
     long gi = (row0 + r) / gate->per;
     const float *g = gate->gate + gi * n;

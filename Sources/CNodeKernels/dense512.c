@@ -79,3 +79,75 @@ ND_TARGET512 void nd_wide_rows_avx512(const float *x, long ldx, long k, const fl
   default: nd_wide_rows512(x, ldx, k, wt, n, bias, y, ldy, 6); break;
   }
 }
+
+// nd_tanh8 of nd_simd.h on 16 lanes: the same operations in the same order,
+// so bitwise the same values.
+ND_INLINE512 __m512 nd_tanh16(__m512 x) {
+  const __m512 limit = _mm512_set1_ps(ND_TANH_LIMIT);
+  __m512 c = _mm512_max_ps(_mm512_set1_ps(-ND_TANH_LIMIT), _mm512_min_ps(limit, x));
+  __m512 s = _mm512_mul_ps(c, c);
+  __m512 p = _mm512_fmadd_ps(s, _mm512_set1_ps(ND_TANH_P5), _mm512_set1_ps(ND_TANH_P4));
+  p = _mm512_fmadd_ps(s, p, _mm512_set1_ps(ND_TANH_P3));
+  p = _mm512_fmadd_ps(s, p, _mm512_set1_ps(ND_TANH_P2));
+  p = _mm512_fmadd_ps(s, p, _mm512_set1_ps(ND_TANH_P1));
+  p = _mm512_fmadd_ps(s, p, _mm512_set1_ps(1.0f));
+  p = _mm512_mul_ps(c, p);
+  __m512 q = _mm512_fmadd_ps(s, _mm512_set1_ps(ND_TANH_Q3), _mm512_set1_ps(ND_TANH_Q2));
+  q = _mm512_fmadd_ps(s, q, _mm512_set1_ps(ND_TANH_Q1));
+  q = _mm512_fmadd_ps(s, q, _mm512_set1_ps(1.0f));
+  return _mm512_div_ps(p, q);
+}
+
+ND_TARGET512 void nd_tanh_rows_avx512(float *y, long ldy, long n, int rows) {
+  for (int r = 0; r < rows; r++) {
+    float *row = y + r * ldy;
+    long j = 0;
+    for (; j + 16 <= n; j += 16) _mm512_storeu_ps(row + j, nd_tanh16(_mm512_loadu_ps(row + j)));
+    if (j < n) {
+      __mmask16 m = nd_mask512(n - j);
+      _mm512_mask_storeu_ps(row + j, m, nd_tanh16(_mm512_maskz_loadu_ps(m, row + j)));
+    }
+  }
+}
+
+// nd_gate8 of dense.c on 16 lanes (mask m): the same operations per lane.
+ND_INLINE512 void nd_gate16(float *row, const float *g, const float *shift, __m512 t, float *act,
+                            const float *slope, long j, __mmask16 m, const int SHIFT,
+                            const int ACT) {
+  __m512 s = SHIFT ? _mm512_mul_ps(_mm512_maskz_loadu_ps(m, shift + j), t) : _mm512_setzero_ps();
+  __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row + j), _mm512_maskz_loadu_ps(m, g + j), s);
+  _mm512_mask_storeu_ps(row + j, m, v);
+  if (ACT == ND_GATE_TANH) _mm512_mask_storeu_ps(act + j, m, nd_tanh16(v));
+  if (ACT == ND_GATE_TANH_JVP) {
+    __m512 y = _mm512_maskz_loadu_ps(m, slope + j);
+    _mm512_mask_storeu_ps(act + j, m, _mm512_mul_ps(v, _mm512_fnmadd_ps(y, y, _mm512_set1_ps(1.0f))));
+  }
+}
+
+ND_INLINE512 void nd_gate_rows512(float *y, long ldy, long n, const nd_row_gate *gate, long row0,
+                                  int rows, const int SHIFT, const int ACT) {
+  for (int r = 0; r < rows; r++) {
+    long gi = (row0 + r) / gate->per;
+    const float *g = gate->gate + gi * n;
+    float *row = y + r * ldy;
+    float *act = ACT ? gate->act + (row0 + r) * gate->ldact : 0;
+    const float *slope = ACT == ND_GATE_TANH_JVP ? gate->slope + gi * gate->ldslope : 0;
+    __m512 t = SHIFT ? _mm512_set1_ps(gate->times[gi]) : _mm512_setzero_ps();
+    long j = 0;
+    for (; j + 16 <= n; j += 16) nd_gate16(row, g, gate->shift, t, act, slope, j, 0xFFFF, SHIFT, ACT);
+    if (j < n) nd_gate16(row, g, gate->shift, t, act, slope, j, nd_mask512(n - j), SHIFT, ACT);
+  }
+}
+
+ND_TARGET512 void nd_gate_rows_avx512(float *y, long ldy, long n, const nd_row_gate *gate,
+                                      long row0, int rows, int shift, int act) {
+  if (shift) {
+    if (act == ND_GATE_TANH) nd_gate_rows512(y, ldy, n, gate, row0, rows, 1, ND_GATE_TANH);
+    else if (act == ND_GATE_TANH_JVP) nd_gate_rows512(y, ldy, n, gate, row0, rows, 1, ND_GATE_TANH_JVP);
+    else nd_gate_rows512(y, ldy, n, gate, row0, rows, 1, ND_GATE_PLAIN);
+  } else {
+    if (act == ND_GATE_TANH) nd_gate_rows512(y, ldy, n, gate, row0, rows, 0, ND_GATE_TANH);
+    else if (act == ND_GATE_TANH_JVP) nd_gate_rows512(y, ldy, n, gate, row0, rows, 0, ND_GATE_TANH_JVP);
+    else nd_gate_rows512(y, ldy, n, gate, row0, rows, 0, ND_GATE_PLAIN);
+  }
+}

@@ -13,6 +13,15 @@ extern int nd_dense_avx512;
 // The multiply-adds of nd_wide_rows with AVX-512, for 1 to 6 rows.
 void nd_wide_rows_avx512(const float *x, long ldx, long k, const float *wt, long n,
                          const float *bias, float *y, long ldy, int rows);
+// nd_tanh_rows with AVX-512, bitwise the same.
+void nd_tanh_rows_avx512(float *y, long ldy, long n, int rows);
+
+// The tanh after a gate (nd_row_gate.act): none, its output, or its JVP
+// from the primal rows' tanh outputs. A compile-time constant in the kernels.
+enum { ND_GATE_PLAIN = 0, ND_GATE_TANH = 1, ND_GATE_TANH_JVP = 2 };
+// nd_gate_rows of dense.c with AVX-512, bitwise the same.
+void nd_gate_rows_avx512(float *y, long ldy, long n, const nd_row_gate *gate, long row0, int rows,
+                         int shift, int act);
 
 
 // tanh(x) = x P(x^2) / Q(x^2) with P of degree 5 and Q of degree 3 in x^2,
@@ -23,18 +32,29 @@ void nd_wide_rows_avx512(const float *x, long ldx, long k, const float *wt, long
 // Measured in float: at most 5 ulp from the correctly rounded tanh for
 // 1e-20 <= |x|, 88 % of inputs exact, absolute error below 3e-7 everywhere.
 // 10 multiply-adds and one division per 8 lanes.
+// The tanh's clamp and its coefficients, shared with the AVX-512 copy in dense512.c.
+#define ND_TANH_LIMIT 7.90531110763549805f
+#define ND_TANH_P5 2.352760727279222e-11f
+#define ND_TANH_P4 -1.470216998694386e-08f
+#define ND_TANH_P3 9.876332541585641e-06f
+#define ND_TANH_P2 0.002985552822138171f
+#define ND_TANH_P1 0.1297893719784878f
+#define ND_TANH_Q3 0.00023716260895037723f
+#define ND_TANH_Q2 0.024026652432444458f
+#define ND_TANH_Q1 0.46312255648257716f
+
 ND_TARGET ND_INLINE __m256 nd_tanh8(__m256 x) {
-  const __m256 limit = _mm256_set1_ps(7.90531110763549805f);
-  __m256 c = _mm256_max_ps(_mm256_set1_ps(-7.90531110763549805f), _mm256_min_ps(limit, x));
+  const __m256 limit = _mm256_set1_ps(ND_TANH_LIMIT);
+  __m256 c = _mm256_max_ps(_mm256_set1_ps(-ND_TANH_LIMIT), _mm256_min_ps(limit, x));
   __m256 s = _mm256_mul_ps(c, c);
-  __m256 p = _mm256_fmadd_ps(s, _mm256_set1_ps(2.352760727279222e-11f), _mm256_set1_ps(-1.470216998694386e-08f));
-  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(9.876332541585641e-06f));
-  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(0.002985552822138171f));
-  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(0.1297893719784878f));
+  __m256 p = _mm256_fmadd_ps(s, _mm256_set1_ps(ND_TANH_P5), _mm256_set1_ps(ND_TANH_P4));
+  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(ND_TANH_P3));
+  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(ND_TANH_P2));
+  p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(ND_TANH_P1));
   p = _mm256_fmadd_ps(s, p, _mm256_set1_ps(1.0f));
   p = _mm256_mul_ps(c, p);
-  __m256 q = _mm256_fmadd_ps(s, _mm256_set1_ps(0.00023716260895037723f), _mm256_set1_ps(0.024026652432444458f));
-  q = _mm256_fmadd_ps(s, q, _mm256_set1_ps(0.46312255648257716f));
+  __m256 q = _mm256_fmadd_ps(s, _mm256_set1_ps(ND_TANH_Q3), _mm256_set1_ps(ND_TANH_Q2));
+  q = _mm256_fmadd_ps(s, q, _mm256_set1_ps(ND_TANH_Q1));
   q = _mm256_fmadd_ps(s, q, _mm256_set1_ps(1.0f));
   return _mm256_div_ps(p, q);
 }

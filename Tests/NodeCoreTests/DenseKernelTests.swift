@@ -4,7 +4,8 @@ import Testing
 
 /// The fused dense kernels against a plain Double evaluation, across tile
 /// remainders and widths that are not multiples of the vector width.
-@Suite struct DenseKernelTests {
+/// Serialized: two tests switch the AVX-512 multiply-adds on and off.
+@Suite(.serialized) struct DenseKernelTests {
   static func layer(_ inputs: Int, _ outputs: Int, _ activation: Activation, seed: UInt64)
     -> DenseLayer<Float>
   {
@@ -84,13 +85,38 @@ import Testing
       for rows in [1, 2, 3, 4, 5, 6, 7, 13] {
         let x = Self.inputs(rows: rows, width: inputs, seed: UInt64(rows))
         DenseKernel.avx512Enabled = true
-        #expect(DenseKernel.avx512Enabled)
         let wide = Self.run(layer, x, rows: rows)
         DenseKernel.avx512Enabled = false
         let narrow = Self.run(layer, x, rows: rows)
         #expect(
           wide.map(\.bitPattern) == narrow.map(\.bitPattern),
           "\(inputs)→\(outputs) \(activation) rows \(rows)")
+      }
+    }
+  }
+
+  /// The gated kernel's AVX-512 passes (multiply-adds, gate, tanh or its
+  /// JVP) give bitwise its AVX2 results.
+  @Test(
+    .enabled(if: DenseKernel.avx512Available),
+    arguments: [
+      (64, 64), (64, 40), (2, 64), (17, 24), (64, 2),
+    ])
+  func gatedAVX512IsBitwiseTheAVX2Kernel(inputs: Int, outputs: Int) {
+    defer { DenseKernel.avx512Enabled = true }
+    for (per, gateRows) in [(1, 7), (2, 5), (3, 1)] {
+      let problem = GatedDenseKernelTests.Problem(
+        inputs: inputs, outputs: outputs, rows: gateRows * per, per: per)
+      for shift in [false, true] {
+        for (tanh, jvp) in [(false, false), (true, false), (true, true)] {
+          DenseKernel.avx512Enabled = true
+          let wide = problem.run(shift: shift, tanh: tanh, jvp: jvp)
+          DenseKernel.avx512Enabled = false
+          let narrow = problem.run(shift: shift, tanh: tanh, jvp: jvp)
+          let label = "\(inputs)→\(outputs) per \(per) shift \(shift) tanh \(tanh) jvp \(jvp)"
+          #expect(wide.y.map(\.bitPattern) == narrow.y.map(\.bitPattern), "\(label)")
+          #expect(wide.act.map(\.bitPattern) == narrow.act.map(\.bitPattern), "\(label)")
+        }
       }
     }
   }
