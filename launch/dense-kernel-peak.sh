@@ -8,5 +8,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 clang -O2 -I"$root/Sources/CNodeKernels/include" -I"$root/Sources/CNodeKernels" \
-  -o "$out/dense_peak" "$root/launch/peak/dense_peak.c" "$root/Sources/CNodeKernels/dense.c"
+  -o "$out/dense_peak" "$root/launch/peak/dense_peak.c" "$root/Sources/CNodeKernels/dense.c" \
+  "$root/Sources/CNodeKernels/dense512.c" "$root/Sources/CNodeKernels/lane_conv.c"
 taskset -c "${1:-0}" "$out/dense_peak"
