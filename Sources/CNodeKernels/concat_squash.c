@@ -5,11 +5,16 @@
 // sits; the parameter gradients add the rows in increasing order.
 #include "CNodeKernels.h"
 #include "nd_simd.h"
+#include "nd_simd512.h"
 
 // g = σ(a t + c) for every row: the product and the sum rounded apart (as
 // two Swift operations would be), then nd_sigmoid_f32's arithmetic.
 ND_TARGET void nd_concat_squash_gate_f32(const float *times, const float *a, const float *c,
                                          float *g, long rows, long n) {
+  if (nd_dense_avx512) {
+    nd_concat_squash_gate_avx512(times, a, c, g, rows, n);
+    return;
+  }
   const __m256 half = _mm256_set1_ps(0.5f);
   for (long r = 0; r < rows; r++) {
     __m256 t = _mm256_set1_ps(times[r]);
@@ -19,6 +24,23 @@ ND_TARGET void nd_concat_squash_gate_f32(const float *times, const float *a, con
       __m256 z = _mm256_add_ps(_mm256_mul_ps(nd_load(a + o, count), t), nd_load(c + o, count));
       __m256 s = nd_tanh8(_mm256_mul_ps(half, z));
       nd_store(row + o, _mm256_fmadd_ps(half, s, half), count);
+    }
+  }
+}
+
+// nd_concat_squash_gate_f32 on 16 lanes: the same operations per lane.
+ND_TARGET512 void nd_concat_squash_gate_avx512(const float *times, const float *a, const float *c,
+                                               float *g, long rows, long n) {
+  const __m512 half = _mm512_set1_ps(0.5f);
+  for (long r = 0; r < rows; r++) {
+    __m512 t = _mm512_set1_ps(times[r]);
+    float *row = g + r * n;
+    for (long o = 0; o < n; o += 16) {
+      __mmask16 m = nd_mask512(n - o);
+      __m512 z = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + o), t),
+                               _mm512_maskz_loadu_ps(m, c + o));
+      __m512 s = nd_tanh16(_mm512_mul_ps(half, z));
+      _mm512_mask_storeu_ps(row + o, m, _mm512_fmadd_ps(half, s, half));
     }
   }
 }

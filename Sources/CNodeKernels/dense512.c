@@ -6,9 +6,7 @@
 // units, the throughput doubles).
 #include "CNodeKernels.h"
 #include "nd_simd.h"
-
-#define ND_TARGET512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
-#define ND_INLINE512 ND_TARGET512 static inline __attribute__((always_inline))
+#include "nd_simd512.h"
 
 int nd_dense_avx512 = 0;
 
@@ -52,10 +50,6 @@ ND_INLINE512 void nd_wide_tile512(const float *x, long ldx, long k, const float 
   }
 }
 
-ND_INLINE512 __mmask16 nd_mask512(long count) {
-  return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
-}
-
 ND_INLINE512 void nd_wide_rows512(const float *x, long ldx, long k, const float *wt, long n,
                                   const float *bias, float *y, long ldy, const int R) {
   long j0 = 0;
@@ -80,24 +74,6 @@ ND_TARGET512 void nd_wide_rows_avx512(const float *x, long ldx, long k, const fl
   }
 }
 
-// nd_tanh8 of nd_simd.h on 16 lanes: the same operations in the same order,
-// so bitwise the same values.
-ND_INLINE512 __m512 nd_tanh16(__m512 x) {
-  const __m512 limit = _mm512_set1_ps(ND_TANH_LIMIT);
-  __m512 c = _mm512_max_ps(_mm512_set1_ps(-ND_TANH_LIMIT), _mm512_min_ps(limit, x));
-  __m512 s = _mm512_mul_ps(c, c);
-  __m512 p = _mm512_fmadd_ps(s, _mm512_set1_ps(ND_TANH_P5), _mm512_set1_ps(ND_TANH_P4));
-  p = _mm512_fmadd_ps(s, p, _mm512_set1_ps(ND_TANH_P3));
-  p = _mm512_fmadd_ps(s, p, _mm512_set1_ps(ND_TANH_P2));
-  p = _mm512_fmadd_ps(s, p, _mm512_set1_ps(ND_TANH_P1));
-  p = _mm512_fmadd_ps(s, p, _mm512_set1_ps(1.0f));
-  p = _mm512_mul_ps(c, p);
-  __m512 q = _mm512_fmadd_ps(s, _mm512_set1_ps(ND_TANH_Q3), _mm512_set1_ps(ND_TANH_Q2));
-  q = _mm512_fmadd_ps(s, q, _mm512_set1_ps(ND_TANH_Q1));
-  q = _mm512_fmadd_ps(s, q, _mm512_set1_ps(1.0f));
-  return _mm512_div_ps(p, q);
-}
-
 ND_TARGET512 void nd_tanh_rows_avx512(float *y, long ldy, long n, int rows) {
   for (int r = 0; r < rows; r++) {
     float *row = y + r * ldy;
@@ -120,7 +96,7 @@ ND_INLINE512 void nd_gate16(float *row, const float *g, const float *shift, __m5
   if (ACT == ND_GATE_TANH) _mm512_mask_storeu_ps(act + j, m, nd_tanh16(v));
   if (ACT == ND_GATE_TANH_JVP) {
     __m512 y = _mm512_maskz_loadu_ps(m, slope + j);
-    _mm512_mask_storeu_ps(act + j, m, _mm512_mul_ps(v, _mm512_fnmadd_ps(y, y, _mm512_set1_ps(1.0f))));
+    _mm512_mask_storeu_ps(act + j, m, _mm512_mul_ps(v, nd_tanh_slope16(y)));
   }
 }
 

@@ -19,6 +19,9 @@ void nd_tanh_rows_avx512(float *y, long ldy, long n, int rows);
 // The tanh after a gate (nd_row_gate.act): none, its output, or its JVP
 // from the primal rows' tanh outputs. A compile-time constant in the kernels.
 enum { ND_GATE_PLAIN = 0, ND_GATE_TANH = 1, ND_GATE_TANH_JVP = 2 };
+// nd_concat_squash_gate_f32 with AVX-512, bitwise the same.
+void nd_concat_squash_gate_avx512(const float *times, const float *a, const float *c, float *g,
+                                  long rows, long n);
 // nd_gate_rows of dense.c with AVX-512, bitwise the same.
 void nd_gate_rows_avx512(float *y, long ldy, long n, const nd_row_gate *gate, long row0, int rows,
                          int shift, int act);
