@@ -64,6 +64,33 @@ extension Sequential {
     tangentsAreCurrent = false
   }
 
+  /// Whether every value `kept` holds for its rows `rows[0 ..< count]` — input,
+  /// input tangents, every layer's output and output tangents — is finite: a
+  /// backward pass over all of its rows with zero cotangents at those then
+  /// adds exactly nothing for them.
+  public func keptRowsAreFinite(
+    _ kept: KeptPass<Scalar>, rows chosen: UnsafePointer<Int>, count: Int
+  )
+    -> Bool
+  {
+    func finite(_ buffer: ScratchBuffer<Scalar>, width: Int) -> Bool {
+      for k in 0..<count {
+        let row = buffer.base + chosen[k] * width
+        for i in 0..<width where !row[i].isFinite { return false }
+      }
+      return true
+    }
+    let k = kept.directions
+    guard finite(kept.input, width: inputSize), finite(kept.inputTangents, width: k * inputSize)
+    else { return false }
+    for l in layers.indices {
+      let width = layers[l].outputSize
+      guard finite(kept.outputs[l], width: width), finite(kept.tangentOutputs[l], width: k * width)
+      else { return false }
+    }
+    return true
+  }
+
   /// Makes rows `rows[0 ..< count]` of `kept` (all of them, in order, when
   /// `rows` is nil) the network's last forward pass and JVP, as if they had
   /// just run on those rows, ready for ``jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``.

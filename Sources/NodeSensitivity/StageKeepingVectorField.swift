@@ -36,6 +36,14 @@ public protocol StageKeepingVectorField<Scalar>: DifferentiableVectorField {
   /// the values ``DifferentiableVectorField/vectorJacobianProduct(_:cotangents:stateCotangents:derivatives:timeCotangents:parameterGradient:)``
   /// gives on a batch of those rows, bit for bit. May consume the kept
   /// evaluation when `rows` is nil.
+  /// Whether every value the kept evaluation holds for its rows
+  /// `rows[0 ..< count]` is finite, so that a product over all of its rows
+  /// with zero cotangents at those adds exactly nothing for them (and costs no
+  /// gathering of the others).
+  func keptRowsAreFinite(
+    _ evaluation: KeptEvaluation<Scalar>, rows: UnsafePointer<Int>, count: Int
+  ) -> Bool
+
   func vectorJacobianProduct(
     of evaluation: KeptEvaluation<Scalar>, rows: UnsafePointer<Int>?, count: Int,
     cotangents: MatrixView<Scalar>, stateCotangents: MutableMatrixView<Scalar>,

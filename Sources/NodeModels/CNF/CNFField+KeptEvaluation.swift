@@ -47,6 +47,24 @@ extension CNFField {
     network.keepLastPass(in: record.pass)
   }
 
+  public func keptRowsAreFinite(
+    _ evaluation: KeptEvaluation<Scalar>, rows chosen: UnsafePointer<Int>, count: Int
+  ) -> Bool {
+    guard let record = evaluation.record as? CNFKeptEvaluation<Scalar>, record.network === network
+    else { preconditionFailure("the evaluation was not kept by this field") }
+    let width = directionCount * dataDimension
+    for (buffer, columns) in [
+      (record.times, 1), (record.outputs, dataDimension), (record.directions, width),
+      (record.images, width),
+    ] {
+      for k in 0..<count {
+        let row = buffer.base + chosen[k] * columns
+        for i in 0..<columns where !row[i].isFinite { return false }
+      }
+    }
+    return network.keptRowsAreFinite(record.pass, rows: chosen, count: count)
+  }
+
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func vectorJacobianProduct(

@@ -144,34 +144,48 @@ extension ODEGradientSolver {
     let inputCotangents = ScratchBuffer<Scalar>()
     for e in stride(from: kept.evaluationCount - 1, through: 0, by: -1) {
       let n = kept.evaluationRows[e]
+      // The rows a step reads first, then the others.
       let chosen = rows.reserve(n)
-      var m = 0
-      for r in 0..<n where nodeSample[nodeStart[e] + r] >= 0 {
+      var (m, unused) = (0, n)
+      for r in 0..<n {
         let id = nodeStart[e] + r
+        if nodeSample[id] < 0 {
+          unused -= 1
+          chosen[unused] = r
+          continue
+        }
         close(sample: nodeSample[id], downTo: nodeReadsEnd[id] ? nodeStep[id] + 1 : nodeStep[id])
         chosen[m] = r
         m += 1
       }
       if m == 0 { continue }
-      let all = m == n
+      // Every row, the unread ones with zero cotangents, when they are few
+      // (an eighth at most: cheaper than gathering the others) and hold only
+      // finite values (they add nothing then); else the read rows gathered.
+      let all =
+        m == n
+        || ((n - m) * 8 <= n
+          && field.keptRowsAreFinite(evaluations[e], rows: chosen + m, count: n - m))
       let bars =
         all
         ? evaluations[e].cotangents.base
         : gathered.gather(rows: chosen, count: m, of: evaluations[e].cotangents.base, columns: d)
-      let u = inputCotangents.reserve(m * d)
+      let width = all ? n : m
+      let u = inputCotangents.reserve(width * d)
       parameters.withUnsafeMutableBufferPointer { gradient in
         field.vectorJacobianProduct(
-          of: evaluations[e], rows: all ? nil : UnsafePointer(chosen), count: m,
-          cotangents: MatrixView(base: bars, rows: m, columns: d),
-          stateCotangents: MutableMatrixView(base: u, rows: m, columns: d),
+          of: evaluations[e], rows: all ? nil : UnsafePointer(chosen), count: width,
+          cotangents: MatrixView(base: bars, rows: width, columns: d),
+          stateCotangents: MutableMatrixView(base: u, rows: width, columns: d),
           parameterGradient: gradient.baseAddress!)
       }
       for k in 0..<m {
         let id = nodeStart[e] + chosen[k]
+        let at = all ? chosen[k] : k
         let (s, i, j) = (nodeSample[id], nodeStep[id], nodeStage[id])
         statistics.add(sample: s, evaluations: 1, acceptedSteps: 0)
         let anchor = stateOffset[s] + (nodeReadsEnd[id] ? i + 1 : i) * d
-        for c in 0..<d { stateAdjoint[anchor + c] += u[k * d + c] }
+        for c in 0..<d { stateAdjoint[anchor + c] += u[at * d + c] }
         if nodeReadsEnd[id] { continue }
         // Y_j = y_i + h_i Σ_l a_jl k_l.
         let record = steps[s][i]
@@ -180,7 +194,7 @@ extension ODEGradientSolver {
           let (source, row) = node(record, l)
           let bar = evaluations[source].cotangents.base + row * d
           let ha = h * a
-          for c in 0..<d { bar[c] += ha * u[k * d + c] }
+          for c in 0..<d { bar[c] += ha * u[at * d + c] }
         }
       }
     }
