@@ -278,6 +278,35 @@ import Testing
     for values in try Self.parameters(yaml: yaml, ranks: 2, threads: 2) { #expect(values == one) }
   }
 
+  /// `model.gradient: backprop` trains a CNF through its kept stages: the
+  /// same parameters on one and two ranks, close to the adjoint's after a few
+  /// steps (the two gradients differ by the solves' tolerances), and an
+  /// unknown mode is a config error naming the key and the allowed modes.
+  @Test func backpropCNFTrainingIsRankIndependentAndNearTheAdjoint() throws {
+    func yaml(_ gradient: String) -> String {
+      """
+      model: {kind: cnf, width: 8, gradient: \(gradient)}
+      data: {name: moons, train_size: 64, test_size: 40}
+      train: {steps: 3, batch_size: 32, chunks: 4}
+      optimizer: {kind: adam, lr: 1.0e-3}
+      tolerance: {forward: {rtol: 1.0e-5, atol: 1.0e-5}, adjoint: {rtol: 1.0e-5, atol: 1.0e-5}}
+      """
+    }
+    let backprop = try Self.parameters(yaml: yaml("backprop"), ranks: 1)[0]
+    for values in try Self.parameters(yaml: yaml("backprop"), ranks: 2) {
+      #expect(values == backprop)
+    }
+    let adjoint = try Self.parameters(yaml: yaml("adjoint"), ranks: 1)[0]
+    #expect(adjoint != backprop)
+    let worst = zip(backprop, adjoint).map { abs($0 - $1) }.max() ?? .infinity
+    // Three Adam steps of 1e-3 move each parameter by up to 3e-3 either way.
+    #expect(worst < 1e-3, "largest difference \(worst)")
+    let refused = #expect(throws: ConfigError.self) {
+      try ExperimentConfiguration(yaml: yaml("sideways"))
+    }
+    #expect("\(refused!)".contains("model.gradient") && "\(refused!)".contains("backprop"))
+  }
+
   /// `model.weights` starts a fresh run from a file (rank 0 reads it, every
   /// rank gets it); a missing file is a config error, a file of another
   /// model an error on every rank.

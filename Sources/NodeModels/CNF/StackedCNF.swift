@@ -27,13 +27,17 @@ public final class StackedCNF<Scalar: TensorScalar> {
   public let intervals: [ClosedRange<Scalar>]
   /// `D`, the data dimension of every block.
   public let dataDimension: Int
-  /// The adjoint gradient solver of training (``lossAndGradient(data:noiseSeed:weights:sampleIdentifiers:)``).
+  /// The gradient solver of training (``lossAndGradient(data:noiseSeed:weights:sampleIdentifiers:)``).
   public private(set) var solver: ODEGradientSolver<Scalar>
   /// The integrator of densities and sampling (``logDensities(_:)``, ``sample(count:seed:firstIndex:)``).
   public private(set) var integrator: ODEIntegrator<Scalar>
 
   /// A flow of `blocks` over `intervals`, integrated by `method` at the given
-  /// tolerances forward, backward and when sampling.
+  /// tolerances forward, backward and when sampling, its training gradient
+  /// computed by `gradient` (with ``GradientMode/backprop`` the last block
+  /// runs its backward pass from its kept stage evaluations, earlier blocks —
+  /// whose kept evaluations the later forward solves take over — recompute
+  /// their stages).
   ///
   /// - Throws: ``CNFError/invalidConfiguration(name:value:allowed:)`` for no
   ///   blocks, one interval count per block not matched, blocks of different
@@ -41,7 +45,8 @@ public final class StackedCNF<Scalar: TensorScalar> {
   ///   tolerances or a method the solver refuses.
   public init(
     blocks: [CNFField<Scalar>], intervals: [ClosedRange<Scalar>], relativeTolerance: Scalar,
-    absoluteTolerance: Scalar, method: ButcherTableau = .dormandPrince, maxSteps: Int = 10_000
+    absoluteTolerance: Scalar, method: ButcherTableau = .dormandPrince, maxSteps: Int = 10_000,
+    gradient: GradientMode = .adjoint
   ) throws {
     guard let first = blocks.first else {
       throw CNFError.invalidConfiguration(name: "blocks", value: "[]", allowed: "at least one")
@@ -66,7 +71,7 @@ public final class StackedCNF<Scalar: TensorScalar> {
       relativeTolerance: relativeTolerance, absoluteTolerance: absoluteTolerance)
     controller.controlledDimensions = d + 1
     solver = try ODEGradientSolver(
-      mode: .adjoint, method: method, forward: .adaptive(controller), maxSteps: maxSteps)
+      mode: gradient, method: method, forward: .adaptive(controller), maxSteps: maxSteps)
     do {
       integrator = try ODEIntegrator(
         method: method, controller: .adaptive(controller), maxSteps: maxSteps)

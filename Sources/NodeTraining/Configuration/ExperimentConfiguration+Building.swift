@@ -36,7 +36,7 @@ extension ExperimentConfiguration {
       let flow = try StackedCNF(
         blocks: blocks, intervals: Array(repeating: 0...end, count: model.blocks),
         relativeTolerance: Float(tolerance.relative), absoluteTolerance: Float(tolerance.absolute),
-        maxSteps: model.maxSteps)
+        maxSteps: model.maxSteps, gradient: model.gradient)
       return DensityTask(
         flow: flow, density: data.density ?? .moons, trainingSetSize: data.trainSize ?? 100_000,
         evaluationSetSize: data.testSize ?? 5000, trainingSeed: data.seed,

@@ -1,6 +1,7 @@
 import Foundation
 import NodeData
 import NodeModels
+import NodeSensitivity
 
 /// `model:` — which of the paper's models, and its size.
 public struct ModelConfiguration: Sendable, Equatable {
@@ -35,6 +36,11 @@ public struct ModelConfiguration: Sendable, Equatable {
   public var endTime: Double
   /// CNF: the divergence estimator of training.
   public var trace: Trace
+  /// CNF: how the training gradient flows through each block's solve — the
+  /// backsolve adjoint (default), backprop through the solver's kept stages
+  /// (faster at the cost of memory that grows with the steps), or the
+  /// checkpointed adjoint.
+  public var gradient: GradientMode
   /// CNF: RNODE regulariser weights (kinetic energy, Jacobian Frobenius norm).
   public var kineticEnergy: Double
   public var jacobianFrobenius: Double
@@ -73,10 +79,11 @@ public struct ModelConfiguration: Sendable, Equatable {
     }
     if isCNF {
       trace = try section.choice("trace", default: .exact)
+      gradient = try section.choice("gradient", default: .adjoint)
       kineticEnergy = try section.double("kinetic_energy", default: 0, minimum: 0)
       jacobianFrobenius = try section.double("jacobian_frobenius", default: 0, minimum: 0)
     } else {
-      (trace, kineticEnergy, jacobianFrobenius) = (.exact, 0, 0)
+      (trace, gradient, kineticEnergy, jacobianFrobenius) = (.exact, .adjoint, 0, 0)
     }
     maxSteps = isCNF ? try section.int("max_steps", default: 10_000, range: 1...10_000_000) : 10_000
     weights = try section.optionalString("weights")
