@@ -61,7 +61,7 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
   ///   - adjointNorm: the seminorm (default) leaves the parameter integral out
   ///     of the backward error control.
   ///   - keepsStageEvaluations: backprop keeps the stage evaluations of fields
-  ///     that can (``keepsStageEvaluations``); false recomputes them.
+  ///     that can (``StageKeepingVectorField``); false recomputes them.
   /// - Throws: ``SensitivityError`` for settings the integrator refuses, or a
   ///   shared-step adjoint in the checkpointed mode (its segments differ per sample).
   public init(
@@ -181,8 +181,7 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
     case .adjoint, .checkpointed:
       result = try adjointBackward(pass, cotangents: outputCotangents)
     case .backprop:
-      if let kept = pass.keptStages, kept.pool == ObjectIdentifier(keptEvaluations),
-        kept.generation == keptEvaluations.generation,
+      if let kept = pass.keptStages, kept.isCurrent,
         let field = pass.field as? any StageKeepingVectorField<Scalar>
       {
         result = keptStageBackward(

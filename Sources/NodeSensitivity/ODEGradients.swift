@@ -32,7 +32,7 @@ public struct ForwardPass<Scalar: TensorScalar> {
   let log: StepLog<Scalar>?
   /// Where the field kept each accepted step's stages (backprop with
   /// ``ODEGradientSolver/keepsStageEvaluations`` and a ``StageKeepingVectorField``).
-  let keptStages: KeptStageLog?
+  let keptStages: KeptStageLog<Scalar>?
   /// The gradient mode this pass was made for.
   public let mode: GradientMode
 
@@ -40,7 +40,9 @@ public struct ForwardPass<Scalar: TensorScalar> {
   public var batchSize: Int { initialStates.shape[0] }
 
   /// Scalars the pass keeps for its backward pass beyond the solution:
-  /// zero for the adjoint, growing with the number of steps otherwise.
+  /// zero for the adjoint, growing with the number of steps otherwise. Kept
+  /// stage evaluations (``keptEvaluationCount``) hold the field's activations
+  /// on top, which this does not count.
   public var storedTrajectoryScalars: Int { log?.storedScalars ?? 0 }
 
   /// The field evaluations kept whole for the backward pass (their

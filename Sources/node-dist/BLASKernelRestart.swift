@@ -12,9 +12,8 @@ enum BLASKernelRestart {
   static func restartIfNeeded() {
     let variable = "OPENBLAS_CORETYPE"
     guard ProcessInfo.processInfo.environment[variable] == nil,
-      let core = BLASRuntime.betterCoreType
+      let core = BLASRuntime.betterCoreType, setenv(variable, core, 1) == 0
     else { return }
-    setenv(variable, core, 1)
     execv("/proc/self/exe", CommandLine.unsafeArgv)
     unsetenv(variable)
   }

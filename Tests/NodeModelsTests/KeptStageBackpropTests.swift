@@ -65,11 +65,12 @@ import Testing
   /// Backprop gradients of `field` over `states`, random output cotangents.
   static func gradients(
     _ field: any DifferentiableVectorField<Double>, states: Tensor<Double>, times: [Double],
-    method: ButcherTableau, tolerance: Double, keeps: Bool
+    method: ButcherTableau, tolerance: Double, keeps: Bool, constantStep: Double? = nil
   ) throws -> (gradients: ODEGradients<Double>, forwardRejections: Int) {
     let solver = try ODEGradientSolver<Double>(
       mode: .backprop, method: method,
-      forward: .adaptive(PIController(relativeTolerance: tolerance, absoluteTolerance: tolerance)),
+      forward: constantStep.map { StepSizeController<Double>.constant(stepSize: $0) }
+        ?? .adaptive(PIController(relativeTolerance: tolerance, absoluteTolerance: tolerance)),
       keepsStageEvaluations: keeps)
     let pass = try solver.forward(
       field, initialStates: states, times: .shared(times),
@@ -127,6 +128,59 @@ import Testing
         kept.statistics.functionEvaluations[s], recomputed.statistics.functionEvaluations[s]
       )
       #expect(method.isFirstSameAsLast ? ours < theirs : ours == theirs)
+    }
+  }
+
+  /// Constant steps with outputs exactly at step ends (RK4, steps of 0.25,
+  /// exact in binary),
+  /// and an adaptive solve backward in time (dopri5, t from 0.8 to 0): the
+  /// recomputing backprop's gradient.
+  @Test func stepEndOutputsAndBackwardTime() throws {
+    let field = smallCNF(regularisers: [.jacobianFrobenius])
+    let states = field.initialStates(data: Tensor(shape: [9, 2], scalars: normals(18, stream: 7)))
+    for (method, times, step) in [
+      (ButcherTableau.rk4, [0, 0.5, 0.75, 1], 0.25), (.dormandPrince, [0.8, 0.35, 0], nil),
+    ] as [(ButcherTableau, [Double], Double?)] {
+      let kept = try Self.gradients(
+        field, states: states, times: times, method: method, tolerance: 1e-7, keeps: true,
+        constantStep: step
+      ).gradients
+      let recomputed = try Self.gradients(
+        field, states: states, times: times, method: method, tolerance: 1e-7, keeps: false,
+        constantStep: step
+      ).gradients
+      #expect(kept.statistics.acceptedSteps == recomputed.statistics.acceptedSteps)
+      #expect(Self.difference(kept.parameters.scalars, recomputed.parameters.scalars) < 1e-12)
+      #expect(
+        Self.difference(kept.initialStates.scalars, recomputed.initialStates.scalars) < 1e-12)
+    }
+  }
+
+  /// Two fields through one solver keep their evaluations side by side: the
+  /// first field's backward pass after the second's forward pass still runs
+  /// from its kept stages, with the recomputing backprop's gradient.
+  @Test func fieldsKeepTheirEvaluationsSideBySide() throws {
+    let (first, second) = (smallCNF(seed: 5), smallCNF(seed: 6))
+    let solver = try ODEGradientSolver<Double>(
+      mode: .backprop, method: .dormandPrince,
+      forward: .adaptive(PIController(relativeTolerance: 1e-6, absoluteTolerance: 1e-6)))
+    let states = first.initialStates(data: Tensor(shape: [5, 2], scalars: normals(10, stream: 3)))
+    let times = TimeGrid<Double>.shared([0, 0.6])
+    let passOfFirst = try solver.forward(first, initialStates: states, times: times)
+    let passOfSecond = try solver.forward(second, initialStates: states, times: times)
+    let ofFirst = try solver.backward(
+      passOfFirst, outputCotangents: Self.cotangents(pass: passOfFirst))
+    let ofSecond = try solver.backward(
+      passOfSecond, outputCotangents: Self.cotangents(pass: passOfSecond))
+    for (field, kept) in [(first, ofFirst), (second, ofSecond)] {
+      let recomputed = try Self.gradients(
+        field, states: states, times: [0, 0.6], method: .dormandPrince, tolerance: 1e-6,
+        keeps: false
+      ).gradients
+      #expect(Self.difference(kept.parameters.scalars, recomputed.parameters.scalars) < 1e-12)
+      #expect(
+        kept.statistics.functionEvaluations.reduce(0, +)
+          < recomputed.statistics.functionEvaluations.reduce(0, +))
     }
   }
 

@@ -190,10 +190,12 @@ void nd_fold_same_f32(const nd_same_size_taps *taps, const float *columns, long 
 /// Whether this CPU has AVX-512 F and VL (the lane kernels need them).
 int nd_avx512_available(void);
 
-/// Whether the wide dense kernels (nd_dense_wide_f32, nd_dense_wide_gated_f32,
-/// nd_mlp_f32 for layers of 8 or more outputs with k <= 256) run their
-/// multiply-adds with AVX-512: on by default where the CPU has AVX-512 F and
-/// VL. Bitwise the same results as AVX2 (each output's sum is unchanged).
+/// Whether the dense kernels take their AVX-512 copies: the multiply-adds of
+/// nd_dense_wide_f32, nd_dense_wide_gated_f32 and nd_mlp_f32 (layers of 8 or
+/// more outputs with k <= 256), the tanh passes, the gate pass of the gated
+/// kernels and nd_concat_squash_gate_f32. On by default where the CPU has
+/// AVX-512 F and VL. Bitwise the same results as AVX2 (each lane does the same
+/// operations in the same order).
 int nd_dense_avx512_enabled(void);
 /// Turns those AVX-512 multiply-adds on (if the CPU has them) or off, e.g. to
 /// compare the two in tests; returns the previous setting. Not thread-safe:

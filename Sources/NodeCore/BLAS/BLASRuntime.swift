@@ -33,9 +33,10 @@ public enum BLASRuntime {
   /// OpenBLAS reads the variable once, when it is loaded, so a process must
   /// set it and restart itself (`node-dist` does, before anything else runs).
   public static var betterCoreType: String? {
-    guard coreName.lowercased() == "prescott", let better = nd_blas_core_for_cpu() else {
-      return nil
-    }
+    // Only a DYNAMIC_ARCH build chooses its kernels at run time.
+    guard configuration.contains("DYNAMIC_ARCH"), coreName.lowercased() == "prescott",
+      let better = nd_blas_core_for_cpu()
+    else { return nil }
     return String(cString: better)
   }
 }

@@ -12,10 +12,12 @@ public enum DenseKernel {
   /// Whether this CPU can run the wide kernels' AVX-512 multiply-adds.
   public static var avx512Available: Bool { nd_avx512_available() != 0 }
 
-  /// Whether the wide Float kernels (outputs ≥ 8) run their multiply-adds
-  /// with AVX-512 — on by default where available. Each output sums in the
-  /// same order either way, so the results are bitwise the same; tests
-  /// compare the two. Set it only while no kernel runs.
+  /// Whether the Float kernels take their AVX-512 copies — the wide layers'
+  /// multiply-adds (outputs ≥ 8, k ≤ 256), the tanh passes, the
+  /// concat-squash gate pass and its sigmoid — on by default where
+  /// available. Every lane does the AVX2 code's operations in the same order,
+  /// so the results are bitwise the same; tests compare the two. Set it only
+  /// while no kernel runs (it is one flag for the process).
   public static var avx512Enabled: Bool {
     get { nd_dense_avx512_enabled() != 0 }
     set { nd_set_dense_avx512(newValue ? 1 : 0) }

@@ -74,8 +74,16 @@ extension CNFField {
   ) {
     guard let record = evaluation.record as? CNFKeptEvaluation<Scalar>, record.network === network
     else { preconditionFailure("the evaluation was not kept by this field") }
+    precondition(evaluation.rows > 0, "the kept evaluation was consumed or holds no rows")
+    precondition(
+      chosen == nil ? count == evaluation.rows : count <= evaluation.rows,
+      "\(count) rows asked of a kept evaluation of \(evaluation.rows)")
     let n = chosen == nil ? evaluation.rows : count
-    if n == 0 { return }
+    if let chosen {
+      for k in 0..<n {
+        precondition(chosen[k] >= 0 && chosen[k] < evaluation.rows, "row \(chosen[k]) not kept")
+      }
+    }
     let width = directionCount * dataDimension
     var (times, f, v, jv) = (
       UnsafePointer(record.times.base), UnsafePointer(record.outputs.base),

@@ -19,7 +19,7 @@ import NodeSolvers
 /// Error control: the forward and sampling solves control `[z, Δ]` only
 /// (``PIController/controlledDimensions`` = `D + 1`), so RNODE regulariser
 /// components never change a step. The adjoint controls all of `[z, a]`
-/// (see ``ODEGradientSolver/init(mode:method:forward:adjoint:adjointNorm:maxSteps:)``).
+/// (see ``ODEGradientSolver/init(mode:method:forward:adjoint:adjointNorm:maxSteps:keepsStageEvaluations:)``).
 public final class StackedCNF<Scalar: TensorScalar> {
   /// The blocks, data side first.
   public let blocks: [CNFField<Scalar>]
@@ -34,10 +34,8 @@ public final class StackedCNF<Scalar: TensorScalar> {
 
   /// A flow of `blocks` over `intervals`, integrated by `method` at the given
   /// tolerances forward, backward and when sampling, its training gradient
-  /// computed by `gradient` (with ``GradientMode/backprop`` the last block
-  /// runs its backward pass from its kept stage evaluations, earlier blocks —
-  /// whose kept evaluations the later forward solves take over — recompute
-  /// their stages).
+  /// computed by `gradient` (with ``GradientMode/backprop`` every block runs
+  /// its backward pass from its own kept stage evaluations).
   ///
   /// - Throws: ``CNFError/invalidConfiguration(name:value:allowed:)`` for no
   ///   blocks, one interval count per block not matched, blocks of different
@@ -98,7 +96,7 @@ public final class StackedCNF<Scalar: TensorScalar> {
       mode: solver.mode, method: method,
       forward: .adaptive(forward, controlledDimensions: dataDimension + 1),
       adjoint: .adaptive(adjoint), adjointNorm: solver.adjointNorm,
-      maxSteps: maxSteps)
+      maxSteps: maxSteps, keepsStageEvaluations: solver.keepsStageEvaluations)
     do {
       integrator = try ODEIntegrator(
         method: method, controller: .adaptive(evaluation, controlledDimensions: dataDimension + 1),

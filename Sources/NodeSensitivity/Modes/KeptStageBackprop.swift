@@ -13,7 +13,8 @@ extension ODEGradientSolver {
   /// for a first-same-as-last stage (the last stage of step `i`, which is the
   /// first of step `i+1`; its coupling equals the weights `b`, so it reads
   /// `y_{i+1}`, and `b_last = 0`). The evaluations run last to first, each as
-  /// one batch of its rows that a step uses: every node's cotangent
+  /// one batch — of the rows a step reads, or of all its rows with zero
+  /// cotangents at the others when those are few and finite: every node's cotangent
   /// `k̄ = Σ_consumers` is complete when its evaluation's turn comes, because
   /// everything that reads `k` was evaluated later. Before a node anchored at
   /// `y_i` runs, the steps after it are closed: `ȳ_i += ȳ_{i+1}` and
@@ -24,7 +25,7 @@ extension ODEGradientSolver {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func keptStageBackward(
-    _ pass: ForwardPass<Scalar>, kept: KeptStageLog,
+    _ pass: ForwardPass<Scalar>, kept: KeptStageLog<Scalar>,
     field: any StageKeepingVectorField<Scalar>, cotangents: Tensor<Scalar>
   ) -> BackwardResult<Scalar> {
     let log = pass.log!
@@ -37,7 +38,7 @@ extension ODEGradientSolver {
     let coupling = method.coupling.map { $0.map { Scalar($0) } }
     let weights = method.weights.map { Scalar($0) }
     let interpolant = method.interpolant.map { $0.map { Scalar($0) } }
-    let evaluations = keptEvaluations.evaluations
+    let evaluations = kept.holders.evaluations
     var statistics = SolveStatistics<Scalar>(batchSize: b)
     // Each sample's accepted steps and where its state adjoints ȳ_0 … ȳ_N start.
     var steps = [[Int]](repeating: [], count: b)
@@ -198,7 +199,7 @@ extension ODEGradientSolver {
         }
       }
     }
-    keptEvaluations.endGeneration()
+    kept.holders.endGeneration()
     var adjointAtStart = [Scalar](repeating: .nan, count: b * d)
     for s in 0..<b where pass.solution.statistics.status[s] == .success {
       close(sample: s, downTo: 0)

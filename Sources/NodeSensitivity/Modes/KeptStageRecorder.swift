@@ -1,11 +1,11 @@
 import NodeCore
 import NodeSolvers
 
-/// The holders of kept stage evaluations a gradient solver reuses from one
-/// forward pass to the next. Each forward pass starts a new generation; a
-/// backward pass takes the kept evaluations only while its forward pass's
-/// generation is the current one, and ends it.
-final class KeptEvaluationPool<Scalar: TensorScalar> {
+/// The holders of one field's kept stage evaluations, reused from one
+/// forward pass to the next. Each forward pass of the field starts a new
+/// generation; a backward pass takes the kept evaluations only while its
+/// forward pass's generation is the current one, and ends it.
+final class KeptEvaluationHolders<Scalar: TensorScalar> {
   private(set) var evaluations: [KeptEvaluation<Scalar>] = []
   private(set) var used = 0
   private(set) var generation = 0
@@ -27,13 +27,31 @@ final class KeptEvaluationPool<Scalar: TensorScalar> {
   }
 }
 
+/// A gradient solver's holders of kept stage evaluations, one set per field,
+/// so that the blocks of a stacked flow keep theirs side by side (a holder's
+/// record fits one field's network).
+final class KeptEvaluationPool<Scalar: TensorScalar> {
+  private var holders: [ObjectIdentifier: KeptEvaluationHolders<Scalar>] = [:]
+
+  /// The holders of `field`'s evaluations.
+  func holders(for field: AnyObject) -> KeptEvaluationHolders<Scalar> {
+    if let existing = holders[ObjectIdentifier(field)] { return existing }
+    let made = KeptEvaluationHolders<Scalar>()
+    holders[ObjectIdentifier(field)] = made
+    return made
+  }
+}
+
 /// Where each stage of each accepted forward step is kept: evaluation
 /// (holder index) and row, `stageCount` entries per step record of the
-/// ``StepLog``. Valid while its pool is in the same generation.
-struct KeptStageLog: Sendable {
-  /// The pool the evaluations belong to, and its generation.
-  let pool: ObjectIdentifier
+/// ``StepLog``. Valid while its holders are in the same generation.
+struct KeptStageLog<Scalar: TensorScalar> {
+  /// The holders of the evaluations, and their generation.
+  let holders: KeptEvaluationHolders<Scalar>
   let generation: Int
+
+  /// Whether the holders still hold this log's evaluations.
+  var isCurrent: Bool { holders.generation == generation }
   /// The number of stages per step.
   let stageCount: Int
   /// The number of evaluations kept, in evaluation order.
@@ -54,10 +72,10 @@ struct KeptStageLog: Sendable {
 final class KeptStageRecorder<Scalar: TensorScalar>: StepObserver {
   let steps: StepRecorder<Scalar>
   private let field: any StageKeepingVectorField<Scalar>
-  private let pool: KeptEvaluationPool<Scalar>
+  private let holders: KeptEvaluationHolders<Scalar>
   private let stageCount: Int
   private let isFirstSameAsLast: Bool
-  private(set) var log: KeptStageLog
+  private(set) var log: KeptStageLog<Scalar>
   /// The evaluation of each stage of the current attempt, -1 if not its own.
   private var attemptEvaluations: [Int]
   /// Per sample: the evaluation and row of its next step's first stage.
@@ -70,12 +88,12 @@ final class KeptStageRecorder<Scalar: TensorScalar>: StepObserver {
   ) {
     steps = StepRecorder(dimension: dimension, batchSize: batchSize)
     self.field = field
-    self.pool = pool
+    holders = pool.holders(for: field)
     stageCount = method.stageCount
     isFirstSameAsLast = method.isFirstSameAsLast
-    pool.startGeneration()
+    holders.startGeneration()
     log = KeptStageLog(
-      pool: ObjectIdentifier(pool), generation: pool.generation, stageCount: method.stageCount)
+      holders: holders, generation: holders.generation, stageCount: method.stageCount)
     attemptEvaluations = [Int](repeating: -1, count: method.stageCount)
     firstStageEvaluation = [Int](repeating: -1, count: batchSize)
     firstStageRow = [Int](repeating: -1, count: batchSize)
@@ -83,7 +101,7 @@ final class KeptStageRecorder<Scalar: TensorScalar>: StepObserver {
 
   /// Arms the field to keep its next evaluation of `rows` rows; returns its index.
   private func keepNext(rows: Int) -> Int {
-    let (index, evaluation) = pool.next()
+    let (index, evaluation) = holders.next()
     field.keepNextEvaluation(in: evaluation)
     log.evaluationRows.append(rows)
     log.evaluationCount += 1
