@@ -25,11 +25,6 @@ public final class KeptPass<Scalar: TensorScalar> {
     outputs = (0..<layers).map { _ in ScratchBuffer() }
     tangentOutputs = (0..<layers).map { _ in ScratchBuffer() }
   }
-
-  /// The scalars the pass holds (its memory, in elements).
-  public var storedScalars: Int {
-    (outputs + tangentOutputs + [input, inputTangents]).reduce(0) { $0 + $1.capacity }
-  }
 }
 
 extension Sequential {
