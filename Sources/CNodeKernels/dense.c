@@ -2,6 +2,7 @@
 #include "CNodeKernels.h"
 
 #include "nd_simd.h"
+#include "nd_simd512.h"
 
 int nd_kernels_available(void) {
   __builtin_cpu_init();
@@ -254,7 +255,6 @@ ND_TARGET void nd_dense_narrow_f32(const float *x, long rows, long k, long ldx, 
   ND_ROW_TILES(rows, ND_TILE);
 #undef ND_TILE
 }
-
 
 // Eight lanes (`count` valid; a constant 8 folds the masks) of a gated row:
 // y = y g + shift t, then the tanh after the gate per ACT: act = tanh(y), or

@@ -7,35 +7,11 @@
 #define ND_TARGET __attribute__((target("avx2,fma")))
 #define ND_INLINE static inline __attribute__((always_inline))
 
-// Whether the wide dense kernels take their AVX-512 multiply-adds
-// (dense512.c; set once at load from the CPU, or by nd_set_dense_avx512).
-extern int nd_dense_avx512;
-// The multiply-adds of nd_wide_rows with AVX-512, for 1 to 6 rows.
-void nd_wide_rows_avx512(const float *x, long ldx, long k, const float *wt, long n,
-                         const float *bias, float *y, long ldy, int rows);
-// nd_tanh_rows with AVX-512, bitwise the same.
-void nd_tanh_rows_avx512(float *y, long ldy, long n, int rows);
-
 // The tanh after a gate (nd_row_gate.act): none, its output, or its JVP
 // from the primal rows' tanh outputs. A compile-time constant in the kernels.
 enum { ND_GATE_PLAIN = 0, ND_GATE_TANH = 1, ND_GATE_TANH_JVP = 2 };
-// nd_concat_squash_gate_f32 with AVX-512, bitwise the same.
-void nd_concat_squash_gate_avx512(const float *times, const float *a, const float *c, float *g,
-                                  long rows, long n);
-// nd_gate_rows of dense.c with AVX-512, bitwise the same.
-void nd_gate_rows_avx512(float *y, long ldy, long n, const nd_row_gate *gate, long row0, int rows,
-                         int shift, int act);
 
-
-// tanh(x) = x P(x^2) / Q(x^2) with P of degree 5 and Q of degree 3 in x^2,
-// P(0) = Q(0) = 1 (so tanh(x) = x for small x). The coefficients are a
-// minimax fit of tanh(x)/x for relative error on [0, 7.905] (linear
-// programming on 8000 points, iterated; 2.3e-8 before rounding to float);
-// beyond 7.905 tanh rounds to +-1 in float, so the input is clamped there.
-// Measured in float: at most 5 ulp from the correctly rounded tanh for
-// 1e-20 <= |x|, 88 % of inputs exact, absolute error below 3e-7 everywhere.
-// 10 multiply-adds and one division per 8 lanes.
-// The tanh's clamp and its coefficients, shared with the AVX-512 copy in dense512.c.
+// The tanh's clamp and its coefficients, shared with its AVX-512 copy (nd_simd512.h).
 #define ND_TANH_LIMIT 7.90531110763549805f
 #define ND_TANH_P5 2.352760727279222e-11f
 #define ND_TANH_P4 -1.470216998694386e-08f
@@ -46,6 +22,14 @@ void nd_gate_rows_avx512(float *y, long ldy, long n, const nd_row_gate *gate, lo
 #define ND_TANH_Q2 0.024026652432444458f
 #define ND_TANH_Q1 0.46312255648257716f
 
+// tanh(x) = x P(x^2) / Q(x^2) with P of degree 5 and Q of degree 3 in x^2,
+// P(0) = Q(0) = 1 (so tanh(x) = x for small x). The coefficients are a
+// minimax fit of tanh(x)/x for relative error on [0, 7.905] (linear
+// programming on 8000 points, iterated; 2.3e-8 before rounding to float);
+// beyond 7.905 tanh rounds to +-1 in float, so the input is clamped there.
+// Measured in float: at most 5 ulp from the correctly rounded tanh for
+// 1e-20 <= |x|, 88 % of inputs exact, absolute error below 3e-7 everywhere.
+// 10 multiply-adds and one division per 8 lanes.
 ND_TARGET ND_INLINE __m256 nd_tanh8(__m256 x) {
   const __m256 limit = _mm256_set1_ps(ND_TANH_LIMIT);
   __m256 c = _mm256_max_ps(_mm256_set1_ps(-ND_TANH_LIMIT), _mm256_min_ps(limit, x));

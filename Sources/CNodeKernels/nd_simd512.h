@@ -6,6 +6,21 @@
 
 #include "nd_simd.h"
 
+// Whether the dense kernels take their AVX-512 copies (dense512.c; set once
+// at load from the CPU, or by nd_set_dense_avx512).
+extern int nd_dense_avx512;
+// The multiply-adds of nd_wide_rows with AVX-512, for 1 to 6 rows.
+void nd_wide_rows_avx512(const float *x, long ldx, long k, const float *wt, long n,
+                         const float *bias, float *y, long ldy, int rows);
+// nd_tanh_rows with AVX-512, bitwise the same.
+void nd_tanh_rows_avx512(float *y, long ldy, long n, int rows);
+// nd_concat_squash_gate_f32 with AVX-512, bitwise the same.
+void nd_concat_squash_gate_avx512(const float *times, const float *a, const float *c, float *g,
+                                  long rows, long n);
+// nd_gate_rows of dense.c with AVX-512, bitwise the same.
+void nd_gate_rows_avx512(float *y, long ldy, long n, const nd_row_gate *gate, long row0, int rows,
+                         int shift, int act);
+
 #define ND_TARGET512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 #define ND_INLINE512 ND_TARGET512 static inline __attribute__((always_inline))
 

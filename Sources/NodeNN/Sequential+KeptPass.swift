@@ -68,22 +68,16 @@ extension Sequential {
   )
     -> Bool
   {
-    func finite(_ buffer: ScratchBuffer<Scalar>, width: Int) -> Bool {
-      for k in 0..<count {
-        let row = buffer.base + chosen[k] * width
-        for i in 0..<width where !row[i].isFinite { return false }
-      }
-      return true
-    }
     let k = kept.directions
-    guard finite(kept.input, width: inputSize), finite(kept.inputTangents, width: k * inputSize)
-    else { return false }
-    for l in layers.indices {
-      let width = layers[l].outputSize
-      guard finite(kept.outputs[l], width: width), finite(kept.tangentOutputs[l], width: k * width)
-      else { return false }
-    }
-    return true
+    let buffers =
+      [(kept.input, inputSize), (kept.inputTangents, k * inputSize)]
+      + layers.indices.flatMap { l in
+        [
+          (kept.outputs[l], layers[l].outputSize),
+          (kept.tangentOutputs[l], k * layers[l].outputSize),
+        ]
+      }
+    return buffers.allSatisfy { $0.rowsAreFinite(chosen, count: count, columns: $1) }
   }
 
   /// Makes rows `rows[0 ..< count]` of `kept` (all of them, in order, when

@@ -23,9 +23,10 @@ public final class Sequential<Scalar: TensorScalar> {
   var input = MatrixView<Scalar>(base: UnsafePointer(bitPattern: 8)!, rows: 0, columns: 0)
   /// Each layer's output in the last forward pass.
   var outputs: [ScratchBuffer<Scalar>]
-  /// The input of the last flat-array forward pass, kept for the backward pass.
+  /// The input of the last flat-array forward pass, kept for the backward
+  /// pass, or of a restored ``KeptPass``.
   let ownedInput = ScratchBuffer<Scalar>()
-  /// The input tangents of a restored subset of a ``KeptPass``'s rows.
+  /// The input tangents of a restored ``KeptPass``.
   let ownedInputTangents = ScratchBuffer<Scalar>()
   private let cotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
   /// Layer `l`'s input cotangent in the last backward pass (`l ≥ 1`; layer

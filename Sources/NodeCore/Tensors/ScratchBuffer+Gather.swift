@@ -12,3 +12,15 @@ extension ScratchBuffer {
     return target
   }
 }
+
+extension ScratchBuffer where Scalar: FloatingPoint {
+  /// Whether rows `rows[0 ..< count]` of the `columns`-wide row-major matrix
+  /// the buffer holds are all finite.
+  public func rowsAreFinite(_ chosen: UnsafePointer<Int>, count: Int, columns: Int) -> Bool {
+    for k in 0..<count {
+      let row = base + chosen[k] * columns
+      for i in 0..<columns where !row[i].isFinite { return false }
+    }
+    return true
+  }
+}

@@ -53,16 +53,12 @@ extension CNFField {
     guard let record = evaluation.record as? CNFKeptEvaluation<Scalar>, record.network === network
     else { preconditionFailure("the evaluation was not kept by this field") }
     let width = directionCount * dataDimension
-    for (buffer, columns) in [
+    let copies = [
       (record.times, 1), (record.outputs, dataDimension), (record.directions, width),
       (record.images, width),
-    ] {
-      for k in 0..<count {
-        let row = buffer.base + chosen[k] * columns
-        for i in 0..<columns where !row[i].isFinite { return false }
-      }
-    }
-    return network.keptRowsAreFinite(record.pass, rows: chosen, count: count)
+    ]
+    return copies.allSatisfy { $0.rowsAreFinite(chosen, count: count, columns: $1) }
+      && network.keptRowsAreFinite(record.pass, rows: chosen, count: count)
   }
 
   @_specialize(where Scalar == Float)

@@ -149,7 +149,7 @@ public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField {
 
   /// Runs the network and its directions on the `z` part of the rows: `f`
   /// (`[n, D]`), the directions `v` and their images `J v` (`[n, m·D]`).
-  func forwardWithTangents(_ batch: FieldBatch<Scalar>, parameters p: UnsafePointer<Scalar>)
+  private func forwardWithTangents(_ batch: FieldBatch<Scalar>, parameters p: UnsafePointer<Scalar>)
     -> (
       f: UnsafeMutablePointer<Scalar>, v: UnsafeMutablePointer<Scalar>,
       jv: UnsafeMutablePointer<Scalar>

@@ -25,11 +25,10 @@ extension ODEGradientSolver {
     let t = pass.solution.times.count
     let d = pass.field.dimension
     let g = cotangents.scalars
-    let stageCount = method.stageCount
-    let nodes = method.nodes.map { Scalar($0) }
-    let coupling = method.coupling.map { $0.map { Scalar($0) } }
-    let weights = method.weights.map { Scalar($0) }
-    let interpolant = method.interpolant.map { $0.map { Scalar($0) } }
+    let tableau = WorkingTableau<Scalar>(method)
+    let (stageCount, nodes, coupling, weights) = (
+      tableau.stageCount, tableau.nodes, tableau.coupling, tableau.weights
+    )
     var statistics = SolveStatistics<Scalar>(batchSize: b)
     var steps = [[Int]](repeating: [], count: b)
     for s in 0..<b {
@@ -89,10 +88,8 @@ extension ODEGradientSolver {
       for (r, theta, j) in interior {
         let s = rows[r]
         let h = ws.steps[r]
-        for (stage, polynomial) in interpolant.enumerated() where stage < stageCount {
-          var weight: Scalar = 0
-          for coefficient in polynomial.reversed() { weight = weight * theta + coefficient }
-          weight *= theta * h
+        for stage in 0..<stageCount {
+          let weight = tableau.denseOutputWeight(stage: stage, theta: theta, step: h)
           let bar = ws.stageCotangents[stage]
           for i in 0..<d { bar[r * d + i] += weight * g[(s * t + j) * d + i] }
         }

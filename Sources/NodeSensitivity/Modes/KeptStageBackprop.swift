@@ -33,11 +33,10 @@ extension ODEGradientSolver {
     let t = pass.solution.times.count
     let d = pass.field.dimension
     let g = cotangents.scalars
-    let stageCount = method.stageCount
-    let fsal = method.isFirstSameAsLast
-    let coupling = method.coupling.map { $0.map { Scalar($0) } }
-    let weights = method.weights.map { Scalar($0) }
-    let interpolant = method.interpolant.map { $0.map { Scalar($0) } }
+    let tableau = WorkingTableau<Scalar>(method)
+    let (stageCount, fsal, coupling, weights) = (
+      tableau.stageCount, tableau.isFirstSameAsLast, tableau.coupling, tableau.weights
+    )
     let evaluations = kept.holders.evaluations
     var statistics = SolveStatistics<Scalar>(batchSize: b)
     // Each sample's accepted steps and where its state adjoints ȳ_0 … ȳ_N start.
@@ -64,6 +63,8 @@ extension ODEGradientSolver {
     var nodeStage = [Int](repeating: 0, count: nodeCount)
     /// Whether the node's input is `y_{step+1}` (a first-same-as-last stage).
     var nodeReadsEnd = [Bool](repeating: false, count: nodeCount)
+    /// The state a node's input starts from: `y_step`, or `y_{step+1}`.
+    func anchor(_ id: Int) -> Int { nodeReadsEnd[id] ? nodeStep[id] + 1 : nodeStep[id] }
     func node(_ record: Int, _ j: Int) -> (evaluation: Int, row: Int) {
       (kept.stageEvaluation[record * stageCount + j], kept.stageRow[record * stageCount + j])
     }
@@ -104,10 +105,8 @@ extension ODEGradientSolver {
           if end { continue }
           // y(t + θh) = y + h Σ_l b_l(θ) k_l.
           let theta = (tau - start) / h
-          for (l, polynomial) in interpolant.enumerated() where l < stageCount {
-            var weight: Scalar = 0
-            for coefficient in polynomial.reversed() { weight = weight * theta + coefficient }
-            weight *= theta * h
+          for l in 0..<stageCount {
+            let weight = tableau.denseOutputWeight(stage: l, theta: theta, step: h)
             let (e, row) = node(record, l)
             let bar = evaluations[e].cotangents.base + row * d
             for k in 0..<d { bar[k] += weight * g[cotangent + k] }
@@ -155,7 +154,7 @@ extension ODEGradientSolver {
           chosen[unused] = r
           continue
         }
-        close(sample: nodeSample[id], downTo: nodeReadsEnd[id] ? nodeStep[id] + 1 : nodeStep[id])
+        close(sample: nodeSample[id], downTo: anchor(id))
         chosen[m] = r
         m += 1
       }
@@ -185,8 +184,8 @@ extension ODEGradientSolver {
         let at = all ? chosen[k] : k
         let (s, i, j) = (nodeSample[id], nodeStep[id], nodeStage[id])
         statistics.add(sample: s, evaluations: 1, acceptedSteps: 0)
-        let anchor = stateOffset[s] + (nodeReadsEnd[id] ? i + 1 : i) * d
-        for c in 0..<d { stateAdjoint[anchor + c] += u[at * d + c] }
+        let start = stateOffset[s] + anchor(id) * d
+        for c in 0..<d { stateAdjoint[start + c] += u[at * d + c] }
         if nodeReadsEnd[id] { continue }
         // Y_j = y_i + h_i Σ_l a_jl k_l.
         let record = steps[s][i]
