@@ -13,10 +13,12 @@ int nd_kernels_available(void) {
 // `width` (<= 16) outputs starting at j0: 2R accumulators in registers over
 // the k loop (all of k, or one block of it), stored without activation. FULL (width == 16) selects
 // unmasked loads and stores. RESUME starts the accumulators from y (a later
-// block of k, see nd_dense_wide_f32) instead of the bias.
-ND_TARGET ND_INLINE void nd_wide_tile(const float *x, long ldx, long k, const float *wt, long n,
-                                      const float *bias, float *y, long ldy, long j0, long width,
-                                      const int R, const int FULL, const int RESUME) {
+// block of k, see nd_dense_wide_f32) instead of the bias. Row r's k-th value
+// of x is x[r ldx + k ksx] and row k of wt starts at wt + k ldw (ksx = 1,
+// ldw = n for a dense layer; nd_weight_gradient_f32 reads its x transposed).
+ND_TARGET ND_INLINE void nd_wide_tile(const float *x, long ldx, long ksx, long k, const float *wt,
+                                      long ldw, const float *bias, float *y, long ldy, long j0,
+                                      long width, const int R, const int FULL, const int RESUME) {
   long w0 = FULL ? 8 : (width < 8 ? width : 8);
   long w1 = FULL ? 8 : width - w0;
   __m256 acc0[6], acc1[6];
@@ -37,11 +39,11 @@ ND_TARGET ND_INLINE void nd_wide_tile(const float *x, long ldx, long k, const fl
   }
   const float *wrow = wt + j0;
   if (FULL) {
-    for (long kk = 0; kk < k; kk++, wrow += n) {
+    for (long kk = 0; kk < k; kk++, wrow += ldw) {
       __m256 v0 = _mm256_loadu_ps(wrow);
       __m256 v1 = _mm256_loadu_ps(wrow + 8);
       for (int r = 0; r < R; r++) {
-        __m256 a = _mm256_broadcast_ss(x + r * ldx + kk);
+        __m256 a = _mm256_broadcast_ss(x + r * ldx + kk * ksx);
         acc0[r] = _mm256_fmadd_ps(a, v0, acc0[r]);
         acc1[r] = _mm256_fmadd_ps(a, v1, acc1[r]);
       }
@@ -53,11 +55,11 @@ ND_TARGET ND_INLINE void nd_wide_tile(const float *x, long ldx, long k, const fl
   } else {
     __m256i m0 = nd_mask(w0);
     __m256i m1 = nd_mask(w1);
-    for (long kk = 0; kk < k; kk++, wrow += n) {
+    for (long kk = 0; kk < k; kk++, wrow += ldw) {
       __m256 v0 = _mm256_maskload_ps(wrow, m0);
       __m256 v1 = _mm256_maskload_ps(wrow + 8, m1);
       for (int r = 0; r < R; r++) {
-        __m256 a = _mm256_broadcast_ss(x + r * ldx + kk);
+        __m256 a = _mm256_broadcast_ss(x + r * ldx + kk * ksx);
         acc0[r] = _mm256_fmadd_ps(a, v0, acc0[r]);
         acc1[r] = _mm256_fmadd_ps(a, v1, acc1[r]);
       }
@@ -94,8 +96,8 @@ ND_TARGET ND_INLINE void nd_wide_rows(const float *x, long ldx, long k, const fl
     nd_wide_rows_avx512(x, ldx, k, wt, n, bias, y, ldy, R);
   } else {
     long j0 = 0;
-    for (; j0 + 16 <= n; j0 += 16) nd_wide_tile(x, ldx, k, wt, n, bias, y, ldy, j0, 16, R, 1, 0);
-    if (j0 < n) nd_wide_tile(x, ldx, k, wt, n, bias, y, ldy, j0, n - j0, R, 0, 0);
+    for (; j0 + 16 <= n; j0 += 16) nd_wide_tile(x, ldx, 1, k, wt, n, bias, y, ldy, j0, 16, R, 1, 0);
+    if (j0 < n) nd_wide_tile(x, ldx, 1, k, wt, n, bias, y, ldy, j0, n - j0, R, 0, 0);
   }
   if (activation == ND_ACTIVATION_TANH) nd_tanh_rows(y, ldy, n, R);
 }
@@ -207,7 +209,8 @@ ND_TARGET ND_INLINE void nd_wide_block_column(const float *x, long rows, long kc
                                               long ldy, long j0, long width, const int FULL,
                                               const int RESUME) {
 #define ND_TILE(r0, R)                                                                     \
-  nd_wide_tile(x + (r0) * ldx, ldx, kc, wt, n, bias, y + (r0) * ldy, ldy, j0, width, R, FULL, RESUME)
+  nd_wide_tile(x + (r0) * ldx, ldx, 1, kc, wt, n, bias, y + (r0) * ldy, ldy, j0, width, R, FULL, \
+               RESUME)
   ND_ROW_TILES(rows, ND_TILE);
 #undef ND_TILE
 }
@@ -246,6 +249,61 @@ ND_TARGET void nd_dense_wide_f32(const float *x, long rows, long k, long ldx, co
 #define ND_TILE(r0, R) nd_wide_rows(x + (r0) * ldx, ldx, k, wt, n, bias, y + (r0) * ldy, ldy, activation, R)
   ND_ROW_TILES(rows, ND_TILE);
 #undef ND_TILE
+}
+
+// G += Uᵀ X in blocks of ND_GRADIENT_KC rows of U and X: the block of X (64
+// rows of up to 64 floats, 16 KB) and the columns of U a row tile reads stay
+// in L1 while the tiles go over them. Output o of G is tile row o, its
+// multiplier of row k U[k ldu + o]: nd_wide_tile with ldx = 1, ksx = ldu,
+// resuming from G. Each element sums its terms from its old value in
+// increasing k, one fused multiply-add each, on both paths.
+enum { ND_GRADIENT_KC = 64 };
+
+// What row tile t of the AVX-512 path prefetches while it goes over a block,
+// one line per k, so that the next block (its rows at un and xn) is in cache
+// when it starts: line column t of X's rows, then of U's; nothing for the
+// tiles after those. The prefetched rows run as far as the current block's,
+// a shorter last block's end included (a prefetch does not fault).
+ND_INLINE const float *nd_next_block_line(long t, const float *un, long ldu, long m,
+                                          const float *xn, long ldx, long n, long *stride) {
+  long xlines = (n + 15) / 16, ulines = (m + 15) / 16;
+  if (t < xlines) return *stride = ldx, xn + 16 * t;
+  if (t < xlines + ulines) return *stride = ldu, un + 16 * (t - xlines);
+  return 0;
+}
+
+ND_TARGET void nd_weight_gradient_f32(const float *u, long ldu, const float *x, long ldx, long k,
+                                      long m, long n, float *g, long ldg) {
+  for (long k0 = 0; k0 < k; k0 += ND_GRADIENT_KC) {
+    long kc = k - k0 < ND_GRADIENT_KC ? k - k0 : ND_GRADIENT_KC;
+    const float *ub = u + k0 * ldu;
+    const float *xb = x + k0 * ldx;
+    if (nd_dense_avx512) {
+      int more = k0 + kc < k;
+#define ND_TILE(r0, R)                                                                     \
+  do {                                                                                     \
+    long pfs_ = 0;                                                                         \
+    const float *pf_ = more ? nd_next_block_line((r0) / 6, ub + kc * ldu, ldu, m, xb + kc * ldx, \
+                                                 ldx, n, &pfs_)                            \
+                            : 0;                                                           \
+    nd_resume_rows_avx512(ub + (r0), 1, ldu, kc, xb, ldx, n, g + (r0) * ldg, ldg, pf_, pfs_, R); \
+  } while (0)
+      ND_ROW_TILES(m, ND_TILE);
+#undef ND_TILE
+      continue;
+    }
+    long j0 = 0;
+    for (; j0 + 16 <= n; j0 += 16) {
+#define ND_TILE(r0, R) nd_wide_tile(ub + (r0), 1, ldu, kc, xb, ldx, 0, g + (r0) * ldg, ldg, j0, 16, R, 1, 1)
+      ND_ROW_TILES(m, ND_TILE);
+#undef ND_TILE
+    }
+    if (j0 < n) {
+#define ND_TILE(r0, R) nd_wide_tile(ub + (r0), 1, ldu, kc, xb, ldx, 0, g + (r0) * ldg, ldg, j0, n - j0, R, 0, 1)
+      ND_ROW_TILES(m, ND_TILE);
+#undef ND_TILE
+    }
+  }
 }
 
 ND_TARGET void nd_dense_narrow_f32(const float *x, long rows, long k, long ldx, const float *w,

@@ -23,23 +23,35 @@ int nd_set_dense_avx512(int enabled) {
 int nd_dense_avx512_enabled(void) { return nd_dense_avx512; }
 
 // Columns j0 .. j0 + 16 (mask m0) and j0 + 16 .. j0 + 32 (mask m1, empty for
-// a single block) of R rows.
-ND_INLINE512 void nd_wide_tile512(const float *x, long ldx, long k, const float *wt, long n,
-                                  const float *bias, float *y, long ldy, long j0, __mmask16 m0,
-                                  __mmask16 m1, const int R, const int PAIR) {
+// a single block) of R rows. Row r's k-th value of x is x[r ldx + k ksx] and
+// row k of wt starts at wt + k ldw (ksx = 1, ldw = n for a dense layer); RESUME
+// starts the accumulators from y instead of the bias, and then pf, when set,
+// gets one prefetch per k, at pf + k pfs (see nd_weight_gradient_f32).
+ND_INLINE512 void nd_wide_tile512(const float *x, long ldx, long ksx, long k, const float *wt,
+                                  long ldw, const float *bias, float *y, long ldy, long j0,
+                                  __mmask16 m0, __mmask16 m1, const float *pf, long pfs,
+                                  const int R, const int PAIR, const int RESUME) {
   __m512 acc0[6], acc1[6];
-  __m512 b0 = _mm512_maskz_loadu_ps(m0, bias + j0);
-  __m512 b1 = PAIR ? _mm512_maskz_loadu_ps(m1, bias + j0 + 16) : _mm512_setzero_ps();
-  for (int r = 0; r < R; r++) {
-    acc0[r] = b0;
-    acc1[r] = b1;
+  if (RESUME) {
+    for (int r = 0; r < R; r++) {
+      acc0[r] = _mm512_maskz_loadu_ps(m0, y + r * ldy + j0);
+      acc1[r] = PAIR ? _mm512_maskz_loadu_ps(m1, y + r * ldy + j0 + 16) : _mm512_setzero_ps();
+    }
+  } else {
+    __m512 b0 = _mm512_maskz_loadu_ps(m0, bias + j0);
+    __m512 b1 = PAIR ? _mm512_maskz_loadu_ps(m1, bias + j0 + 16) : _mm512_setzero_ps();
+    for (int r = 0; r < R; r++) {
+      acc0[r] = b0;
+      acc1[r] = b1;
+    }
   }
   const float *wrow = wt + j0;
-  for (long kk = 0; kk < k; kk++, wrow += n) {
+  for (long kk = 0; kk < k; kk++, wrow += ldw) {
     __m512 v0 = _mm512_maskz_loadu_ps(m0, wrow);
     __m512 v1 = PAIR ? _mm512_maskz_loadu_ps(m1, wrow + 16) : _mm512_setzero_ps();
+    if (RESUME && pf) _mm_prefetch((const char *)(pf + kk * pfs), _MM_HINT_T0);
     for (int r = 0; r < R; r++) {
-      __m512 a = _mm512_set1_ps(x[r * ldx + kk]);
+      __m512 a = _mm512_set1_ps(x[r * ldx + kk * ksx]);
       acc0[r] = _mm512_fmadd_ps(a, v0, acc0[r]);
       if (PAIR) acc1[r] = _mm512_fmadd_ps(a, v1, acc1[r]);
     }
@@ -50,28 +62,35 @@ ND_INLINE512 void nd_wide_tile512(const float *x, long ldx, long k, const float 
   }
 }
 
-ND_INLINE512 void nd_wide_rows512(const float *x, long ldx, long k, const float *wt, long n,
-                                  const float *bias, float *y, long ldy, const int R) {
+ND_INLINE512 void nd_wide_rows512(const float *x, long ldx, long ksx, long k, const float *wt,
+                                  long ldw, long n, const float *bias, float *y, long ldy,
+                                  const float *pf, long pfs, const int R, const int RESUME) {
   long j0 = 0;
   for (; j0 + 32 <= n; j0 += 32)
-    nd_wide_tile512(x, ldx, k, wt, n, bias, y, ldy, j0, 0xFFFF, 0xFFFF, R, 1);
+    nd_wide_tile512(x, ldx, ksx, k, wt, ldw, bias, y, ldy, j0, 0xFFFF, 0xFFFF, pf, pfs, R, 1,
+                    RESUME);
   long rest = n - j0;
   if (rest > 16)
-    nd_wide_tile512(x, ldx, k, wt, n, bias, y, ldy, j0, 0xFFFF, nd_mask512(rest - 16), R, 1);
+    nd_wide_tile512(x, ldx, ksx, k, wt, ldw, bias, y, ldy, j0, 0xFFFF, nd_mask512(rest - 16), pf,
+                    pfs, R, 1, RESUME);
   else if (rest > 0)
-    nd_wide_tile512(x, ldx, k, wt, n, bias, y, ldy, j0, nd_mask512(rest), 0, R, 0);
+    nd_wide_tile512(x, ldx, ksx, k, wt, ldw, bias, y, ldy, j0, nd_mask512(rest), 0, pf, pfs, R, 0,
+                    RESUME);
 }
 
 ND_TARGET512 void nd_wide_rows_avx512(const float *x, long ldx, long k, const float *wt, long n,
                                       const float *bias, float *y, long ldy, int rows) {
-  switch (rows) {
-  case 1: nd_wide_rows512(x, ldx, k, wt, n, bias, y, ldy, 1); break;
-  case 2: nd_wide_rows512(x, ldx, k, wt, n, bias, y, ldy, 2); break;
-  case 3: nd_wide_rows512(x, ldx, k, wt, n, bias, y, ldy, 3); break;
-  case 4: nd_wide_rows512(x, ldx, k, wt, n, bias, y, ldy, 4); break;
-  case 5: nd_wide_rows512(x, ldx, k, wt, n, bias, y, ldy, 5); break;
-  default: nd_wide_rows512(x, ldx, k, wt, n, bias, y, ldy, 6); break;
-  }
+#define ND_ROWS(R) nd_wide_rows512(x, ldx, 1, k, wt, n, n, bias, y, ldy, 0, 0, R, 0)
+  ND_SWITCH_ROWS(rows, ND_ROWS);
+#undef ND_ROWS
+}
+
+ND_TARGET512 void nd_resume_rows_avx512(const float *x, long ldx, long ksx, long k,
+                                        const float *wt, long ldw, long n, float *y, long ldy,
+                                        const float *pf, long pfs, int rows) {
+#define ND_ROWS(R) nd_wide_rows512(x, ldx, ksx, k, wt, ldw, n, 0, y, ldy, pf, pfs, R, 1)
+  ND_SWITCH_ROWS(rows, ND_ROWS);
+#undef ND_ROWS
 }
 
 ND_TARGET512 void nd_tanh_rows_avx512(float *y, long ldy, long n, int rows) {

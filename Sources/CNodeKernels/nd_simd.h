@@ -11,6 +11,19 @@
 // from the primal rows' tanh outputs. A compile-time constant in the kernels.
 enum { ND_GATE_PLAIN = 0, ND_GATE_TANH = 1, ND_GATE_TANH_JVP = 2 };
 
+// Calls ROWS(R) with R = rows as a compile-time constant, 1 to 6 (6 for more).
+#define ND_SWITCH_ROWS(rows, ROWS)                                                         \
+  do {                                                                                     \
+    switch (rows) {                                                                        \
+    case 1: ROWS(1); break;                                                                \
+    case 2: ROWS(2); break;                                                                \
+    case 3: ROWS(3); break;                                                                \
+    case 4: ROWS(4); break;                                                                \
+    case 5: ROWS(5); break;                                                                \
+    default: ROWS(6); break;                                                               \
+    }                                                                                      \
+  } while (0)
+
 // The tanh's clamp and its coefficients, shared with its AVX-512 copy (nd_simd512.h).
 #define ND_TANH_LIMIT 7.90531110763549805f
 #define ND_TANH_P5 2.352760727279222e-11f

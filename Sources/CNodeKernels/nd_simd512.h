@@ -12,6 +12,10 @@ extern int nd_dense_avx512;
 // The multiply-adds of nd_wide_rows with AVX-512, for 1 to 6 rows.
 void nd_wide_rows_avx512(const float *x, long ldx, long k, const float *wt, long n,
                          const float *bias, float *y, long ldy, int rows);
+// The multiply-adds of nd_wide_tile with RESUME, AVX-512, for 1 to 6 rows whose
+// k-th values are x[r ldx + k ksx], wt's rows ldw apart (nd_weight_gradient_f32).
+void nd_resume_rows_avx512(const float *x, long ldx, long ksx, long k, const float *wt, long ldw,
+                           long n, float *y, long ldy, const float *pf, long pfs, int rows);
 // nd_tanh_rows with AVX-512, bitwise the same.
 void nd_tanh_rows_avx512(float *y, long ldy, long n, int rows);
 // nd_concat_squash_gate_f32 with AVX-512, bitwise the same.

@@ -70,6 +70,14 @@ typedef struct {
 void nd_dense_wide_gated_f32(const float *x, long rows, long k, long ldx, const float *wt, long n,
                              const float *bias, float *y, long ldy, const nd_row_gate *gate);
 
+/// g[o ldg + i] += sum over k of u[k ldu + o] x[k ldx + i] for o < m, i < n: a
+/// dense layer's weight gradient Uᵀ X from its output cotangents U ([k, m])
+/// and inputs X ([k, n]), without packing either. Each element adds its terms
+/// to its old value in increasing k, one fused multiply-add each (bitwise the
+/// same with and without AVX-512). Needs nd_kernels_available().
+void nd_weight_gradient_f32(const float *u, long ldu, const float *x, long ldx, long k, long m,
+                            long n, float *g, long ldg);
+
 /// nd_dense_narrow_f32 without activation, then the gate (and tanh) of
 /// nd_dense_wide_gated_f32 row by row: the gated layer for n < 8 outputs.
 void nd_dense_narrow_gated_f32(const float *x, long rows, long k, long ldx, const float *w, long n,

@@ -116,14 +116,14 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
   }
 
   /// `dW += Σ_r u_r x_rᵀ` over the rows of `x` (`[n, in]`) and of the cotangents
-  /// `u` (`[n, out]`, each already weighted by its row's weight): one GEMM.
+  /// `u` (`[n, out]`, each already weighted by its row's weight), in one pass.
   func addWeightGradient(
     _ x: MatrixView<Scalar>, weightedCotangent u: MatrixView<Scalar>,
     into gradient: UnsafeMutablePointer<Scalar>
   ) {
-    gemm(
-      .transposed, .none, m: outputSize, n: inputSize, k: x.rows, a: u.base, lda: u.rowStride,
-      b: x.base, ldb: x.rowStride, beta: 1, c: gradient, ldc: inputSize)
+    DenseKernel.addWeightGradient(
+      cotangents: u.base, ldu: u.rowStride, inputs: x.base, ldx: x.rowStride, rows: x.rows,
+      outputs: outputSize, inputCount: inputSize, into: gradient, ldg: inputSize)
   }
 
   /// `dx_r = Wᵀ dy_r`: a dense layer whose weight is `Wᵀ` (`[in, out]`) and whose transpose is `W`.
@@ -219,17 +219,17 @@ public final class Linear<Scalar: TensorScalar>: TangentDifferentiableLayer {
   }
 
   /// `W̄ += Σ_r Σ_k ū_rk ẋ_rkᵀ` over tangents stored contiguously (`[rows, K·in]`) and
-  /// their already weighted cotangents (`[rows, K·out]`): one GEMM over the rows·K tangents.
+  /// their already weighted cotangents (`[rows, K·out]`): one product over the rows·K tangents.
   func addTangentWeightGradient(
     _ inputTangents: MatrixView<Scalar>, rows: Int, directions: Int,
     weightedTangentCotangent u: MatrixView<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
   ) {
     precondition(
       inputTangents.rowStride == directions * inputSize && u.rowStride == directions * outputSize)
-    gemm(
-      .transposed, .none, m: outputSize, n: inputSize, k: rows * directions, a: u.base,
-      lda: outputSize, b: inputTangents.base, ldb: inputSize, beta: 1, c: gradient,
-      ldc: inputSize)
+    DenseKernel.addWeightGradient(
+      cotangents: u.base, ldu: outputSize, inputs: inputTangents.base, ldx: inputSize,
+      rows: rows * directions, outputs: outputSize, inputCount: inputSize, into: gradient,
+      ldg: inputSize)
   }
 
   /// `ẋ̄_k = Wᵀ ẏ̄_k` for every row's `K` tangents, or nothing when `dInputTangents` is nil.
