@@ -47,9 +47,11 @@ ND_TARGET512 void nd_concat_squash_gate_avx512(const float *times, const float *
 
 // The sets of outputs nd_gate_backward_f32 has its own code for: every output
 // (the adjoint's stages that add to the parameter gradient: gated, weighted,
-// bias and gate gradients), the gated cotangents alone (stages that add
-// nothing to it), or whatever the operands ask for, checked as it goes.
-enum { ND_OUT_ANY = 0, ND_OUT_ALL = 1, ND_OUT_GATED = 2 };
+// bias and gate gradients), the same without the weighted cotangents (a
+// backprop's stages, whose rows all weigh 1), the gated cotangents alone
+// (stages that add nothing to it), or whatever the operands ask for, checked
+// as it goes.
+enum { ND_OUT_ANY = 0, ND_OUT_ALL = 1, ND_OUT_GATED = 2, ND_OUT_UNWEIGHTED = 3 };
 
 // Eight lanes (`count` valid) of row r at offset o; returns the lanes' share
 // of the row's time cotangent. With `act` the cotangents given are the tanh
@@ -63,13 +65,17 @@ enum { ND_OUT_ANY = 0, ND_OUT_ALL = 1, ND_OUT_GATED = 2 };
 ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, long r, long o,
                                              long count, __m256 t, __m256 w, const int ACT,
                                              const int DY, const int BLOCKS, const int OUT) {
-  // Whether an output is wanted: known in the two usual sets, read otherwise.
-#define ND_WANTS(field, IN_ALL, IN_GATED)                                                  \
-  (OUT == ND_OUT_ALL ? (IN_ALL) : OUT == ND_OUT_GATED ? (IN_GATED) : p->field != 0)
-  const int gated_dy = ND_WANTS(gated_dy, 1, 1), weighted_dy = ND_WANTS(weighted_gated_dy, 1, 0);
-  const int bias = ND_WANTS(bias_gradient, 1, 0), gradient = ND_WANTS(gradient, 1, 0);
-  const int gated_bars = ND_WANTS(gated_bars, 1, 1);
-  const int weighted_bars = ND_WANTS(weighted_gated_bars, 1, 0);
+  // Whether an output is wanted: known in the three usual sets, read otherwise.
+#define ND_WANTS(field, IN_ALL, IN_UNWEIGHTED, IN_GATED)                                   \
+  (OUT == ND_OUT_ALL          ? (IN_ALL)                                                   \
+   : OUT == ND_OUT_UNWEIGHTED ? (IN_UNWEIGHTED)                                            \
+   : OUT == ND_OUT_GATED      ? (IN_GATED)                                                 \
+                              : p->field != 0)
+  const int gated_dy = ND_WANTS(gated_dy, 1, 1, 1);
+  const int weighted_dy = ND_WANTS(weighted_gated_dy, 1, 0, 0);
+  const int bias = ND_WANTS(bias_gradient, 1, 1, 0), gradient = ND_WANTS(gradient, 1, 1, 0);
+  const int gated_bars = ND_WANTS(gated_bars, 1, 1, 1);
+  const int weighted_bars = ND_WANTS(weighted_gated_bars, 1, 0, 0);
 #undef ND_WANTS
   const long n = p->n;
   const long blocks = BLOCKS >= 0 ? BLOCKS : p->blocks;
@@ -167,6 +173,9 @@ static int nd_gate_outputs(const nd_gate_backward_args *p) {
   int all = p->gradient && (!dy || (p->gated_dy && p->weighted_gated_dy && p->bias_gradient)) &&
             (!tangents || (p->gated_bars && p->weighted_gated_bars));
   if (all) return ND_OUT_ALL;
+  int unweighted = p->gradient && !p->weighted_gated_dy && !p->weighted_gated_bars &&
+                   (!dy || (p->gated_dy && p->bias_gradient)) && (!tangents || p->gated_bars);
+  if (unweighted) return ND_OUT_UNWEIGHTED;
   int gated = !p->gradient && !p->bias_gradient && !p->weighted_gated_dy &&
               !p->weighted_gated_bars && (!dy || p->gated_dy) && (!tangents || p->gated_bars);
   return gated ? ND_OUT_GATED : ND_OUT_ANY;
@@ -175,11 +184,13 @@ static int nd_gate_outputs(const nd_gate_backward_args *p) {
 ND_TARGET void nd_gate_backward_f32(const nd_gate_backward_args *p) {
   // The usual shapes get their own code: with or without the tanh and the
   // output cotangent, no or two tangent directions (the exact trace in 2-D),
-  // and the two usual sets of outputs.
+  // and the three usual sets of outputs.
   const int out = nd_gate_outputs(p);
 #define ND_OUTPUTS(ACT, DY, BLOCKS)                                                        \
   do {                                                                                     \
     if (out == ND_OUT_ALL) nd_gate_backward_rows(p, ACT, DY, BLOCKS, ND_OUT_ALL);          \
+    else if (out == ND_OUT_UNWEIGHTED)                                                     \
+      nd_gate_backward_rows(p, ACT, DY, BLOCKS, ND_OUT_UNWEIGHTED);                        \
     else if (out == ND_OUT_GATED) nd_gate_backward_rows(p, ACT, DY, BLOCKS, ND_OUT_GATED); \
     else nd_gate_backward_rows(p, ACT, DY, BLOCKS, ND_OUT_ANY);                            \
   } while (0)

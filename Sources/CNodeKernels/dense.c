@@ -272,8 +272,8 @@ ND_INLINE const float *nd_next_block_line(long t, const float *un, long ldu, lon
   return 0;
 }
 
-ND_TARGET void nd_weight_gradient_f32(const float *u, long ldu, const float *x, long ldx, long k,
-                                      long m, long n, float *g, long ldg) {
+ND_TARGET static void nd_weight_gradient_blocks(const float *u, long ldu, const float *x, long ldx,
+                                                long k, long m, long n, float *g, long ldg) {
   for (long k0 = 0; k0 < k; k0 += ND_GRADIENT_KC) {
     long kc = k - k0 < ND_GRADIENT_KC ? k - k0 : ND_GRADIENT_KC;
     const float *ub = u + k0 * ldu;
@@ -304,6 +304,23 @@ ND_TARGET void nd_weight_gradient_f32(const float *u, long ldu, const float *x, 
 #undef ND_TILE
     }
   }
+}
+
+ND_TARGET void nd_weight_gradient_f32(const float *u, long ldu, const float *x, long ldx, long k,
+                                      long m, long n, float *g, long ldg) {
+  enum { NARROW_MAX = 1024 };
+  if (n < 8 && m > n && m * n <= NARROW_MAX) {
+    // Few inputs (a first layer's 2): Gᵀ += Xᵀ U instead, whose rows are as
+    // wide as the outputs, in a transposed copy of G — the same sums.
+    float gt[NARROW_MAX];
+    for (long o = 0; o < m; o++)
+      for (long i = 0; i < n; i++) gt[i * m + o] = g[o * ldg + i];
+    nd_weight_gradient_blocks(x, ldx, u, ldu, k, n, m, gt, m);
+    for (long o = 0; o < m; o++)
+      for (long i = 0; i < n; i++) g[o * ldg + i] = gt[i * m + o];
+    return;
+  }
+  nd_weight_gradient_blocks(u, ldu, x, ldx, k, m, n, g, ldg);
 }
 
 ND_TARGET void nd_dense_narrow_f32(const float *x, long rows, long k, long ldx, const float *w,

@@ -70,7 +70,7 @@ import Testing
   /// The gradients of a, c, d, the time cotangents and the other outputs in `S`.
   static func run<S: TensorScalar>(
     _: S.Type, _ x: Inputs, outputPart: Bool, weighted: Bool, throughTanh: Bool = false,
-    parameterGradients: Bool = true
+    parameterGradients: Bool = true, weightedCopies: Bool = true
   ) -> (gradient: [S], time: [S], outputs: [S]) {
     let outputs = Outputs<S>(rows: rows, width: x.width, directions: x.directions)
     defer { outputs.deallocate() }
@@ -109,7 +109,7 @@ import Testing
                             p.outputCotangent = MatrixView(
                               base: dyp.baseAddress!, rows: n, columns: x.width)
                             p.gatedOutputCotangent = out(outputs.gated, x.width)
-                            if parameterGradients {
+                            if parameterGradients && weightedCopies {
                               p.weightedGatedOutputCotangent = out(outputs.weightedGated, x.width)
                             }
                           }
@@ -120,7 +120,7 @@ import Testing
                             p.tangentCotangents = MatrixView(
                               base: bp.baseAddress!, rows: n, columns: k * x.width)
                             p.gatedTangentCotangents = out(outputs.tangentGated, k * x.width)
-                            if parameterGradients {
+                            if parameterGradients && weightedCopies {
                               p.weightedGatedTangentCotangents = out(
                                 outputs.weightedTangentGated, k * x.width)
                             }
@@ -208,6 +208,41 @@ import Testing
         let weightedTangents = (2 * n * width + n * k * width)..<(2 * n * width + 2 * n * k * width)
         #expect(f.outputs[weightedTangents].allSatisfy { $0 == -7 }, "\(label)")
         #expect(f.outputs.suffix(width).allSatisfy { $0 == 0.25 }, "\(label)")
+      }
+    }
+  }
+
+  /// A backprop's stage: the parameter and bias gradients and the gated
+  /// cotangents without weighted copies (the kernel's own specialisation),
+  /// the copies' buffers left alone.
+  @Test(arguments: [64, 13])
+  func gradientsWithoutWeightedCopies(width: Int) {
+    for directions in [0, 2, 3] {
+      let inputs = Inputs(width: width, directions: directions)
+      for tanh in [false, true] {
+        let f = Self.run(
+          Float.self, inputs, outputPart: true, weighted: false, throughTanh: tanh,
+          weightedCopies: false)
+        let d = Self.run(
+          Double.self, inputs, outputPart: true, weighted: false, throughTanh: tanh,
+          weightedCopies: false)
+        let label = "width \(width) directions \(directions) tanh \(tanh)"
+        #expect(Self.worst(f.gradient, d.gradient) < 1e-4, "\(label)")
+        #expect(Self.worst(f.time, d.time) < 1e-4, "\(label)")
+        let (n, k) = (Self.rows, max(1, directions))
+        let gated = Array(f.outputs[0..<(n * width)])
+        #expect(Self.worst(gated, Array(d.outputs[0..<(n * width)])) < 1e-5, "\(label)")
+        #expect(f.outputs[(n * width)..<(2 * n * width)].allSatisfy { $0 == -7 }, "\(label)")
+        if directions > 0 {
+          let tangents = (2 * n * width)..<(2 * n * width + n * k * width)
+          #expect(
+            Self.worst(Array(f.outputs[tangents]), Array(d.outputs[tangents])) < 1e-5, "\(label)")
+          let copies = (2 * n * width + n * k * width)..<(2 * n * width + 2 * n * k * width)
+          #expect(f.outputs[copies].allSatisfy { $0 == -7 }, "\(label)")
+        }
+        let bias = f.outputs.suffix(width)
+        #expect(Self.worst(Array(bias), Array(d.outputs.suffix(width))) < 1e-4, "\(label)")
+        #expect(bias.contains { $0 != 0.25 }, "\(label)")
       }
     }
   }

@@ -52,8 +52,9 @@ extension DenseKernelTests {
 
   /// Bit for bit the fused chain in row order, on the AVX2 path and the
   /// AVX-512 one, over tile remainders (outputs not a multiple of 6, inputs
-  /// not of 16 or 32) and row counts across the kernel's 64-row blocks.
-  @Test(arguments: [(64, 64), (13, 17), (6, 8), (7, 33), (64, 40), (2, 64)])
+  /// not of 16 or 32, fewer than 8 inputs: the transposed product) and row
+  /// counts across the kernel's 64-row blocks.
+  @Test(arguments: [(64, 64), (13, 17), (6, 8), (7, 33), (64, 40), (2, 64), (64, 2), (9, 3)])
   func weightGradientIsOneFusedChainPerElement(outputs: Int, inputs: Int) throws {
     try #require(DenseLayer<Float>.isVectorized, "needs AVX2 and FMA")
     defer { DenseKernel.avx512Enabled = true }
@@ -71,8 +72,9 @@ extension DenseKernelTests {
     }
   }
 
-  /// Fewer than 8 inputs (BLAS) and Double (BLAS) agree with the chain to rounding.
-  @Test(arguments: [(64, 2), (5, 7), (64, 64)])
+  /// Fewer than 8 inputs and outputs (BLAS) and Double (BLAS) agree with the
+  /// chain to rounding.
+  @Test(arguments: [(3, 5), (5, 7), (64, 64), (64, 2)])
   func weightGradientThroughBLASAgrees(outputs: Int, inputs: Int) {
     let problem = GradientProblem(rows: 97, outputs: outputs, inputs: inputs, seed: 5)
     let expected = problem.fusedChain()

@@ -74,7 +74,9 @@ void nd_dense_wide_gated_f32(const float *x, long rows, long k, long ldx, const 
 /// dense layer's weight gradient Uᵀ X from its output cotangents U ([k, m])
 /// and inputs X ([k, n]), without packing either. Each element adds its terms
 /// to its old value in increasing k, one fused multiply-add each (bitwise the
-/// same with and without AVX-512). Needs nd_kernels_available().
+/// same with and without AVX-512; fewer than 8 inputs, more outputs and m n <= 1024
+/// run as Gᵀ += Xᵀ U in a transposed copy of G, the same sums). Needs
+/// nd_kernels_available().
 void nd_weight_gradient_f32(const float *u, long ldu, const float *x, long ldx, long k, long m,
                             long n, float *g, long ldg);
 

@@ -7,7 +7,8 @@ extension DenseKernel {
   /// (`[rows, inputs]`, row stride `ldx`); `G` is row-major `[outputs, inputs]`
   /// with row stride `ldg`.
   ///
-  /// In `Float` on CPUs with AVX2 and FMA, for 8 or more inputs, it runs the
+  /// In `Float` on CPUs with AVX2 and FMA, for 8 or more inputs or outputs
+  /// (fewer inputs: `Gᵀ += Xᵀ U` in a transposed copy of `G`), it runs the
   /// dense kernel's register tiles over `U` and `X` where they lie: BLAS would
   /// first copy both into its packed layout, which for these short, fat
   /// products (64 × 64 outputs over thousands of rows) took a third of the
@@ -24,7 +25,7 @@ extension DenseKernel {
       ldu >= outputs && ldx >= inputCount && ldg >= inputCount,
       "weight gradient: a row stride is shorter than its row")
     if rows == 0 || outputs == 0 || inputCount == 0 { return }
-    if usesFloatKernels(Scalar.self) && inputCount >= 8 {
+    if usesFloatKernels(Scalar.self) && (inputCount >= 8 || outputs >= 8) {
       nd_weight_gradient_f32(u.floats, ldu, x.floats, ldx, rows, outputs, inputCount, g.floats, ldg)
       return
     }
