@@ -143,6 +143,10 @@ ND_TARGET ND_INLINE __m256 nd_gate_backward8(const nd_gate_backward_args *p, lon
   return DY ? _mm256_fmadd_ps(dyv, dv, share) : share;
 }
 
+// How many rows ahead the gate's backward pass prefetches (4 and 8 took the
+// same time in W1; without, it took a third longer).
+enum { ND_GATE_AHEAD = 4 };
+
 // Every row in increasing order. The operands are copied into a local first:
 // the loops store through float pointers, which the compiler must otherwise
 // assume could change *args, and so reload every field at every step.
@@ -151,7 +155,17 @@ ND_TARGET ND_INLINE void nd_gate_backward_rows(const nd_gate_backward_args *args
   const nd_gate_backward_args q = *args;
   const nd_gate_backward_args *p = &q;
   const long n = p->n;
+  const long blocks = BLOCKS >= 0 ? BLOCKS : p->blocks;
   for (long r = 0; r < p->rows; r++) {
+    // The kept forward values (output, its tangents, the tanh's output) come
+    // from memory long since written: fetch ND_GATE_AHEAD rows ahead.
+    long ahead = r + ND_GATE_AHEAD;
+    for (long o = 0; ahead < p->rows && o < n; o += 16) {
+      if (DY) _mm_prefetch((const char *)(p->y + ahead * p->ldy + o), _MM_HINT_T0);
+      if (ACT) _mm_prefetch((const char *)(p->act + ahead * p->ldact + o), _MM_HINT_T0);
+      for (long i = 0; i < blocks; i++)
+        _mm_prefetch((const char *)(p->images + ahead * p->ldi + i * n + o), _MM_HINT_T0);
+    }
     __m256 t = _mm256_set1_ps(p->times[r]);
     __m256 w = _mm256_set1_ps(p->weights ? p->weights[r] : 1.0f);
     __m256 time = _mm256_setzero_ps();

@@ -262,8 +262,8 @@ enum { ND_GRADIENT_KC = 64 };
 // What row tile t of the AVX-512 path prefetches while it goes over a block,
 // one line per k, so that the next block (its rows at un and xn) is in cache
 // when it starts: line column t of X's rows, then of U's; nothing for the
-// tiles after those. The prefetched rows run as far as the current block's,
-// a shorter last block's end included (a prefetch does not fault).
+// tiles after those. Only a whole next block is fetched (a shorter last one
+// is not), so no address leaves the operands.
 ND_INLINE const float *nd_next_block_line(long t, const float *un, long ldu, long m,
                                           const float *xn, long ldx, long n, long *stride) {
   long xlines = (n + 15) / 16, ulines = (m + 15) / 16;
@@ -279,7 +279,7 @@ ND_TARGET static void nd_weight_gradient_blocks(const float *u, long ldu, const 
     const float *ub = u + k0 * ldu;
     const float *xb = x + k0 * ldx;
     if (nd_dense_avx512) {
-      int more = k0 + kc < k;
+      int more = k0 + 2 * kc <= k;
 #define ND_TILE(r0, R)                                                                     \
   do {                                                                                     \
     long pfs_ = 0;                                                                         \
