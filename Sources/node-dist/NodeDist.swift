@@ -1,4 +1,5 @@
 import ArgumentParser
+import NodeCore
 
 /// The `node-dist` command-line tool.
 @main
@@ -15,9 +16,11 @@ struct NodeDist: ParsableCommand {
     defaultSubcommand: ReproduceCommand.self)
 
   /// Gives OpenBLAS its fast kernels on CPUs it does not know
-  /// (``BLASKernelRestart``), then parses and runs the command.
+  /// (``BLASKernelRestart``), keeps freed memory in the heap
+  /// (``HeapRetention``), then parses and runs the command.
   static func main() {
     BLASKernelRestart.restartIfNeeded()
+    HeapRetention.apply()
     main(nil)
   }
 }

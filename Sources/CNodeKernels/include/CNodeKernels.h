@@ -27,6 +27,12 @@ int nd_kernels_available(void);
 /// VL, BW, DQ), "Haswell" (AVX2 and FMA), or NULL for none of these.
 const char *nd_blas_core_for_cpu(void);
 
+/// Has glibc serve blocks up to `largest_heap_block` bytes from the heap (not
+/// one mapping each) and keep up to `trim_threshold` bytes of freed memory at
+/// the heap's top instead of returning it. Returns 1 when glibc took both
+/// settings, 0 otherwise (or without glibc, where it does nothing).
+int nd_retain_freed_heap(long largest_heap_block, long trim_threshold);
+
 /// y = tanh(x) for the first n elements (y may be x; at most 5 ulp, see nd_simd.h).
 void nd_tanh_f32(const float *x, float *y, long n);
 
