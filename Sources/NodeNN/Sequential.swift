@@ -47,6 +47,9 @@ public final class Sequential<Scalar: TensorScalar> {
   /// (``Layer/parameterGradientNeedsOnlyOperands``).
   public let canReplayBackward: Bool
   var tangentOutputs: [ScratchBuffer<Scalar>]
+  /// Blocks for the layers' time values of chosen rows of a ``KeptPass``
+  /// (``restorePass(_:times:rows:count:)``), exchanged with the layers'.
+  var gatheredTimeValues: [ScratchBuffer<Scalar>]
   var inputTangents = MatrixView<Scalar>(
     base: UnsafePointer(bitPattern: 8)!, rows: 0, columns: 0)
   var directions = 0
@@ -95,6 +98,7 @@ public final class Sequential<Scalar: TensorScalar> {
       $0.parameterCount == 0 || $0.parameterGradientNeedsOnlyOperands
     }
     tangentOutputs = layers.map { _ in ScratchBuffer<Scalar>() }
+    gatheredTimeValues = layers.map { _ in ScratchBuffer<Scalar>() }
     tanhFollowed = layers.indices.map { l in
       guard l + 1 < layers.count, let next = layers[l + 1] as? ElementwiseActivation<Scalar>,
         next.function == .tanh
