@@ -24,7 +24,14 @@ public struct SolveStatistics<Scalar: TensorScalar>: Sendable, Equatable {
 
   /// Adds another solve's evaluations and steps of the same samples; a sample
   /// keeps its first failure, and takes the other's stop time while it has none.
-  public mutating func accumulate(_ other: SolveStatistics<Scalar>, samples: some Collection<Int>) {
+  /// Specialised for the ranges and index arrays its callers pass: unspecialised,
+  /// the generic iteration cost a W1 iteration 1.4 % in dynamic casts.
+  @_specialize(where Scalar == Float, Samples == Range<Int>)
+  @_specialize(where Scalar == Double, Samples == Range<Int>)
+  @_specialize(where Scalar == Float, Samples == [Int])
+  public mutating func accumulate<Samples: Collection<Int>>(
+    _ other: SolveStatistics<Scalar>, samples: Samples
+  ) {
     for (i, s) in samples.enumerated() {
       functionEvaluations[s] += other.functionEvaluations[i]
       acceptedSteps[s] += other.acceptedSteps[i]
