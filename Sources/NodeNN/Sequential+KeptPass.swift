@@ -54,12 +54,8 @@ extension Sequential {
     kept.rows = rows
     kept.directions = directions
     let width = directions * inputSize
-    kept.input.reserve(rows * inputSize)
-    kept.inputTangents.reserve(rows * width)
-    for r in 0..<rows {
-      (kept.input.base + r * inputSize).update(from: input.row(r), count: inputSize)
-      (kept.inputTangents.base + r * width).update(from: inputTangents.row(r), count: width)
-    }
+    copyRows(of: input, width: inputSize, into: kept.input.reserve(rows * inputSize))
+    copyRows(of: inputTangents, width: width, into: kept.inputTangents.reserve(rows * width))
     swap(&outputs, &kept.outputs)
     swap(&tangentOutputs, &kept.tangentOutputs)
     for l in layers.indices {
@@ -67,6 +63,19 @@ extension Sequential {
     }
     keepsLastOutput = false
     tangentsAreCurrent = false
+  }
+
+  /// Copies the first `width` values of each of the `rows` rows of `matrix`
+  /// to `target`, packed: in one block when they lie back to back (a CNF's
+  /// 2-wide states would otherwise cost a call a row).
+  private func copyRows(
+    of matrix: MatrixView<Scalar>, width: Int, into target: UnsafeMutablePointer<Scalar>
+  ) {
+    if matrix.rowStride == width {
+      target.update(from: matrix.base, count: rows * width)
+      return
+    }
+    for r in 0..<rows { (target + r * width).update(from: matrix.row(r), count: width) }
   }
 
   /// Whether every value `kept` holds for its rows `rows[0 ..< count]` — input,
