@@ -203,14 +203,15 @@ ND_TARGET ND_INLINE void nd_narrow_rows(const float *x, long ldx, long k, const 
 // blocks exactly), so the result is bitwise that of one pass.
 enum { ND_KC = 256 };
 
-// Columns j0 .. j0 + width of every row over k0 .. k0 + kc.
+// Columns j0 .. j0 + width of every row over k0 .. k0 + kc (x's and wt's
+// strides as in nd_wide_tile).
 ND_TARGET ND_INLINE void nd_wide_block_column(const float *x, long rows, long kc, long ldx,
-                                              const float *wt, long n, const float *bias, float *y,
-                                              long ldy, long j0, long width, const int FULL,
-                                              const int RESUME) {
+                                              long ksx, const float *wt, long ldw,
+                                              const float *bias, float *y, long ldy, long j0,
+                                              long width, const int FULL, const int RESUME) {
 #define ND_TILE(r0, R)                                                                     \
-  nd_wide_tile(x + (r0) * ldx, ldx, 1, kc, wt, n, bias, y + (r0) * ldy, ldy, j0, width, R, FULL, \
-               RESUME)
+  nd_wide_tile(x + (r0) * ldx, ldx, ksx, kc, wt, ldw, bias, y + (r0) * ldy, ldy, j0, width, R,    \
+               FULL, RESUME)
   ND_ROW_TILES(rows, ND_TILE);
 #undef ND_TILE
 }
@@ -227,8 +228,9 @@ ND_TARGET __attribute__((noinline)) static void nd_dense_wide_blocked(const floa
     // The first block starts from the bias, later ones from the partial sums in y.
 #define ND_COLUMN(j0, width, FULL)                                                         \
   do {                                                                                     \
-    if (k0 == 0) nd_wide_block_column(xb, rows, kc, ldx, wb, n, bias, y, ldy, j0, width, FULL, 0); \
-    else nd_wide_block_column(xb, rows, kc, ldx, wb, n, bias, y, ldy, j0, width, FULL, 1);  \
+    if (k0 == 0)                                                                           \
+      nd_wide_block_column(xb, rows, kc, ldx, 1, wb, n, bias, y, ldy, j0, width, FULL, 0);  \
+    else nd_wide_block_column(xb, rows, kc, ldx, 1, wb, n, bias, y, ldy, j0, width, FULL, 1); \
   } while (0)
     long j0 = 0;
     for (; j0 + 16 <= n; j0 += 16) ND_COLUMN(j0, 16, 1);
@@ -293,16 +295,10 @@ ND_TARGET static void nd_weight_gradient_blocks(const float *u, long ldu, const 
       continue;
     }
     long j0 = 0;
-    for (; j0 + 16 <= n; j0 += 16) {
-#define ND_TILE(r0, R) nd_wide_tile(ub + (r0), 1, ldu, kc, xb, ldx, 0, g + (r0) * ldg, ldg, j0, 16, R, 1, 1)
-      ND_ROW_TILES(m, ND_TILE);
-#undef ND_TILE
-    }
-    if (j0 < n) {
-#define ND_TILE(r0, R) nd_wide_tile(ub + (r0), 1, ldu, kc, xb, ldx, 0, g + (r0) * ldg, ldg, j0, n - j0, R, 0, 1)
-      ND_ROW_TILES(m, ND_TILE);
-#undef ND_TILE
-    }
+    // Row o of the tiles is output o, its k-th multiplier U[k ldu + o].
+    for (; j0 + 16 <= n; j0 += 16)
+      nd_wide_block_column(ub, m, kc, 1, ldu, xb, ldx, 0, g, ldg, j0, 16, 1, 1);
+    if (j0 < n) nd_wide_block_column(ub, m, kc, 1, ldu, xb, ldx, 0, g, ldg, j0, n - j0, 0, 1);
   }
 }
 
