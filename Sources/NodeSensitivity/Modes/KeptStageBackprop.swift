@@ -37,68 +37,86 @@ extension ODEGradientSolver {
     let (stageCount, fsal, coupling, weights) = (
       tableau.stageCount, tableau.isFirstSameAsLast, tableau.coupling, tableau.weights
     )
+    let (startTimes, stepSizes, endTimes) = (log.startTimes, log.steps, log.endTimes)
+    let (stageEvaluation, stageRow) = (kept.stageEvaluation, kept.stageRow)
     let evaluations = kept.holders.evaluations
     var statistics = SolveStatistics<Scalar>(batchSize: b)
-    // Each sample's accepted steps and where its state adjoints ȳ_0 … ȳ_N start.
-    var steps = [[Int]](repeating: [], count: b)
-    var stateOffset = [Int](repeating: 0, count: b + 1)
+    // The bookkeeping below runs once per node (row of a kept evaluation):
+    // plain memory, so that no access pays for array checks.
+    let scratch = BackpropScratch()
+    defer { scratch.free() }
+    // Each sample's accepted steps (records[firstRecord[s] ..< firstRecord[s + 1]])
+    // and where its state adjoints ȳ_0 … ȳ_N start.
+    let firstRecord = scratch.ints(b + 1, 0)
+    let stateOffset = scratch.ints(b + 1, 0)
     for s in 0..<b {
       let status = pass.solution.statistics.status[s]
       statistics.setOutcome(sample: s, status: status, stopTime: pass.time(sample: s, index: 0))
-      if status == .success { steps[s] = log.recordsOfSample[s] }
-      stateOffset[s + 1] = stateOffset[s] + (steps[s].count + 1) * d
+      let count = status == .success ? log.recordsOfSample[s].count : 0
+      firstRecord[s + 1] = firstRecord[s] + count
+      stateOffset[s + 1] = stateOffset[s] + (count + 1) * d
     }
-    var stateAdjoint = [Scalar](repeating: 0, count: stateOffset[b])
+    let records = scratch.ints(firstRecord[b], 0)
+    for s in 0..<b where firstRecord[s + 1] > firstRecord[s] {
+      for (i, record) in log.recordsOfSample[s].enumerated() {
+        records[firstRecord[s] + i] = record
+      }
+    }
+    let stateAdjoint = scratch.scalars(stateOffset[b], Scalar.zero)
     // The nodes: per kept evaluation and row, its sample, step, stage and
-    // anchor, or -1 for a row no accepted step reads.
+    // anchor, or sample -1 for a row no accepted step reads.
     let nodeCount = kept.evaluationRows.reduce(0, +)
-    var nodeStart = [Int](repeating: 0, count: kept.evaluationCount + 1)
+    let nodeStart = scratch.ints(kept.evaluationCount + 1, 0)
+    // Each evaluation's row cotangents k̄, zeroed.
+    let bars: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>> = scratch.pointers(
+      kept.evaluationCount)
     for e in 0..<kept.evaluationCount {
       nodeStart[e + 1] = nodeStart[e] + kept.evaluationRows[e]
-      evaluations[e].cotangents.reserve(kept.evaluationRows[e] * d).update(
-        repeating: 0, count: kept.evaluationRows[e] * d)
+      bars[e] = evaluations[e].cotangents.reserve(kept.evaluationRows[e] * d)
+      bars[e].update(repeating: 0, count: kept.evaluationRows[e] * d)
     }
-    var nodeSample = [Int](repeating: -1, count: nodeCount)
-    var nodeStep = [Int](repeating: 0, count: nodeCount)
-    var nodeStage = [Int](repeating: 0, count: nodeCount)
-    /// Whether the node's input is `y_{step+1}` (a first-same-as-last stage).
-    var nodeReadsEnd = [Bool](repeating: false, count: nodeCount)
-    /// The state a node's input starts from: `y_step`, or `y_{step+1}`.
-    func anchor(_ id: Int) -> Int { nodeReadsEnd[id] ? nodeStep[id] + 1 : nodeStep[id] }
+    let nodeSample = scratch.ints(nodeCount, -1)
+    let nodeStep = scratch.ints(nodeCount, 0)
+    let nodeStage = scratch.ints(nodeCount, 0)
+    /// The state a node's input starts from: `y_step`, or `y_{step+1}` for a
+    /// first-same-as-last stage (`nodeReadsEnd`).
+    let nodeAnchor = scratch.ints(nodeCount, 0)
+    func nodeReadsEnd(_ id: Int) -> Bool { nodeAnchor[id] != nodeStep[id] }
     func node(_ record: Int, _ j: Int) -> (evaluation: Int, row: Int) {
-      (kept.stageEvaluation[record * stageCount + j], kept.stageRow[record * stageCount + j])
+      (stageEvaluation[record * stageCount + j], stageRow[record * stageCount + j])
     }
-    var nextOutput = [Int](repeating: t - 1, count: b)
+    let nextOutput = scratch.ints(b, t - 1)
     for s in 0..<b {
-      let records = steps[s]
-      for (i, record) in records.enumerated() {
+      let (first, count) = (firstRecord[s], firstRecord[s + 1] - firstRecord[s])
+      for i in 0..<count {
+        let record = records[first + i]
         for j in 0..<stageCount {
           let (e, row) = node(record, j)
           let id = nodeStart[e] + row
           let readsEnd = fsal && j == stageCount - 1
           // A first-same-as-last stage also opens the next step: one node,
           // filed under that step's first stage.
-          if readsEnd && i + 1 < records.count { continue }
+          if readsEnd && i + 1 < count { continue }
           if fsal && j == 0 && i > 0 {
-            (nodeStep[id], nodeStage[id], nodeReadsEnd[id]) = (i - 1, stageCount - 1, true)
+            (nodeStep[id], nodeStage[id], nodeAnchor[id]) = (i - 1, stageCount - 1, i)
           } else {
-            (nodeStep[id], nodeStage[id], nodeReadsEnd[id]) = (i, j, readsEnd)
+            (nodeStep[id], nodeStage[id], nodeAnchor[id]) = (i, j, readsEnd ? i + 1 : i)
           }
           // The last step's last stage is a node only if an output inside the step reads it.
           if !readsEnd { nodeSample[id] = s }
         }
       }
       // Outputs, last to first, into the steps that hold them.
-      for i in stride(from: records.count - 1, through: 0, by: -1) {
-        let record = records[i]
-        let (start, h) = (log.startTimes[record], log.steps[record])
+      for i in stride(from: count - 1, through: 0, by: -1) {
+        let record = records[first + i]
+        let (start, h) = (startTimes[record], stepSizes[record])
         let direction: Scalar = h > 0 ? 1 : -1
         while nextOutput[s] >= 1 {
           let o = nextOutput[s]
           let tau = pass.time(sample: s, index: o)
           if direction * (tau - start) <= 0 { break }
           let cotangent = (s * t + o) * d
-          let end = tau == log.endTimes[record]
+          let end = tau == endTimes[record]
           let target = stateOffset[s] + (end ? i + 1 : i) * d
           for k in 0..<d { stateAdjoint[target + k] += g[cotangent + k] }
           nextOutput[s] -= 1
@@ -108,11 +126,11 @@ extension ODEGradientSolver {
           for l in 0..<stageCount {
             let weight = tableau.denseOutputWeight(stage: l, theta: theta, step: h)
             let (e, row) = node(record, l)
-            let bar = evaluations[e].cotangents.base + row * d
+            let bar = bars[e] + row * d
             for k in 0..<d { bar[k] += weight * g[cotangent + k] }
           }
           // The last stage of a step without a successor is a node only now.
-          if fsal && i + 1 == records.count {
+          if fsal && i + 1 == count {
             let (e, row) = node(record, stageCount - 1)
             nodeSample[nodeStart[e] + row] = s
           }
@@ -121,16 +139,17 @@ extension ODEGradientSolver {
     }
     // Every ȳ_N is complete: open[s] is the last state of sample s whose
     // adjoint has not yet been passed back through its step.
-    var open = steps.map(\.count)
+    let open = scratch.ints(b, 0)
+    for s in 0..<b { open[s] = firstRecord[s + 1] - firstRecord[s] }
     func close(sample s: Int, downTo anchor: Int) {
       while open[s] > anchor {
         let i = open[s] - 1
-        let record = steps[s][i]
-        let h = log.steps[record]
+        let record = records[firstRecord[s] + i]
+        let h = stepSizes[record]
         let (later, earlier) = (stateOffset[s] + (i + 1) * d, stateOffset[s] + i * d)
         for l in 0..<stageCount where weights[l] != 0 {
           let (e, row) = node(record, l)
-          let bar = evaluations[e].cotangents.base + row * d
+          let bar = bars[e] + row * d
           let hb = h * weights[l]
           for k in 0..<d { bar[k] += hb * stateAdjoint[later + k] }
         }
@@ -154,7 +173,7 @@ extension ODEGradientSolver {
           chosen[unused] = r
           continue
         }
-        close(sample: nodeSample[id], downTo: anchor(id))
+        close(sample: nodeSample[id], downTo: nodeAnchor[id])
         chosen[m] = r
         m += 1
       }
@@ -166,35 +185,33 @@ extension ODEGradientSolver {
         m == n
         || ((n - m) * 8 <= n
           && field.keptRowsAreFinite(evaluations[e], rows: chosen + m, count: n - m))
-      let bars =
-        all
-        ? evaluations[e].cotangents.base
-        : gathered.gather(rows: chosen, count: m, of: evaluations[e].cotangents.base, columns: d)
+      let rowBars =
+        all ? bars[e] : gathered.gather(rows: chosen, count: m, of: bars[e], columns: d)
       let width = all ? n : m
       let u = inputCotangents.reserve(width * d)
       parameters.withUnsafeMutableBufferPointer { gradient in
         field.vectorJacobianProduct(
           of: evaluations[e], rows: all ? nil : UnsafePointer(chosen), count: width,
-          cotangents: MatrixView(base: bars, rows: width, columns: d),
+          cotangents: MatrixView(base: rowBars, rows: width, columns: d),
           stateCotangents: MutableMatrixView(base: u, rows: width, columns: d),
           parameterGradient: gradient.baseAddress!)
       }
       for k in 0..<m {
         let id = nodeStart[e] + chosen[k]
-        let at = all ? chosen[k] : k
+        let productRow = u + (all ? chosen[k] : k) * d
         let (s, i, j) = (nodeSample[id], nodeStep[id], nodeStage[id])
         statistics.add(sample: s, evaluations: 1, acceptedSteps: 0)
-        let start = stateOffset[s] + anchor(id) * d
-        for c in 0..<d { stateAdjoint[start + c] += u[at * d + c] }
-        if nodeReadsEnd[id] { continue }
+        let start = stateOffset[s] + nodeAnchor[id] * d
+        for c in 0..<d { stateAdjoint[start + c] += productRow[c] }
+        if nodeReadsEnd(id) { continue }
         // Y_j = y_i + h_i Σ_l a_jl k_l.
-        let record = steps[s][i]
-        let h = log.steps[record]
+        let record = records[firstRecord[s] + i]
+        let h = stepSizes[record]
         for (l, a) in coupling[j].enumerated() where a != 0 {
           let (source, row) = node(record, l)
-          let bar = evaluations[source].cotangents.base + row * d
+          let bar = bars[source] + row * d
           let ha = h * a
-          for c in 0..<d { bar[c] += ha * u[at * d + c] }
+          for c in 0..<d { bar[c] += ha * productRow[c] }
         }
       }
     }
@@ -202,7 +219,8 @@ extension ODEGradientSolver {
     var adjointAtStart = [Scalar](repeating: .nan, count: b * d)
     for s in 0..<b where pass.solution.statistics.status[s] == .success {
       close(sample: s, downTo: 0)
-      statistics.add(sample: s, evaluations: 0, acceptedSteps: steps[s].count)
+      statistics.add(
+        sample: s, evaluations: 0, acceptedSteps: firstRecord[s + 1] - firstRecord[s])
       for k in 0..<d { adjointAtStart[s * d + k] = stateAdjoint[stateOffset[s] + k] }
       // Outputs at t₀ itself (index ≥ 1) join a(t₀⁺).
       for o in stride(from: nextOutput[s], through: 1, by: -1) {
@@ -211,5 +229,40 @@ extension ODEGradientSolver {
     }
     return BackwardResult(
       adjointAtStart: adjointAtStart, parameters: parameters, statistics: statistics)
+  }
+}
+
+/// The plain memory of one ``ODEGradientSolver/keptStageBackward(_:kept:field:cotangents:)``:
+/// buffers handed out filled with a value and freed together by ``free()``.
+private final class BackpropScratch {
+  private var blocks: [UnsafeMutableRawPointer] = []
+
+  /// `count` integers set to `value`.
+  func ints(_ count: Int, _ value: Int) -> UnsafeMutablePointer<Int> { filled(count, value) }
+
+  /// `count` scalars set to `value`.
+  func scalars<Scalar>(_ count: Int, _ value: Scalar) -> UnsafeMutablePointer<Scalar> {
+    filled(count, value)
+  }
+
+  /// `count` pointers to be set by the caller.
+  func pointers<Scalar>(_ count: Int) -> UnsafeMutablePointer<UnsafeMutablePointer<Scalar>> {
+    let memory = UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>.allocate(
+      capacity: max(count, 1))
+    blocks.append(UnsafeMutableRawPointer(memory))
+    return memory
+  }
+
+  /// Frees every buffer handed out.
+  func free() {
+    for block in blocks { block.deallocate() }
+    blocks = []
+  }
+
+  private func filled<T>(_ count: Int, _ value: T) -> UnsafeMutablePointer<T> {
+    let memory = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
+    memory.initialize(repeating: value, count: max(count, 1))
+    blocks.append(UnsafeMutableRawPointer(memory))
+    return memory
   }
 }
