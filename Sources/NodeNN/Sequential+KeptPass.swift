@@ -1,8 +1,9 @@
 import NodeCore
 
 /// A forward pass and its JVP through a ``Sequential`` — every layer's output
-/// and output tangents, what layers derived from the times alone (a gate),
-/// the input and its tangents — kept after the passes,
+/// and output tangents (but a fused tanh's tangents, which restoring derives
+/// again), what layers derived from the times alone (a gate), the input and
+/// its tangents — kept after the passes,
 /// so that ``Sequential/jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
 /// can run on it later without running the network again
 /// (``Sequential/restorePass(_:times:rows:count:)``).
@@ -12,6 +13,10 @@ import NodeCore
 /// instead of a recomputation of the stage and a forward pass inside the
 /// vector-Jacobian product. The layers' buffers are the network's own,
 /// exchanged rather than copied; only the input and its tangents are copied.
+/// A tanh after a concat-squash layer keeps no tangents: `(1 − y²) ẏ` is
+/// computed again from the kept `y` and `ẏ` with the JVP's arithmetic (the
+/// same bits), which costs less than writing and reading them back — in W1
+/// two of the seven arrays a hidden layer keeps per stage.
 public final class KeptPass<Scalar: TensorScalar> {
   /// The rows of the kept pass.
   public internal(set) var rows = 0
@@ -57,7 +62,9 @@ extension Sequential {
     copyRows(of: input, width: inputSize, into: kept.input.reserve(rows * inputSize))
     copyRows(of: inputTangents, width: width, into: kept.inputTangents.reserve(rows * width))
     swap(&outputs, &kept.outputs)
-    swap(&tangentOutputs, &kept.tangentOutputs)
+    for l in layers.indices where !derivesTangents[l] {
+      swap(&tangentOutputs[l], &kept.tangentOutputs[l])
+    }
     for l in layers.indices {
       kept.timeValueWidths[l] = layers[l].handOverTimeValues(rows: rows, to: &kept.timeValues[l])
     }
@@ -91,10 +98,8 @@ extension Sequential {
     let buffers =
       [(kept.input, inputSize), (kept.inputTangents, k * inputSize)]
       + layers.indices.flatMap { l in
-        [
-          (kept.outputs[l], layers[l].outputSize),
-          (kept.tangentOutputs[l], k * layers[l].outputSize),
-        ]
+        [(kept.outputs[l], layers[l].outputSize)]
+          + (derivesTangents[l] ? [] : [(kept.tangentOutputs[l], k * layers[l].outputSize)])
       }
     return buffers.allSatisfy { $0.rowsAreFinite(chosen, count: count, columns: $1) }
   }
@@ -126,6 +131,7 @@ extension Sequential {
       for l in layers.indices {
         let width = layers[l].outputSize
         outputs[l].gather(rows: chosen, count: n, of: kept.outputs[l].base, columns: width)
+        if derivesTangents[l] { continue }
         tangentOutputs[l].gather(
           rows: chosen, count: n, of: kept.tangentOutputs[l].base, columns: k * width)
       }
@@ -134,11 +140,24 @@ extension Sequential {
         rows: chosen, count: n, of: kept.inputTangents.base, columns: k * inputSize)
     } else {
       swap(&outputs, &kept.outputs)
-      swap(&tangentOutputs, &kept.tangentOutputs)
+      for l in layers.indices where !derivesTangents[l] {
+        swap(&tangentOutputs[l], &kept.tangentOutputs[l])
+      }
       ownedInput.reserve(n * inputSize).update(from: kept.input.base, count: n * inputSize)
       ownedInputTangents.reserve(n * k * inputSize).update(
         from: kept.inputTangents.base, count: n * k * inputSize)
       kept.rows = 0
+    }
+    // A tanh's output tangents (1 − y²) ẏ, from its kept output y and the
+    // kept tangents ẏ before it, with the JVP's own arithmetic (the same bits).
+    for l in layers.indices where derivesTangents[l] {
+      let width = layers[l].outputSize
+      TangentKernels.tanhJVP(
+        output: MatrixView(base: outputs[l].base, rows: n, columns: width),
+        tangents: MatrixView(base: tangentOutputs[l - 1].base, rows: n, columns: k * width),
+        blocks: k,
+        into: MutableMatrixView(
+          base: tangentOutputs[l].reserve(n * k * width), rows: n, columns: k * width))
     }
     input = MatrixView(base: ownedInput.base, rows: n, columns: inputSize)
     inputTangents = MatrixView(base: ownedInputTangents.base, rows: n, columns: k * inputSize)

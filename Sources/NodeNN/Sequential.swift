@@ -66,6 +66,10 @@ public final class Sequential<Scalar: TensorScalar> {
   /// element-wise work inside the layer's gate pass (the same arithmetic;
   /// both layers' outputs are still kept).
   private let tanhFollowed: [ConcatSquashLinear<Scalar>?]
+  /// Whether layer `l` is the tanh of such a pair: its output tangents
+  /// `(1 − y²) ẏ` follow from the pair's kept values, so a kept pass does not
+  /// hold them (``keepLastPass(in:)``, ``restorePass(_:times:rows:count:)``).
+  let derivesTangents: [Bool]
   /// Each layer as a ``TangentDifferentiableLayer``, nil where it is not:
   /// cast once here, since a cast to a parameterised protocol's existential
   /// is a runtime lookup (1.2 % of a W1 iteration when cast per pass).
@@ -107,12 +111,14 @@ public final class Sequential<Scalar: TensorScalar> {
     gatheredTimeValues = layers.map { _ in ScratchBuffer<Scalar>() }
     tangentDifferentiableLayers = layers.map { $0 as? any TangentDifferentiableLayer<Scalar> }
     isTangentDifferentiable = tangentDifferentiableLayers.allSatisfy { $0 != nil }
-    tanhFollowed = layers.indices.map { l in
+    let tanhFollowed: [ConcatSquashLinear<Scalar>?] = layers.indices.map { l in
       guard l + 1 < layers.count, let next = layers[l + 1] as? ElementwiseActivation<Scalar>,
         next.function == .tanh
       else { return nil }
       return layers[l] as? ConcatSquashLinear<Scalar>
     }
+    self.tanhFollowed = tanhFollowed
+    derivesTangents = layers.indices.map { l in l > 0 && tanhFollowed[l - 1] != nil }
   }
 
   /// Every parameter tensor: its full name, offset in the flat buffer and shape.
