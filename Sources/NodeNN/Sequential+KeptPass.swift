@@ -1,9 +1,9 @@
 import NodeCore
 
 /// A forward pass and its JVP through a ``Sequential`` — every layer's output
-/// and output tangents (but a fused tanh's tangents, which restoring derives
-/// again), what layers derived from the times alone (a gate), the input and
-/// its tangents — kept after the passes,
+/// and output tangents (but a fused tanh's, which restoring derives again),
+/// what layers derived from the times alone (a gate), the input and its
+/// tangents — kept after the passes,
 /// so that ``Sequential/jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
 /// can run on it later without running the network again
 /// (``Sequential/restorePass(_:times:rows:count:)``).
@@ -13,10 +13,11 @@ import NodeCore
 /// instead of a recomputation of the stage and a forward pass inside the
 /// vector-Jacobian product. The layers' buffers are the network's own,
 /// exchanged rather than copied; only the input and its tangents are copied.
-/// A tanh after a concat-squash layer keeps no tangents: `(1 − y²) ẏ` is
-/// computed again from the kept `y` and `ẏ` with the JVP's arithmetic (the
-/// same bits), which costs less than writing and reading them back — in W1
-/// two of the seven arrays a hidden layer keeps per stage.
+/// A tanh after a concat-squash layer keeps nothing: `tanh(y)` and
+/// `(1 − y²) ẏ` are computed again from the layer's kept `y` and `ẏ` with the
+/// passes' own arithmetic (the same bits), which costs less than writing them
+/// to memory and reading them back — in W1 three of the seven arrays a hidden
+/// layer kept per stage.
 public final class KeptPass<Scalar: TensorScalar> {
   /// The rows of the kept pass.
   public internal(set) var rows = 0
@@ -61,8 +62,8 @@ extension Sequential {
     let width = directions * inputSize
     copyRows(of: input, width: inputSize, into: kept.input.reserve(rows * inputSize))
     copyRows(of: inputTangents, width: width, into: kept.inputTangents.reserve(rows * width))
-    swap(&outputs, &kept.outputs)
-    for l in layers.indices where !derivesTangents[l] {
+    for l in layers.indices where !isDerivedTanh[l] {
+      swap(&outputs[l], &kept.outputs[l])
       swap(&tangentOutputs[l], &kept.tangentOutputs[l])
     }
     for l in layers.indices {
@@ -97,9 +98,11 @@ extension Sequential {
     let k = kept.directions
     let buffers =
       [(kept.input, inputSize), (kept.inputTangents, k * inputSize)]
-      + layers.indices.flatMap { l in
-        [(kept.outputs[l], layers[l].outputSize)]
-          + (derivesTangents[l] ? [] : [(kept.tangentOutputs[l], k * layers[l].outputSize)])
+      + layers.indices.filter { !isDerivedTanh[$0] }.flatMap { l in
+        [
+          (kept.outputs[l], layers[l].outputSize),
+          (kept.tangentOutputs[l], k * layers[l].outputSize),
+        ]
       }
     return buffers.allSatisfy { $0.rowsAreFinite(chosen, count: count, columns: $1) }
   }
@@ -128,10 +131,9 @@ extension Sequential {
       }
     }
     if let chosen {
-      for l in layers.indices {
+      for l in layers.indices where !isDerivedTanh[l] {
         let width = layers[l].outputSize
         outputs[l].gather(rows: chosen, count: n, of: kept.outputs[l].base, columns: width)
-        if derivesTangents[l] { continue }
         tangentOutputs[l].gather(
           rows: chosen, count: n, of: kept.tangentOutputs[l].base, columns: k * width)
       }
@@ -139,8 +141,8 @@ extension Sequential {
       ownedInputTangents.gather(
         rows: chosen, count: n, of: kept.inputTangents.base, columns: k * inputSize)
     } else {
-      swap(&outputs, &kept.outputs)
-      for l in layers.indices where !derivesTangents[l] {
+      for l in layers.indices where !isDerivedTanh[l] {
+        swap(&outputs[l], &kept.outputs[l])
         swap(&tangentOutputs[l], &kept.tangentOutputs[l])
       }
       ownedInput.reserve(n * inputSize).update(from: kept.input.base, count: n * inputSize)
@@ -148,10 +150,12 @@ extension Sequential {
         from: kept.inputTangents.base, count: n * k * inputSize)
       kept.rows = 0
     }
-    // A tanh's output tangents (1 − y²) ẏ, from its kept output y and the
-    // kept tangents ẏ before it, with the JVP's own arithmetic (the same bits).
-    for l in layers.indices where derivesTangents[l] {
+    // A fused tanh's output and output tangents from the kept output y and
+    // tangents ẏ of the layer before it, with the passes' own arithmetic
+    // (the same bits): tanh(y), then (1 − tanh(y)²) ẏ.
+    for l in layers.indices where isDerivedTanh[l] {
       let width = layers[l].outputSize
+      VectorMath.tanh(outputs[l - 1].base, into: outputs[l].reserve(n * width), count: n * width)
       TangentKernels.tanhJVP(
         output: MatrixView(base: outputs[l].base, rows: n, columns: width),
         tangents: MatrixView(base: tangentOutputs[l - 1].base, rows: n, columns: k * width),

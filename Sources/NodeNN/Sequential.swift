@@ -64,12 +64,14 @@ public final class Sequential<Scalar: TensorScalar> {
   /// Layer `l`'s concat-squash layer when a tanh follows it: forward, JVP and
   /// the JVP's backward pass run the pair as one step, the tanh's
   /// element-wise work inside the layer's gate pass (the same arithmetic;
-  /// both layers' outputs are still kept).
+  /// both layers' outputs are still written, though a ``KeptPass`` holds
+  /// only the first's).
   private let tanhFollowed: [ConcatSquashLinear<Scalar>?]
-  /// Whether layer `l` is the tanh of such a pair: its output tangents
-  /// `(1 − y²) ẏ` follow from the pair's kept values, so a kept pass does not
-  /// hold them (``keepLastPass(in:)``, ``restorePass(_:times:rows:count:)``).
-  let derivesTangents: [Bool]
+  /// Whether layer `l` is the tanh of such a pair: its output `tanh(y)` and
+  /// output tangents `(1 − y²) ẏ` follow from the pair's kept `y` and `ẏ`, so
+  /// a kept pass does not hold them (``keepLastPass(in:)``,
+  /// ``restorePass(_:times:rows:count:)``).
+  let isDerivedTanh: [Bool]
   /// Each layer as a ``TangentDifferentiableLayer``, nil where it is not:
   /// cast once here, since a cast to a parameterised protocol's existential
   /// is a runtime lookup (1.2 % of a W1 iteration when cast per pass).
@@ -118,7 +120,7 @@ public final class Sequential<Scalar: TensorScalar> {
       return layers[l] as? ConcatSquashLinear<Scalar>
     }
     self.tanhFollowed = tanhFollowed
-    derivesTangents = layers.indices.map { l in l > 0 && tanhFollowed[l - 1] != nil }
+    isDerivedTanh = layers.indices.map { l in l > 0 && tanhFollowed[l - 1] != nil }
   }
 
   /// Every parameter tensor: its full name, offset in the flat buffer and shape.
