@@ -69,20 +69,6 @@ public protocol Layer<Scalar>: AnyObject {
     _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
     parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
     into outputTangents: MutableMatrixView<Scalar>)
-
-  /// Hands what the layer derived from the last forward pass's times and
-  /// parameters alone — `[rows, width]` values, such as a concat-squash
-  /// layer's gate — to `buffer`, taking `buffer`'s block in exchange, and
-  /// returns `width`; 0, with nothing exchanged, when it derived nothing
-  /// (the default) or no longer holds it. ``Sequential/keepLastPass(in:)``
-  /// keeps it with the pass.
-  func handOverTimeValues(rows: Int, to buffer: inout ScratchBuffer<Scalar>) -> Int
-
-  /// Takes values that ``handOverTimeValues(rows:to:)`` handed over as
-  /// derived from `times` (`rows` of them) — so that passes at those times
-  /// need not derive them again — giving its own block to `buffer` in exchange.
-  func takeTimeValues(
-    _ buffer: inout ScratchBuffer<Scalar>, times: UnsafePointer<Scalar>, rows: Int)
 }
 
 /// A layer that can also differentiate its Jacobian-vector product: what a
@@ -116,12 +102,4 @@ extension Layer {
   /// pass later (``Sequential/replayParameterGradient(of:input:outputCotangent:times:rows:count:parameters:into:rowWeights:)``).
   /// False unless a layer says so.
   public var parameterGradientNeedsOnlyOperands: Bool { false }
-
-  /// Derives nothing from the times alone: hands nothing over.
-  public func handOverTimeValues(rows: Int, to buffer: inout ScratchBuffer<Scalar>) -> Int { 0 }
-
-  /// Derives nothing from the times alone: takes nothing.
-  public func takeTimeValues(
-    _ buffer: inout ScratchBuffer<Scalar>, times: UnsafePointer<Scalar>, rows: Int
-  ) {}
 }

@@ -2,11 +2,10 @@ import NodeCore
 
 /// A forward pass and its JVP through a ``Sequential`` — every layer's output
 /// and output tangents (but a fused tanh's, which restoring derives again),
-/// what layers derived from the times alone (a gate), the input and its
-/// tangents — kept after the passes,
+/// the input and its tangents — kept after the passes,
 /// so that ``Sequential/jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
 /// can run on it later without running the network again
-/// (``Sequential/restorePass(_:times:rows:count:)``).
+/// (``Sequential/restorePass(_:rows:count:)``).
 ///
 /// Backprop through a solver keeps one per stage evaluation of a CNF: the
 /// backward pass then costs one pass back through the network per stage
@@ -25,18 +24,12 @@ public final class KeptPass<Scalar: TensorScalar> {
   public internal(set) var directions = 0
   var outputs: [ScratchBuffer<Scalar>]
   var tangentOutputs: [ScratchBuffer<Scalar>]
-  /// Each layer's values derived from the times (``Layer/handOverTimeValues(rows:to:)``)
-  /// and their width per row, 0 for none.
-  var timeValues: [ScratchBuffer<Scalar>]
-  var timeValueWidths: [Int]
   let input = ScratchBuffer<Scalar>()
   let inputTangents = ScratchBuffer<Scalar>()
 
   init(layers: Int) {
     outputs = (0..<layers).map { _ in ScratchBuffer() }
     tangentOutputs = (0..<layers).map { _ in ScratchBuffer() }
-    timeValues = (0..<layers).map { _ in ScratchBuffer() }
-    timeValueWidths = Array(repeating: 0, count: layers)
   }
 }
 
@@ -46,7 +39,7 @@ extension Sequential {
 
   /// Hands the last forward pass and the JVP on it to `kept`. The network
   /// takes `kept`'s previous buffers in exchange, so a JVP or backward pass
-  /// needs a new forward pass (or ``restorePass(_:times:rows:count:)``) after this.
+  /// needs a new forward pass (or ``restorePass(_:rows:count:)``) after this.
   ///
   /// - Precondition: ``forward(_:times:parameters:into:)`` then
   ///   ``jvp(times:parameters:inputTangents:directions:into:)`` ran last, and
@@ -65,9 +58,6 @@ extension Sequential {
     for l in layers.indices where !isDerivedTanh[l] {
       swap(&outputs[l], &kept.outputs[l])
       swap(&tangentOutputs[l], &kept.tangentOutputs[l])
-    }
-    for l in layers.indices {
-      kept.timeValueWidths[l] = layers[l].handOverTimeValues(rows: rows, to: &kept.timeValues[l])
     }
     keepsLastOutput = false
     tangentsAreCurrent = false
@@ -108,28 +98,17 @@ extension Sequential {
   }
 
   /// Makes rows `rows[0 ..< count]` of `kept` (all of them, in order, when
-  /// `rows` is nil) the network's last forward pass and JVP at `times` (the
-  /// restored rows' times, those the pass ran at), as if they had just run
-  /// on those rows, ready for ``jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``.
+  /// `rows` is nil) the network's last forward pass and JVP, as if they had
+  /// just run on those rows (at the times they ran at, which the backward pass
+  /// is given again), ready for ``jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``.
   ///
   /// All rows take `kept`'s layer buffers back in exchange (`kept` holds no
   /// pass afterwards); chosen rows are copied, and `kept` stays as it was.
   public func restorePass(
-    _ kept: KeptPass<Scalar>, times: UnsafePointer<Scalar>, rows chosen: UnsafePointer<Int>?,
-    count: Int
+    _ kept: KeptPass<Scalar>, rows chosen: UnsafePointer<Int>?, count: Int
   ) {
     let k = kept.directions
     let n = chosen == nil ? kept.rows : count
-    for l in layers.indices where kept.timeValueWidths[l] > 0 {
-      if let chosen {
-        gatheredTimeValues[l].gather(
-          rows: chosen, count: n, of: kept.timeValues[l].base, columns: kept.timeValueWidths[l])
-        layers[l].takeTimeValues(&gatheredTimeValues[l], times: times, rows: n)
-      } else {
-        layers[l].takeTimeValues(&kept.timeValues[l], times: times, rows: n)
-        kept.timeValueWidths[l] = 0
-      }
-    }
     if let chosen {
       for l in layers.indices where !isDerivedTanh[l] {
         let width = layers[l].outputSize

@@ -47,9 +47,6 @@ public final class Sequential<Scalar: TensorScalar> {
   /// (``Layer/parameterGradientNeedsOnlyOperands``).
   public let canReplayBackward: Bool
   var tangentOutputs: [ScratchBuffer<Scalar>]
-  /// Blocks for the layers' time values of chosen rows of a ``KeptPass``
-  /// (``restorePass(_:times:rows:count:)``), exchanged with the layers'.
-  var gatheredTimeValues: [ScratchBuffer<Scalar>]
   var inputTangents = MatrixView<Scalar>(
     base: UnsafePointer(bitPattern: 8)!, rows: 0, columns: 0)
   var directions = 0
@@ -70,7 +67,7 @@ public final class Sequential<Scalar: TensorScalar> {
   /// Whether layer `l` is the tanh of such a pair: its output `tanh(y)` and
   /// output tangents `(1 − y²) ẏ` follow from the pair's kept `y` and `ẏ`, so
   /// a kept pass does not hold them (``keepLastPass(in:)``,
-  /// ``restorePass(_:times:rows:count:)``).
+  /// ``restorePass(_:rows:count:)``).
   let isDerivedTanh: [Bool]
   /// Each layer as a ``TangentDifferentiableLayer``, nil where it is not:
   /// cast once here, since a cast to a parameterised protocol's existential
@@ -110,7 +107,6 @@ public final class Sequential<Scalar: TensorScalar> {
       $0.parameterCount == 0 || $0.parameterGradientNeedsOnlyOperands
     }
     tangentOutputs = layers.map { _ in ScratchBuffer<Scalar>() }
-    gatheredTimeValues = layers.map { _ in ScratchBuffer<Scalar>() }
     tangentDifferentiableLayers = layers.map { $0 as? any TangentDifferentiableLayer<Scalar> }
     isTangentDifferentiable = tangentDifferentiableLayers.allSatisfy { $0 != nil }
     let tanhFollowed: [ConcatSquashLinear<Scalar>?] = layers.indices.map { l in

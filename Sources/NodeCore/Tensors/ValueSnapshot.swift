@@ -8,8 +8,7 @@ import Foundation
 /// `memcmp`, far cheaper than recomputing.
 public final class ValueSnapshot<Scalar: BitwiseCopyable> {
   private let copy = ScratchBuffer<Scalar>()
-  /// The number of values taken, nil while the snapshot holds nothing.
-  public private(set) var count: Int?
+  private var count: Int?
 
   /// An empty snapshot, which holds nothing.
   public init() {}
@@ -18,9 +17,6 @@ public final class ValueSnapshot<Scalar: BitwiseCopyable> {
   public func holds(_ values: UnsafePointer<Scalar>, count: Int) -> Bool {
     self.count == count && sameBits(copy.base, values, count: count)
   }
-
-  /// Forgets the values: the snapshot holds nothing until the next ``take(_:count:)``.
-  public func clear() { count = nil }
 
   /// Takes a copy of `values`.
   public func take(_ values: UnsafePointer<Scalar>, count: Int) {

@@ -92,7 +92,7 @@ extension CNFField {
       v = UnsafePointer(gathered.directions.gather(rows: chosen, count: n, of: v, columns: width))
       jv = UnsafePointer(gathered.images.gather(rows: chosen, count: n, of: jv, columns: width))
     }
-    network.restorePass(record.pass, times: times, rows: chosen, count: n)
+    network.restorePass(record.pass, rows: chosen, count: n)
     if chosen == nil { evaluation.rows = 0 }
     parameters.withUnsafeBufferPointer { p in
       backThroughNetwork(

@@ -7,7 +7,7 @@ import RealModule
 /// `[out]`, `time_weight` (d) `[out]` — the names of WORKLOADS.md's W1 files.
 public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiableLayer {
   let linear: Linear<Scalar>
-  private var gateScratch = ScratchBuffer<Scalar>()
+  private let gateScratch = ScratchBuffer<Scalar>()
   private let cotangentScratch = ScratchBuffer<Scalar>()
   private let tangentScratch = ScratchBuffer<Scalar>()
   private let weightedCotangentScratch = ScratchBuffer<Scalar>()
@@ -56,26 +56,6 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
     gatedTimes.take(times, count: n)
     gatedParameters.take(a, count: 2 * out)
     return g
-  }
-
-  /// Hands over the gate of the last forward pass (`rows` of them), which a
-  /// pass at other times would overwrite: a kept pass's backward pass then
-  /// takes it back instead of computing `σ(a t + c)` again.
-  public func handOverTimeValues(rows: Int, to buffer: inout ScratchBuffer<Scalar>) -> Int {
-    guard gatedTimes.count == rows else { return 0 }
-    swap(&gateScratch, &buffer)
-    gatedTimes.clear()
-    return outputSize
-  }
-
-  /// Takes a handed-over gate back as the gate at `times`, computed with the
-  /// gate parameters of the last gate computed here (a pass's kept values
-  /// serve the parameters they ran with).
-  public func takeTimeValues(
-    _ buffer: inout ScratchBuffer<Scalar>, times: UnsafePointer<Scalar>, rows: Int
-  ) {
-    swap(&gateScratch, &buffer)
-    gatedTimes.take(times, count: rows)
   }
 
   @_specialize(where Scalar == Float)
