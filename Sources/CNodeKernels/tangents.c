@@ -6,6 +6,7 @@
 // batch-mates.
 #include "CNodeKernels.h"
 #include "nd_simd.h"
+#include "nd_simd512.h"
 
 // Eight lanes (`count` valid; the full-width calls pass a constant 8 so the
 // masks fold away) of nd_scale_blocks at offset o.
@@ -35,6 +36,55 @@ ND_TARGET ND_INLINE void nd_scale_blocks(const float *x, long ldx, const float *
 ND_TARGET void nd_rows_mul_f32(const float *x, long ldx, const float *g, long ldg, float *y,
                                long ldy, long rows, long blocks, long n) {
   nd_scale_blocks(x, ldx, g, ldg, y, ldy, rows, blocks, n, 0);
+}
+
+// Eight lanes (`count` valid) of nd_tanh_with_jvp_f32 at offset o: the tanh
+// as nd_tanh_f32 computes it, then the blocks scaled as nd_tanh_jvp_f32 does.
+ND_TARGET ND_INLINE void nd_tanh_with_jvp8(const float *xr, const float *xtr, float *yr,
+                                           float *ytr, long blocks, long n, long o, long count) {
+  __m256 t = nd_tanh8(nd_load(xr + o, count));
+  nd_store(yr + o, t, count);
+  __m256 s = nd_tanh_slope8(t);
+  for (long i = 0; i < blocks; i++)
+    nd_store(ytr + i * n + o, _mm256_mul_ps(nd_load(xtr + i * n + o, count), s), count);
+}
+
+// nd_tanh_with_jvp8 on 16 lanes: the same operations per lane.
+ND_INLINE512 void nd_tanh_with_jvp16(const float *xr, const float *xtr, float *yr, float *ytr,
+                                     long blocks, long n, long o, __mmask16 m) {
+  __m512 t = nd_tanh16(_mm512_maskz_loadu_ps(m, xr + o));
+  _mm512_mask_storeu_ps(yr + o, m, t);
+  __m512 s = nd_tanh_slope16(t);
+  for (long i = 0; i < blocks; i++) {
+    __m512 v = _mm512_maskz_loadu_ps(m, xtr + i * n + o);
+    _mm512_mask_storeu_ps(ytr + i * n + o, m, _mm512_mul_ps(v, s));
+  }
+}
+
+ND_TARGET512 static void nd_tanh_with_jvp_avx512(const float *x, long ldx, const float *xt,
+                                                 long ldxt, float *y, long ldy, float *yt,
+                                                 long ldyt, long rows, long blocks, long n) {
+  for (long r = 0; r < rows; r++) {
+    for (long o = 0; o < n; o += 16)
+      nd_tanh_with_jvp16(x + r * ldx, xt + r * ldxt, y + r * ldy, yt + r * ldyt, blocks, n, o,
+                         nd_mask512(n - o));
+  }
+}
+
+ND_TARGET void nd_tanh_with_jvp_f32(const float *x, long ldx, const float *xt, long ldxt, float *y,
+                                    long ldy, float *yt, long ldyt, long rows, long blocks,
+                                    long n) {
+  if (nd_dense_avx512) {
+    nd_tanh_with_jvp_avx512(x, ldx, xt, ldxt, y, ldy, yt, ldyt, rows, blocks, n);
+    return;
+  }
+  for (long r = 0; r < rows; r++) {
+    const float *xr = x + r * ldx, *xtr = xt + r * ldxt;
+    float *yr = y + r * ldy, *ytr = yt + r * ldyt;
+    long o = 0;
+    for (; o + 8 <= n; o += 8) nd_tanh_with_jvp8(xr, xtr, yr, ytr, blocks, n, o, 8);
+    if (o < n) nd_tanh_with_jvp8(xr, xtr, yr, ytr, blocks, n, o, n - o);
+  }
 }
 
 ND_TARGET void nd_tanh_jvp_f32(const float *y, long ldy, const float *t, long ldt, float *out,

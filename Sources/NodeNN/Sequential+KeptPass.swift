@@ -131,15 +131,15 @@ extension Sequential {
     }
     // A fused tanh's output and output tangents from the kept output y and
     // tangents ẏ of the layer before it, with the passes' own arithmetic
-    // (the same bits): tanh(y), then (1 − tanh(y)²) ẏ.
+    // (the same bits): tanh(y) and (1 − tanh(y)²) ẏ, in one pass.
     for l in layers.indices where isDerivedTanh[l] {
       let width = layers[l].outputSize
-      VectorMath.tanh(outputs[l - 1].base, into: outputs[l].reserve(n * width), count: n * width)
-      TangentKernels.tanhJVP(
-        output: MatrixView(base: outputs[l].base, rows: n, columns: width),
+      TangentKernels.tanhWithJVP(
+        input: MatrixView(base: outputs[l - 1].base, rows: n, columns: width),
         tangents: MatrixView(base: tangentOutputs[l - 1].base, rows: n, columns: k * width),
         blocks: k,
-        into: MutableMatrixView(
+        output: MutableMatrixView(base: outputs[l].reserve(n * width), rows: n, columns: width),
+        outputTangents: MutableMatrixView(
           base: tangentOutputs[l].reserve(n * k * width), rows: n, columns: k * width))
     }
     input = MatrixView(base: ownedInput.base, rows: n, columns: inputSize)

@@ -143,3 +143,92 @@ import Testing
     }
   }
 }
+
+extension TangentKernelTests {
+  /// A tanh layer's output and output tangents in one precision, each
+  /// `rows × stride` with NaN padding: from
+  /// ``TangentKernels/tanhWithJVP(input:tangents:blocks:output:outputTangents:)``
+  /// when `fused`, else from the two passes it replaces (``VectorMath/tanh(_:into:count:)``
+  /// row by row, then ``TangentKernels/tanhJVP(output:tangents:blocks:into:)``).
+  static func tanhOutputs<S: TensorScalar>(
+    _: S.Type, x: Padded, tangents: Padded, blocks: Int, fused: Bool = true
+  ) -> (y: [S], tangents: [S]) {
+    let width = x.columns
+    let xs = x.storage.map { S(Double($0)) }
+    let ts = tangents.storage.map { S(Double($0)) }
+    var y = [S](repeating: .nan, count: rows * x.stride)
+    var yt = [S](repeating: .nan, count: rows * tangents.stride)
+    xs.withUnsafeBufferPointer { xp in
+      ts.withUnsafeBufferPointer { tp in
+        y.withUnsafeMutableBufferPointer { yp in
+          yt.withUnsafeMutableBufferPointer { ytp in
+            let input = MatrixView(
+              base: xp.baseAddress!, rows: rows, columns: width, rowStride: x.stride)
+            let inputTangents = MatrixView(
+              base: tp.baseAddress!, rows: rows, columns: blocks * width,
+              rowStride: tangents.stride)
+            let output = MutableMatrixView(
+              base: yp.baseAddress!, rows: rows, columns: width, rowStride: x.stride)
+            let outputTangents = MutableMatrixView(
+              base: ytp.baseAddress!, rows: rows, columns: blocks * width,
+              rowStride: tangents.stride)
+            if fused {
+              TangentKernels.tanhWithJVP(
+                input: input, tangents: inputTangents, blocks: blocks, output: output,
+                outputTangents: outputTangents)
+              return
+            }
+            for r in 0..<rows { VectorMath.tanh(input.row(r), into: output.row(r), count: width) }
+            TangentKernels.tanhJVP(
+              output: MatrixView(
+                base: output.base, rows: rows, columns: width, rowStride: x.stride),
+              tangents: inputTangents, blocks: blocks, into: outputTangents)
+          }
+        }
+      }
+    }
+    return (y, yt)
+  }
+
+  /// How many elements of two arrays differ in their bits (sign, exponent or
+  /// significand; NaN padding included), for messages that stay short.
+  static func differing<S: BinaryFloatingPoint>(_ a: [S], _ b: [S]) -> Int {
+    precondition(a.count == b.count)
+    return zip(a, b).filter {
+      $0.sign != $1.sign || $0.exponentBitPattern != $1.exponentBitPattern
+        || $0.significandBitPattern != $1.significandBitPattern
+    }.count
+  }
+
+  /// The fused tanh-and-JVP pass gives bitwise the two passes' values, in
+  /// both precisions, over widths with 8- and 16-lane remainders and 0–3
+  /// directions, and leaves the row padding alone.
+  @Test(arguments: [64, 20, 13, 5])
+  func tanhWithJVPIsBitwiseTheTwoPasses(width: Int) {
+    for blocks in [0, 1, 2, 3] {
+      let x = Padded(columns: width, seed: 7, scale: 3)
+      let tangents = Padded(columns: max(1, blocks) * width, seed: 8)
+      let fused = Self.tanhOutputs(Float.self, x: x, tangents: tangents, blocks: blocks)
+      let apart = Self.tanhOutputs(
+        Float.self, x: x, tangents: tangents, blocks: blocks, fused: false)
+      let fusedD = Self.tanhOutputs(Double.self, x: x, tangents: tangents, blocks: blocks)
+      let apartD = Self.tanhOutputs(
+        Double.self, x: x, tangents: tangents, blocks: blocks, fused: false)
+      let label = "width \(width) blocks \(blocks)"
+      let counts = [
+        Self.differing(fused.y, apart.y), Self.differing(fused.tangents, apart.tangents),
+        Self.differing(fusedD.y, apartD.y), Self.differing(fusedD.tangents, apartD.tangents),
+      ]
+      #expect(
+        counts == [0, 0, 0, 0],
+        "\(label): outputs, tangents (Float), outputs, tangents (Double) differing: \(counts)")
+      #expect(fused.y[width].isNaN, "\(label): the padding after a row was written")
+      // Not a vacuous comparison: the values are tanh's, to Float accuracy.
+      let worst = (0..<width).map {
+        abs(Double(fused.y[$0]) - Foundation.tanh(Double(x.storage[$0])))
+      }
+      .max()!
+      #expect(worst < 1e-6, "\(label): \(worst)")
+    }
+  }
+}

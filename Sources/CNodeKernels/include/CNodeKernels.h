@@ -125,6 +125,12 @@ void nd_rows_mul_f32(const float *x, long ldx, const float *g, long ldg, float *
 void nd_tanh_jvp_f32(const float *y, long ldy, const float *t, long ldt, float *out, long ldo,
                      long rows, long blocks, long n);
 
+/// A tanh layer's output and its JVP in one pass: y[r, o] = tanh(x[r, o]) (nd_tanh_f32's
+/// arithmetic), then yt[r, i n + o] = (1 - y[r, o]^2) xt[r, i n + o] (nd_tanh_jvp_f32's),
+/// bitwise those two passes' results; AVX-512 where nd_dense_avx512 is set.
+void nd_tanh_with_jvp_f32(const float *x, long ldx, const float *xt, long ldxt, float *y, long ldy,
+                          float *yt, long ldyt, long rows, long blocks, long n);
+
 /// The backward pass of nd_tanh_jvp_f32 (and of the layer itself), with s = 1 - y^2:
 /// dx[r, o] = s (dy[r, o] - 2 y[r, o] sum_i t[r, i n + o] tbar[r, i n + o]) when dx is not
 /// NULL, and dt[r, i n + o] = s tbar[r, i n + o] when dt is not NULL.

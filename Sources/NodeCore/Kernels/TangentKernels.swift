@@ -54,6 +54,29 @@ public enum TangentKernels {
     }
   }
 
+  /// A tanh layer's output and JVP from its input in one pass: `y = tanh(x)`
+  /// (``VectorMath/tanh(_:into:count:)``'s arithmetic), then
+  /// `ẏ_i = (1 − y²) ẋ_i` (``tanhJVP(output:tangents:blocks:into:)``'s), bitwise
+  /// the results of those two passes, with `x` and `ẋ` read once.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func tanhWithJVP<Scalar: TensorScalar>(
+    input x: MatrixView<Scalar>, tangents: MatrixView<Scalar>, blocks: Int,
+    output y: MutableMatrixView<Scalar>, outputTangents: MutableMatrixView<Scalar>
+  ) {
+    let width = x.columns
+    if usesFloatKernels(Scalar.self) {
+      nd_tanh_with_jvp_f32(
+        x.base.floats, x.rowStride, tangents.base.floats, tangents.rowStride, y.base.floats,
+        y.rowStride, outputTangents.base.floats, outputTangents.rowStride, x.rows, blocks, width)
+      return
+    }
+    for r in 0..<x.rows { VectorMath.tanh(x.row(r), into: y.row(r), count: width) }
+    tanhJVP(
+      output: MatrixView(base: y.base, rows: y.rows, columns: width, rowStride: y.rowStride),
+      tangents: tangents, blocks: blocks, into: outputTangents)
+  }
+
   /// The backward pass of ``tanhJVP(output:tangents:blocks:into:)`` and of the
   /// layer, with `s = 1 − y²` (so `σ'' = −2 y s`): `x̄ = s (ȳ − 2 y Σ_i ẋ_i ẏ̄_i)`
   /// into `inputCotangent` and `ẋ̄_i = s ẏ̄_i` into `inputTangentCotangent`, each if given.
