@@ -322,7 +322,7 @@ import Testing
     try SafetensorsWriter.write(task.namedTensors(of: chosen), to: file)
     let configured = try ExperimentConfiguration(
       yaml: yaml, overrides: ["model.weights=\(file.path)"])
-    let started = try MockCommunicator.run(size: 2, timeout: 60) { communicator in
+    let started = MockCommunicator.run(size: 2, timeout: 60) { communicator in
       let trainer = try configured.makeTrainer(communicator: communicator, runDirectory: nil)
       try trainer.start(resume: false)
       return trainer.task.parameters
@@ -337,7 +337,7 @@ import Testing
     let other = try ExperimentConfiguration(
       yaml: "model: {kind: cnf, width: 8}\ntrain: {steps: 1, batch_size: 16, chunks: 4}",
       overrides: ["model.weights=\(file.path)"])
-    let refused = try MockCommunicator.run(size: 2, timeout: 60) { communicator in
+    let refused = MockCommunicator.run(size: 2, timeout: 60) { communicator in
       let trainer = try other.makeTrainer(communicator: communicator, runDirectory: nil)
       try trainer.start(resume: false)
     }
