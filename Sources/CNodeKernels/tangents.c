@@ -1,5 +1,6 @@
 // Element-wise passes of forward-mode tangents over a batch of rows, float32,
-// AVX2 + FMA (callers check nd_kernels_available first). A row holds `blocks`
+// AVX2 + FMA (callers check nd_kernels_available first; the fused tanh-and-JVP
+// pass also has an AVX-512 copy, bitwise the same). A row holds `blocks`
 // blocks of n values (one per tangent direction) beside one n-wide vector
 // that scales every block. Each element's arithmetic is the same wherever it
 // sits (masked tails compute the same lanes), so rows never depend on their

@@ -15,7 +15,8 @@ public enum DenseKernel {
   /// Whether the Float kernels take their AVX-512 copies — the wide layers'
   /// multiply-adds (outputs ≥ 8, k ≤ 256), the weight gradients
   /// (``addWeightGradient(cotangents:ldu:inputs:ldx:rows:outputs:inputCount:into:ldg:)``),
-  /// the tanh passes, the concat-squash gate pass and its sigmoid — on by default where
+  /// the tanh passes (``TangentKernels/tanhWithJVP(input:tangents:blocks:output:outputTangents:)``
+  /// among them), the concat-squash gate pass and its sigmoid — on by default where
   /// available. Every lane does the AVX2 code's operations in the same order,
   /// so the results are bitwise the same; tests compare the two. Set it only
   /// while no kernel runs (it is one flag for the process).
