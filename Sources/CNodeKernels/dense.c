@@ -1,4 +1,6 @@
 // Fused dense layer + activation kernels, float32, AVX2 + FMA.
+#include <stdint.h>
+
 #include "CNodeKernels.h"
 
 #include "nd_simd.h"
@@ -364,10 +366,22 @@ ND_TARGET ND_INLINE void nd_gate_rows(float *y, long ldy, long n, const nd_row_g
   }
 }
 
+// The widest output a streamed gated tile holds on the stack (nd_row_gate's stream).
+enum { ND_STREAM_MAX = 256 };
+
 ND_TARGET ND_INLINE void nd_wide_gated_rows(const float *x, long ldx, long k, const float *wt,
                                             long n, const float *bias, float *y, long ldy,
                                             const nd_row_gate *gate, long row0, const int R,
                                             const int SHIFT, const int ACT) {
+  if (gate->stream && nd_dense_avx512 && n <= ND_STREAM_MAX && ((uintptr_t)y & 63) == 0 &&
+      (ldy & 15) == 0) {
+    // The tile's products go to the stack (L1), the gated rows to y with
+    // streaming stores: y's lines are never read in.
+    float tile[6 * ND_STREAM_MAX] __attribute__((aligned(64)));
+    nd_wide_rows(x, ldx, k, wt, n, bias, tile, n, ND_ACTIVATION_IDENTITY, R);
+    nd_gate_rows_stream_avx512(tile, n, y, ldy, n, gate, row0, R, SHIFT, ACT);
+    return;
+  }
   nd_wide_rows(x, ldx, k, wt, n, bias, y, ldy, ND_ACTIVATION_IDENTITY, R);
   nd_gate_rows(y, ldy, n, gate, row0, R, SHIFT, ACT);
 }
@@ -404,6 +418,8 @@ ND_TARGET void nd_dense_wide_gated_f32(const float *x, long rows, long k, long l
 #define ND_GATED(SHIFT, ACT) nd_dense_wide_gated(x, rows, k, ldx, wt, n, bias, y, ldy, gate, SHIFT, ACT)
   ND_GATE_VARIANTS(gate, ND_GATED);
 #undef ND_GATED
+  // Streaming stores are weakly ordered: make them visible before returning.
+  if (gate->stream) _mm_sfence();
 }
 
 // The gate over rows already written, one at a time (a narrow layer's rows

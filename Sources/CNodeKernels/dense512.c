@@ -105,13 +105,17 @@ ND_TARGET512 void nd_tanh_rows_avx512(float *y, long ldy, long n, int rows) {
   }
 }
 
-// nd_gate8 of dense.c on 16 lanes (mask m): the same operations per lane.
-ND_INLINE512 void nd_gate16(float *row, const float *g, const float *shift, __m512 t, float *act,
-                            const float *slope, long j, __mmask16 m, const int SHIFT,
-                            const int ACT) {
+// nd_gate8 of dense.c on 16 lanes (mask m): the same operations per lane, on
+// the product row `in`, the gated row going to `out` (the same row but for a
+// streamed tile); STREAM writes whole blocks with a streaming store (`out`
+// 64-byte aligned, nd_row_gate's stream).
+ND_INLINE512 void nd_gate16(const float *in, float *out, const float *g, const float *shift,
+                            __m512 t, float *act, const float *slope, long j, __mmask16 m,
+                            const int SHIFT, const int ACT, const int STREAM) {
   __m512 s = SHIFT ? _mm512_mul_ps(_mm512_maskz_loadu_ps(m, shift + j), t) : _mm512_setzero_ps();
-  __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row + j), _mm512_maskz_loadu_ps(m, g + j), s);
-  _mm512_mask_storeu_ps(row + j, m, v);
+  __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, in + j), _mm512_maskz_loadu_ps(m, g + j), s);
+  if (STREAM && m == 0xFFFF) _mm512_stream_ps(out + j, v);
+  else _mm512_mask_storeu_ps(out + j, m, v);
   if (ACT == ND_GATE_TANH) _mm512_mask_storeu_ps(act + j, m, nd_tanh16(v));
   if (ACT == ND_GATE_TANH_JVP) {
     __m512 y = _mm512_maskz_loadu_ps(m, slope + j);
@@ -119,30 +123,53 @@ ND_INLINE512 void nd_gate16(float *row, const float *g, const float *shift, __m5
   }
 }
 
-ND_INLINE512 void nd_gate_rows512(float *y, long ldy, long n, const nd_row_gate *gate, long row0,
-                                  int rows, const int SHIFT, const int ACT) {
+// The gate of R rows: product rows in `src` (row stride lds; `src` is y for
+// the usual pass in place), gated rows into y (STREAM: nd_row_gate's stream,
+// from a tile on the stack, the gated rows streamed out).
+ND_INLINE512 void nd_gate_rows512(const float *src, long lds, float *y, long ldy, long n,
+                                  const nd_row_gate *gate, long row0, int rows, const int SHIFT,
+                                  const int ACT, const int STREAM) {
   for (int r = 0; r < rows; r++) {
     long gi = (row0 + r) / gate->per;
     const float *g = gate->gate + gi * n;
+    const float *in = src + r * lds;
     float *row = y + r * ldy;
     float *act = ACT ? gate->act + (row0 + r) * gate->ldact : 0;
     const float *slope = ACT == ND_GATE_TANH_JVP ? gate->slope + gi * gate->ldslope : 0;
     __m512 t = SHIFT ? _mm512_set1_ps(gate->times[gi]) : _mm512_setzero_ps();
     long j = 0;
-    for (; j + 16 <= n; j += 16) nd_gate16(row, g, gate->shift, t, act, slope, j, 0xFFFF, SHIFT, ACT);
-    if (j < n) nd_gate16(row, g, gate->shift, t, act, slope, j, nd_mask512(n - j), SHIFT, ACT);
+    for (; j + 16 <= n; j += 16)
+      nd_gate16(in, row, g, gate->shift, t, act, slope, j, 0xFFFF, SHIFT, ACT, STREAM);
+    if (j < n)
+      nd_gate16(in, row, g, gate->shift, t, act, slope, j, nd_mask512(n - j), SHIFT, ACT, STREAM);
   }
 }
 
+// Calls GATE(SHIFT, ACT) with shift and act as compile-time constants.
+#define ND_GATE_DISPATCH(shift, act, GATE)                                                 \
+  do {                                                                                     \
+    if (shift) {                                                                           \
+      if ((act) == ND_GATE_TANH) GATE(1, ND_GATE_TANH);                                    \
+      else if ((act) == ND_GATE_TANH_JVP) GATE(1, ND_GATE_TANH_JVP);                       \
+      else GATE(1, ND_GATE_PLAIN);                                                         \
+    } else {                                                                               \
+      if ((act) == ND_GATE_TANH) GATE(0, ND_GATE_TANH);                                    \
+      else if ((act) == ND_GATE_TANH_JVP) GATE(0, ND_GATE_TANH_JVP);                       \
+      else GATE(0, ND_GATE_PLAIN);                                                         \
+    }                                                                                      \
+  } while (0)
+
 ND_TARGET512 void nd_gate_rows_avx512(float *y, long ldy, long n, const nd_row_gate *gate,
                                       long row0, int rows, int shift, int act) {
-  if (shift) {
-    if (act == ND_GATE_TANH) nd_gate_rows512(y, ldy, n, gate, row0, rows, 1, ND_GATE_TANH);
-    else if (act == ND_GATE_TANH_JVP) nd_gate_rows512(y, ldy, n, gate, row0, rows, 1, ND_GATE_TANH_JVP);
-    else nd_gate_rows512(y, ldy, n, gate, row0, rows, 1, ND_GATE_PLAIN);
-  } else {
-    if (act == ND_GATE_TANH) nd_gate_rows512(y, ldy, n, gate, row0, rows, 0, ND_GATE_TANH);
-    else if (act == ND_GATE_TANH_JVP) nd_gate_rows512(y, ldy, n, gate, row0, rows, 0, ND_GATE_TANH_JVP);
-    else nd_gate_rows512(y, ldy, n, gate, row0, rows, 0, ND_GATE_PLAIN);
-  }
+#define ND_GATE(SHIFT, ACT) nd_gate_rows512(y, ldy, y, ldy, n, gate, row0, rows, SHIFT, ACT, 0)
+  ND_GATE_DISPATCH(shift, act, ND_GATE);
+#undef ND_GATE
+}
+
+ND_TARGET512 void nd_gate_rows_stream_avx512(const float *src, long lds, float *y, long ldy, long n,
+                                             const nd_row_gate *gate, long row0, int rows,
+                                             int shift, int act) {
+#define ND_GATE(SHIFT, ACT) nd_gate_rows512(src, lds, y, ldy, n, gate, row0, rows, SHIFT, ACT, 1)
+  ND_GATE_DISPATCH(shift, act, ND_GATE);
+#undef ND_GATE
 }

@@ -37,6 +37,14 @@ public final class Sequential<Scalar: TensorScalar> {
   /// as ``keepLastBackward(in:)`` needs (otherwise two
   /// buffers alternate); set after a forward pass, cleared by the next one.
   public var keepsEveryCotangent = false
+
+  /// Whether the next forward passes and JVPs write the outputs (and output
+  /// tangents) of the concat-squash layers that run fused with their tanh
+  /// with streaming stores: set it while every pass is kept for a backward
+  /// pass much later (``keepLastPass(in:)``), whose values are then read only
+  /// from memory; leave it off when a backward pass follows at once. The
+  /// values are the same either way.
+  public var streamsFusedOutputs = false
   /// Whether a backward pass that kept every cotangent ran on the kept forward pass.
   var backwardKeptEveryCotangent = false
   /// Whether each layer has parameters (read per replay without building
@@ -195,7 +203,7 @@ public final class Sequential<Scalar: TensorScalar> {
             columns: layer.outputSize)
         fused.forward(
           current, times: times, parameters: parameters + parameterOffsets[l], into: view,
-          activated: activated)
+          activated: activated, streamingOutput: streamsFusedOutputs)
         current = activated.readOnly
         l += 2
         continue
@@ -299,7 +307,7 @@ public final class Sequential<Scalar: TensorScalar> {
           inputTangents: current, directions: directions, into: target,
           activated: (
             activations(l + 1).1, MutableMatrixView(base: activated, rows: rows, columns: width)
-          ))
+          ), streamingOutput: streamsFusedOutputs)
         current = MatrixView(base: activated, rows: rows, columns: width)
         l += 2
         continue

@@ -51,8 +51,15 @@ import Testing
       return y
     }
 
-    /// The gated product and, when `tanh`, the tanh after it (its JVP when `jvp`).
-    func run(shift: Bool, tanh: Bool = false, jvp: Bool = false) -> (y: [Float], act: [Float]) {
+    /// The gated product and, when `tanh`, the tanh after it (its JVP when `jvp`);
+    /// with `streaming`, the product goes to a 64-byte aligned buffer with
+    /// ``RowGate/streamsOutput`` set.
+    func run(
+      shift: Bool, tanh: Bool = false, jvp: Bool = false, streaming: Bool = false
+    ) -> (y: [Float], act: [Float]) {
+      let aligned = ScratchBuffer<Float>()
+      let target = aligned.reserve(rows * outputs)
+      target.update(repeating: .nan, count: rows * outputs)
       var y = [Float](repeating: .nan, count: rows * outputs)
       var act = [Float](repeating: .nan, count: rows * outputs)
       w.withUnsafeBufferPointer { wp in
@@ -77,11 +84,15 @@ import Testing
                                   base: sp.baseAddress!, rows: rows / per, columns: outputs)
                                 : nil)
                           }
+                          gate.streamsOutput = streaming
                           DenseKernel.gatedForward(
                             xp.baseAddress!, rows: rows, inputs: inputs, ldx: inputs,
                             weight: wp.baseAddress!, transposedWeight: wtp.baseAddress!,
-                            bias: bp.baseAddress!, outputs: outputs, into: yp.baseAddress!,
-                            ldy: outputs, gate: gate)
+                            bias: bp.baseAddress!, outputs: outputs,
+                            into: streaming ? target : yp.baseAddress!, ldy: outputs, gate: gate)
+                          if streaming {
+                            yp.baseAddress!.update(from: target, count: rows * outputs)
+                          }
                         }
                       }
                     }

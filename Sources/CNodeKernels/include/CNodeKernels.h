@@ -67,6 +67,9 @@ typedef struct {
   long ldact;         ///< ldact; must not overlap y), or NULL for none
   const float *slope; ///< with act, for tangents: the primal rows' tanh outputs s, whose slope
   long ldslope;       ///< 1 - s^2 scales them [rows / per, n] (row stride ldslope); NULL: tanh(y)
+  int stream;         ///< nonzero: y is read again only much later (a pass kept for a backward
+                      ///< pass), so it is written with streaming stores where the AVX-512 path
+                      ///< can (64-byte aligned rows, n <= 256); the values are the same
 } nd_row_gate;
 
 /// nd_dense_wide_f32 without activation, then y[i, j] = y[i, j] * gate[i / per, j]

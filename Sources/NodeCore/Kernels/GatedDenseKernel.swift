@@ -14,6 +14,11 @@ public struct RowGate<Scalar> {
   public var shift: (weight: UnsafePointer<Scalar>, times: UnsafePointer<Scalar>)?
   /// A tanh after the gate, written beside the gated product, or nil.
   public var tanh: GatedTanh<Scalar>?
+  /// Whether the gated product is read again only much later (the pass is
+  /// kept for a backward pass): the AVX-512 kernel then writes it with
+  /// streaming stores, which skip reading its cache lines in first. The
+  /// values are the same either way.
+  public var streamsOutput = false
 
   /// A gate over `gate`'s rows, each shared by `rowsPerGate` product rows.
   ///
@@ -66,6 +71,7 @@ extension DenseKernel {
       var rowGate = nd_row_gate()
       (rowGate.gate, rowGate.per) = (gate.gate.floats, gate.rowsPerGate)
       (rowGate.shift, rowGate.times) = (gate.shift?.weight.floats, gate.shift?.times.floats)
+      rowGate.stream = gate.streamsOutput ? 1 : 0
       if let tanh = gate.tanh {
         (rowGate.act, rowGate.ldact) = (tanh.output.base.floats, tanh.output.rowStride)
         if let primal = tanh.primalOutputs {

@@ -210,7 +210,11 @@ public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField {
   @_specialize(where Scalar == Double)
   public func evaluate(_ batch: FieldBatch<Scalar>, into derivatives: MutableMatrixView<Scalar>) {
     parameters.withUnsafeBufferPointer { p in
+      // A kept pass's activations are read back only by backprop through the
+      // solver, after the whole solve.
+      network.streamsFusedOutputs = evaluationToKeep != nil
       let (f, v, jv) = forwardWithTangents(batch, parameters: p.baseAddress!)
+      network.streamsFusedOutputs = false
       write(f, v, jv, rows: batch.count, into: derivatives)
       if let kept = evaluationToKeep {
         evaluationToKeep = nil

@@ -71,15 +71,19 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
   /// layer as well, in the same pass over each tile of rows (``Sequential``
   /// runs a concat-squash layer and its tanh this way). `activated` must not
   /// overlap `y`: the backward passes need the layer's own output.
+  /// `streamingOutput`: `y` is read again only by a much later backward pass
+  /// (``RowGate/streamsOutput``).
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func forward(
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
-    into y: MutableMatrixView<Scalar>, activated: MutableMatrixView<Scalar>?
+    into y: MutableMatrixView<Scalar>, activated: MutableMatrixView<Scalar>?,
+    streamingOutput: Bool = false
   ) {
     let g = gate(rows: x.rows, times: times, parameters: parameters)
     var rowGate = RowGate(gate: g, shift: (weight: parameters + gateOffset + 2 * outputSize, times))
     rowGate.tanh = activated.map { GatedTanh(output: $0) }
+    rowGate.streamsOutput = streamingOutput
     DenseKernel.gatedForward(
       x.base, rows: x.rows, inputs: inputSize, ldx: x.rowStride, weight: parameters,
       transposedWeight: linear.preparedTranspose(parameters),
@@ -203,13 +207,16 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
   /// the target of its tangents, which must not overlap `outputTangents`)
   /// the tanh's JVP `(1 − y_act²) ẏ` as well, in the same pass over each
   /// tile of rows.
+  /// `streamingOutput`: `outputTangents` are read again only by a much later
+  /// backward pass (``RowGate/streamsOutput``).
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func jvp(
     _ x: MatrixView<Scalar>, output y: MatrixView<Scalar>, times: UnsafePointer<Scalar>,
     parameters: UnsafePointer<Scalar>, inputTangents: MatrixView<Scalar>, directions: Int,
     into outputTangents: MutableMatrixView<Scalar>,
-    activated: (output: MatrixView<Scalar>, tangents: MutableMatrixView<Scalar>)?
+    activated: (output: MatrixView<Scalar>, tangents: MutableMatrixView<Scalar>)?,
+    streamingOutput: Bool = false
   ) {
     let g = gate(rows: x.rows, times: times, parameters: parameters)
     if inputTangents.rowStride == directions * inputSize
@@ -224,6 +231,7 @@ public final class ConcatSquashLinear<Scalar: TensorScalar>: TangentDifferentiab
             base: $0.tangents.base, rows: x.rows * directions, columns: outputSize),
           primalOutputs: $0.output)
       }
+      rowGate.streamsOutput = streamingOutput
       DenseKernel.gatedForward(
         inputTangents.base, rows: x.rows * directions, inputs: inputSize, ldx: inputSize,
         weight: parameters, transposedWeight: linear.preparedTranspose(parameters),
