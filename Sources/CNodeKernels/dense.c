@@ -350,7 +350,7 @@ ND_TARGET ND_INLINE void nd_gate8(float *row, const float *g, const float *shift
 ND_TARGET ND_INLINE void nd_gate_rows(float *y, long ldy, long n, const nd_row_gate *gate,
                                       long row0, const int R, const int SHIFT, const int ACT) {
   if (nd_dense_avx512) {
-    nd_gate_rows_avx512(y, ldy, n, gate, row0, R, SHIFT, ACT);
+    nd_gate_rows_avx512(y, ldy, y, ldy, n, gate, row0, R, SHIFT, ACT, 0);
     return;
   }
   for (int r = 0; r < R; r++) {
@@ -379,7 +379,7 @@ ND_TARGET ND_INLINE void nd_wide_gated_rows(const float *x, long ldx, long k, co
     // streaming stores: y's lines are never read in.
     float tile[6 * ND_STREAM_MAX] __attribute__((aligned(64)));
     nd_wide_rows(x, ldx, k, wt, n, bias, tile, n, ND_ACTIVATION_IDENTITY, R);
-    nd_gate_rows_stream_avx512(tile, n, y, ldy, n, gate, row0, R, SHIFT, ACT);
+    nd_gate_rows_avx512(tile, n, y, ldy, n, gate, row0, R, SHIFT, ACT, 1);
     return;
   }
   nd_wide_rows(x, ldx, k, wt, n, bias, y, ldy, ND_ACTIVATION_IDENTITY, R);
@@ -399,18 +399,11 @@ ND_TARGET ND_INLINE void nd_dense_wide_gated(const float *x, long rows, long k, 
 // Calls GATED(SHIFT, ACT) with the gate's shift (0 or 1) and the tanh after
 // it (ND_GATE_PLAIN, _TANH or _TANH_JVP) as compile-time constants.
 #define ND_GATE_VARIANTS(gate, GATED)                                                      \
-  do {                                                                                     \
-    int act_ = !(gate)->act ? ND_GATE_PLAIN : ((gate)->slope ? ND_GATE_TANH_JVP : ND_GATE_TANH); \
-    if ((gate)->shift) {                                                                   \
-      if (act_ == ND_GATE_PLAIN) GATED(1, ND_GATE_PLAIN);                                  \
-      else if (act_ == ND_GATE_TANH) GATED(1, ND_GATE_TANH);                               \
-      else GATED(1, ND_GATE_TANH_JVP);                                                     \
-    } else {                                                                               \
-      if (act_ == ND_GATE_PLAIN) GATED(0, ND_GATE_PLAIN);                                  \
-      else if (act_ == ND_GATE_TANH) GATED(0, ND_GATE_TANH);                               \
-      else GATED(0, ND_GATE_TANH_JVP);                                                     \
-    }                                                                                      \
-  } while (0)
+  ND_GATE_DISPATCH((gate)->shift != 0,                                                     \
+                   !(gate)->act ? ND_GATE_PLAIN                                            \
+                   : (gate)->slope ? ND_GATE_TANH_JVP                                      \
+                                   : ND_GATE_TANH,                                         \
+                   GATED)
 
 ND_TARGET void nd_dense_wide_gated_f32(const float *x, long rows, long k, long ldx,
                                        const float *wt, long n, const float *bias, float *y,

@@ -145,31 +145,14 @@ ND_INLINE512 void nd_gate_rows512(const float *src, long lds, float *y, long ldy
   }
 }
 
-// Calls GATE(SHIFT, ACT) with shift and act as compile-time constants.
-#define ND_GATE_DISPATCH(shift, act, GATE)                                                 \
-  do {                                                                                     \
-    if (shift) {                                                                           \
-      if ((act) == ND_GATE_TANH) GATE(1, ND_GATE_TANH);                                    \
-      else if ((act) == ND_GATE_TANH_JVP) GATE(1, ND_GATE_TANH_JVP);                       \
-      else GATE(1, ND_GATE_PLAIN);                                                         \
-    } else {                                                                               \
-      if ((act) == ND_GATE_TANH) GATE(0, ND_GATE_TANH);                                    \
-      else if ((act) == ND_GATE_TANH_JVP) GATE(0, ND_GATE_TANH_JVP);                       \
-      else GATE(0, ND_GATE_PLAIN);                                                         \
-    }                                                                                      \
-  } while (0)
-
-ND_TARGET512 void nd_gate_rows_avx512(float *y, long ldy, long n, const nd_row_gate *gate,
-                                      long row0, int rows, int shift, int act) {
-#define ND_GATE(SHIFT, ACT) nd_gate_rows512(y, ldy, y, ldy, n, gate, row0, rows, SHIFT, ACT, 0)
-  ND_GATE_DISPATCH(shift, act, ND_GATE);
+ND_TARGET512 void nd_gate_rows_avx512(const float *src, long lds, float *y, long ldy, long n,
+                                      const nd_row_gate *gate, long row0, int rows, int shift,
+                                      int act, int stream) {
+#define ND_GATE(SHIFT, ACT) nd_gate_rows512(src, lds, y, ldy, n, gate, row0, rows, SHIFT, ACT, 0)
+#define ND_GATE_STREAM(SHIFT, ACT)                                                         \
+  nd_gate_rows512(src, lds, y, ldy, n, gate, row0, rows, SHIFT, ACT, 1)
+  if (stream) ND_GATE_DISPATCH(shift, act, ND_GATE_STREAM);
+  else ND_GATE_DISPATCH(shift, act, ND_GATE);
 #undef ND_GATE
-}
-
-ND_TARGET512 void nd_gate_rows_stream_avx512(const float *src, long lds, float *y, long ldy, long n,
-                                             const nd_row_gate *gate, long row0, int rows,
-                                             int shift, int act) {
-#define ND_GATE(SHIFT, ACT) nd_gate_rows512(src, lds, y, ldy, n, gate, row0, rows, SHIFT, ACT, 1)
-  ND_GATE_DISPATCH(shift, act, ND_GATE);
-#undef ND_GATE
+#undef ND_GATE_STREAM
 }

@@ -11,6 +11,21 @@
 // from the primal rows' tanh outputs. A compile-time constant in the kernels.
 enum { ND_GATE_PLAIN = 0, ND_GATE_TANH = 1, ND_GATE_TANH_JVP = 2 };
 
+// Calls GATE(SHIFT, ACT) with a gate pass's shift (0 or 1) and its tanh (one
+// of the above) as compile-time constants.
+#define ND_GATE_DISPATCH(shift, act, GATE)                                                 \
+  do {                                                                                     \
+    if (shift) {                                                                           \
+      if ((act) == ND_GATE_TANH) GATE(1, ND_GATE_TANH);                                    \
+      else if ((act) == ND_GATE_TANH_JVP) GATE(1, ND_GATE_TANH_JVP);                       \
+      else GATE(1, ND_GATE_PLAIN);                                                         \
+    } else {                                                                               \
+      if ((act) == ND_GATE_TANH) GATE(0, ND_GATE_TANH);                                    \
+      else if ((act) == ND_GATE_TANH_JVP) GATE(0, ND_GATE_TANH_JVP);                       \
+      else GATE(0, ND_GATE_PLAIN);                                                         \
+    }                                                                                      \
+  } while (0)
+
 // Calls ROWS(R) with R = rows as a compile-time constant, 1 to 6 (6 for more).
 #define ND_SWITCH_ROWS(rows, ROWS)                                                         \
   do {                                                                                     \

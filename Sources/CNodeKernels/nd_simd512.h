@@ -21,14 +21,12 @@ void nd_tanh_rows_avx512(float *y, long ldy, long n, int rows);
 // nd_concat_squash_gate_f32 with AVX-512, bitwise the same.
 void nd_concat_squash_gate_avx512(const float *times, const float *a, const float *c, float *g,
                                   long rows, long n);
-// nd_gate_rows of dense.c with AVX-512, bitwise the same.
-void nd_gate_rows_avx512(float *y, long ldy, long n, const nd_row_gate *gate, long row0, int rows,
-                         int shift, int act);
-
-// nd_gate_rows_avx512 on product rows in src, writing y with streaming stores
-// (nd_row_gate's stream), bitwise the same values.
-void nd_gate_rows_stream_avx512(const float *src, long lds, float *y, long ldy, long n,
-                                const nd_row_gate *gate, long row0, int rows, int shift, int act);
+// nd_gate_rows of dense.c with AVX-512, bitwise the same, on product rows in
+// src (y itself for the pass in place), the gated rows into y; with stream,
+// written with streaming stores (nd_row_gate's stream; y's rows 64-byte aligned).
+void nd_gate_rows_avx512(const float *src, long lds, float *y, long ldy, long n,
+                         const nd_row_gate *gate, long row0, int rows, int shift, int act,
+                         int stream);
 
 #define ND_TARGET512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 #define ND_INLINE512 ND_TARGET512 static inline __attribute__((always_inline))

@@ -41,8 +41,8 @@ extension Sequential {
   /// takes `kept`'s previous buffers in exchange, so a JVP or backward pass
   /// needs a new forward pass (or ``restorePass(_:rows:count:)``) after this.
   ///
-  /// - Precondition: ``forward(_:times:parameters:into:)`` then
-  ///   ``jvp(times:parameters:inputTangents:directions:into:)`` ran last, and
+  /// - Precondition: ``forward(_:times:parameters:into:streamingFusedOutputs:)`` then
+  ///   ``jvp(times:parameters:inputTangents:directions:into:streamingFusedOutputs:)`` ran last, and
   ///   every layer differentiates its JVP (such layers' backward passes read
   ///   nothing but their operands).
   public func keepLastPass(in kept: KeptPass<Scalar>) {

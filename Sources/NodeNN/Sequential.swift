@@ -2,9 +2,9 @@ import NodeCore
 
 /// A chain of layers with its parameters in one flat buffer, in layer order.
 ///
-/// ``forward(_:times:parameters:into:)`` keeps every layer's output;
+/// ``forward(_:times:parameters:into:streamingFusedOutputs:)`` keeps every layer's output;
 /// ``backward(times:parameters:outputCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
-/// and ``jvp(times:parameters:inputTangents:directions:into:)`` then run on
+/// and ``jvp(times:parameters:inputTangents:directions:into:streamingFusedOutputs:)`` then run on
 /// that forward pass (call them after it, with the same times and parameters).
 /// Not thread-safe: it owns its activations.
 public final class Sequential<Scalar: TensorScalar> {
@@ -37,14 +37,6 @@ public final class Sequential<Scalar: TensorScalar> {
   /// as ``keepLastBackward(in:)`` needs (otherwise two
   /// buffers alternate); set after a forward pass, cleared by the next one.
   public var keepsEveryCotangent = false
-
-  /// Whether the next forward passes and JVPs write the outputs (and output
-  /// tangents) of the concat-squash layers that run fused with their tanh
-  /// with streaming stores: set it while every pass is kept for a backward
-  /// pass much later (``keepLastPass(in:)``), whose values are then read only
-  /// from memory; leave it off when a backward pass follows at once. The
-  /// values are the same either way.
-  public var streamsFusedOutputs = false
   /// Whether a backward pass that kept every cotangent ran on the kept forward pass.
   var backwardKeptEveryCotangent = false
   /// Whether each layer has parameters (read per replay without building
@@ -62,7 +54,7 @@ public final class Sequential<Scalar: TensorScalar> {
   var tangentsAreCurrent = false
   private let tangentCotangents = (ScratchBuffer<Scalar>(), ScratchBuffer<Scalar>())
   var rows = 0
-  /// Whether the outputs of the last pass are all kept (``forward(_:times:parameters:into:)``,
+  /// Whether the outputs of the last pass are all kept (``forward(_:times:parameters:into:streamingFusedOutputs:)``,
   /// not ``evaluate(_:times:parameters:into:)``), as backward passes and JVPs
   /// need; ``keepLastBackward(in:)`` hands them over and clears it.
   var keepsLastOutput = false
@@ -147,11 +139,18 @@ public final class Sequential<Scalar: TensorScalar> {
   }
 
   /// Runs the chain on `x` and keeps each layer's output; writes the last into `y`.
+  ///
+  /// - Parameter streamingFusedOutputs: the pass is kept for a backward pass
+  ///   much later (``keepLastPass(in:)``), so the concat-squash layers fused
+  ///   with their tanh write their own outputs with streaming stores
+  ///   (``RowGate/streamsOutput``; the same values). Leave it off when a
+  ///   backward pass follows at once: it would read them from memory.
   public func forward(
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
-    into y: MutableMatrixView<Scalar>
+    into y: MutableMatrixView<Scalar>, streamingFusedOutputs: Bool = false
   ) {
-    let last = run(x, times: times, parameters: parameters, lastInto: nil)
+    let last = run(
+      x, times: times, parameters: parameters, lastInto: nil, streaming: streamingFusedOutputs)
     for r in 0..<rows {
       let (source, target) = (last.row(r), y.row(r))
       for i in 0..<outputSize { target[i] = source[i] }
@@ -162,21 +161,21 @@ public final class Sequential<Scalar: TensorScalar> {
   /// Runs the chain on `x` into `y` for an evaluation that no backward pass
   /// or JVP follows (a forward solve's stages): the last layer writes into
   /// `y` itself instead of into a kept output that would then be copied.
-  /// A backward pass or JVP needs ``forward(_:times:parameters:into:)`` first.
+  /// A backward pass or JVP needs ``forward(_:times:parameters:into:streamingFusedOutputs:)`` first.
   public func evaluate(
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>
   ) {
-    _ = run(x, times: times, parameters: parameters, lastInto: y)
+    _ = run(x, times: times, parameters: parameters, lastInto: y, streaming: false)
     keepsLastOutput = false
   }
 
   /// The layers in order on `x` (a concat-squash layer and its tanh as one
   /// step), each output kept, except that the last goes to `lastInto` when
-  /// given; returns the last output.
+  /// given; returns the last output. `streaming`: see ``forward(_:times:parameters:into:streamingFusedOutputs:)``.
   private func run(
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
-    lastInto: MutableMatrixView<Scalar>?
+    lastInto: MutableMatrixView<Scalar>?, streaming: Bool
   ) -> MatrixView<Scalar> {
     input = x
     rows = x.rows
@@ -203,7 +202,7 @@ public final class Sequential<Scalar: TensorScalar> {
             columns: layer.outputSize)
         fused.forward(
           current, times: times, parameters: parameters + parameterOffsets[l], into: view,
-          activated: activated, streamingOutput: streamsFusedOutputs)
+          activated: activated, streamingOutput: streaming)
         current = activated.readOnly
         l += 2
         continue
@@ -216,7 +215,7 @@ public final class Sequential<Scalar: TensorScalar> {
   }
 
   /// Runs the chain on `rows` rows of flat `input` (see
-  /// ``forward(_:times:parameters:into:)``) and returns the flat outputs.
+  /// ``forward(_:times:parameters:into:streamingFusedOutputs:)``) and returns the flat outputs.
   ///
   /// The chain keeps its own copy of `input`, so ``backward(times:parameters:outputCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
   /// may follow whatever becomes of the caller's array.
@@ -286,7 +285,8 @@ public final class Sequential<Scalar: TensorScalar> {
   /// every layer's tangents for ``jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``.
   public func jvp(
     times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
-    inputTangents: MatrixView<Scalar>, directions: Int, into result: MutableMatrixView<Scalar>
+    inputTangents: MatrixView<Scalar>, directions: Int, into result: MutableMatrixView<Scalar>,
+    streamingFusedOutputs: Bool = false
   ) {
     precondition(keepsLastOutput, "a JVP needs forward(_:…) first, not evaluate(_:…)")
     self.inputTangents = inputTangents
@@ -307,7 +307,7 @@ public final class Sequential<Scalar: TensorScalar> {
           inputTangents: current, directions: directions, into: target,
           activated: (
             activations(l + 1).1, MutableMatrixView(base: activated, rows: rows, columns: width)
-          ), streamingOutput: streamsFusedOutputs)
+          ), streamingOutput: streamingFusedOutputs)
         current = MatrixView(base: activated, rows: rows, columns: width)
         l += 2
         continue

@@ -148,8 +148,12 @@ public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField {
   }
 
   /// Runs the network and its directions on the `z` part of the rows: `f`
-  /// (`[n, D]`), the directions `v` and their images `J v` (`[n, m·D]`).
-  private func forwardWithTangents(_ batch: FieldBatch<Scalar>, parameters p: UnsafePointer<Scalar>)
+  /// (`[n, D]`), the directions `v` and their images `J v` (`[n, m·D]`);
+  /// `keeping`: the pass is kept for backprop through the solver
+  /// (``NodeNN/Sequential/forward(_:times:parameters:into:streamingFusedOutputs:)``).
+  private func forwardWithTangents(
+    _ batch: FieldBatch<Scalar>, parameters p: UnsafePointer<Scalar>, keeping: Bool = false
+  )
     -> (
       f: UnsafeMutablePointer<Scalar>, v: UnsafeMutablePointer<Scalar>,
       jv: UnsafeMutablePointer<Scalar>
@@ -160,13 +164,15 @@ public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField {
       base: batch.states.base, rows: n, columns: d, rowStride: batch.states.rowStride)
     let f = outputScratch.reserve(n * d)
     network.forward(
-      z, times: batch.times, parameters: p, into: MutableMatrixView(base: f, rows: n, columns: d))
+      z, times: batch.times, parameters: p, into: MutableMatrixView(base: f, rows: n, columns: d),
+      streamingFusedOutputs: keeping)
     let v = fillDirections(batch)
     let jv = imageTangents.reserve(n * m * d)
     network.jvp(
       times: batch.times, parameters: p,
       inputTangents: MatrixView(base: v, rows: n, columns: m * d),
-      directions: m, into: MutableMatrixView(base: jv, rows: n, columns: m * d))
+      directions: m, into: MutableMatrixView(base: jv, rows: n, columns: m * d),
+      streamingFusedOutputs: keeping)
     return (f, v, jv)
   }
 
@@ -212,9 +218,8 @@ public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField {
     parameters.withUnsafeBufferPointer { p in
       // A kept pass's activations are read back only by backprop through the
       // solver, after the whole solve.
-      network.streamsFusedOutputs = evaluationToKeep != nil
-      let (f, v, jv) = forwardWithTangents(batch, parameters: p.baseAddress!)
-      network.streamsFusedOutputs = false
+      let (f, v, jv) = forwardWithTangents(
+        batch, parameters: p.baseAddress!, keeping: evaluationToKeep != nil)
       write(f, v, jv, rows: batch.count, into: derivatives)
       if let kept = evaluationToKeep {
         evaluationToKeep = nil

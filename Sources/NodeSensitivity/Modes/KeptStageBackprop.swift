@@ -42,13 +42,20 @@ extension ODEGradientSolver {
     let evaluations = kept.holders.evaluations
     var statistics = SolveStatistics<Scalar>(batchSize: b)
     // The bookkeeping below runs once per node (row of a kept evaluation):
-    // plain memory, so that no access pays for array checks.
-    let scratch = BackpropScratch()
-    defer { scratch.free() }
+    // plain memory in scratch buffers, alive to the end of the pass, so that
+    // no access pays for array checks.
+    var owned: [AnyObject] = []
+    defer { withExtendedLifetime(owned) {} }
+    func filled<T: BitwiseCopyable>(_ count: Int, _ value: T) -> UnsafeMutablePointer<T> {
+      let buffer = ScratchBuffer<T>(capacity: count)
+      owned.append(buffer)
+      buffer.base.update(repeating: value, count: count)
+      return buffer.base
+    }
     // Each sample's accepted steps (records[firstRecord[s] ..< firstRecord[s + 1]])
     // and where its state adjoints ȳ_0 … ȳ_N start.
-    let firstRecord = scratch.ints(b + 1, 0)
-    let stateOffset = scratch.ints(b + 1, 0)
+    let firstRecord = filled(b + 1, 0)
+    let stateOffset = filled(b + 1, 0)
     for s in 0..<b {
       let status = pass.solution.statistics.status[s]
       statistics.setOutcome(sample: s, status: status, stopTime: pass.time(sample: s, index: 0))
@@ -56,36 +63,35 @@ extension ODEGradientSolver {
       firstRecord[s + 1] = firstRecord[s] + count
       stateOffset[s + 1] = stateOffset[s] + (count + 1) * d
     }
-    let records = scratch.ints(firstRecord[b], 0)
+    let records = filled(firstRecord[b], 0)
     for s in 0..<b where firstRecord[s + 1] > firstRecord[s] {
       for (i, record) in log.recordsOfSample[s].enumerated() {
         records[firstRecord[s] + i] = record
       }
     }
-    let stateAdjoint = scratch.scalars(stateOffset[b], Scalar.zero)
+    let stateAdjoint = filled(stateOffset[b], Scalar.zero)
     // The nodes: per kept evaluation and row, its sample, step, stage and
     // anchor, or sample -1 for a row no accepted step reads.
     let nodeCount = kept.evaluationRows.reduce(0, +)
-    let nodeStart = scratch.ints(kept.evaluationCount + 1, 0)
-    // Each evaluation's row cotangents k̄, zeroed.
-    let bars: UnsafeMutablePointer<UnsafeMutablePointer<Scalar>> = scratch.pointers(
-      kept.evaluationCount)
+    let nodeStart = filled(kept.evaluationCount + 1, 0)
+    // Each evaluation's row cotangents k̄, zeroed (every entry is set below).
+    let bars = filled(kept.evaluationCount, UnsafeMutablePointer<Scalar>(bitPattern: 8)!)
     for e in 0..<kept.evaluationCount {
       nodeStart[e + 1] = nodeStart[e] + kept.evaluationRows[e]
       bars[e] = evaluations[e].cotangents.reserve(kept.evaluationRows[e] * d)
       bars[e].update(repeating: 0, count: kept.evaluationRows[e] * d)
     }
-    let nodeSample = scratch.ints(nodeCount, -1)
-    let nodeStep = scratch.ints(nodeCount, 0)
-    let nodeStage = scratch.ints(nodeCount, 0)
+    let nodeSample = filled(nodeCount, -1)
+    let nodeStep = filled(nodeCount, 0)
+    let nodeStage = filled(nodeCount, 0)
     /// The state a node's input starts from: `y_step`, or `y_{step+1}` for a
     /// first-same-as-last stage (`nodeReadsEnd`).
-    let nodeAnchor = scratch.ints(nodeCount, 0)
+    let nodeAnchor = filled(nodeCount, 0)
     func nodeReadsEnd(_ id: Int) -> Bool { nodeAnchor[id] != nodeStep[id] }
     func node(_ record: Int, _ j: Int) -> (evaluation: Int, row: Int) {
       (stageEvaluation[record * stageCount + j], stageRow[record * stageCount + j])
     }
-    let nextOutput = scratch.ints(b, t - 1)
+    let nextOutput = filled(b, t - 1)
     for s in 0..<b {
       let (first, count) = (firstRecord[s], firstRecord[s + 1] - firstRecord[s])
       for i in 0..<count {
@@ -139,7 +145,7 @@ extension ODEGradientSolver {
     }
     // Every ȳ_N is complete: open[s] is the last state of sample s whose
     // adjoint has not yet been passed back through its step.
-    let open = scratch.ints(b, 0)
+    let open = filled(b, 0)
     for s in 0..<b { open[s] = firstRecord[s + 1] - firstRecord[s] }
     func close(sample s: Int, downTo anchor: Int) {
       while open[s] > anchor {
@@ -229,40 +235,5 @@ extension ODEGradientSolver {
     }
     return BackwardResult(
       adjointAtStart: adjointAtStart, parameters: parameters, statistics: statistics)
-  }
-}
-
-/// The plain memory of one ``ODEGradientSolver/keptStageBackward(_:kept:field:cotangents:)``:
-/// buffers handed out filled with a value and freed together by ``free()``.
-private final class BackpropScratch {
-  private var blocks: [UnsafeMutableRawPointer] = []
-
-  /// `count` integers set to `value`.
-  func ints(_ count: Int, _ value: Int) -> UnsafeMutablePointer<Int> { filled(count, value) }
-
-  /// `count` scalars set to `value`.
-  func scalars<Scalar>(_ count: Int, _ value: Scalar) -> UnsafeMutablePointer<Scalar> {
-    filled(count, value)
-  }
-
-  /// `count` pointers to be set by the caller.
-  func pointers<Scalar>(_ count: Int) -> UnsafeMutablePointer<UnsafeMutablePointer<Scalar>> {
-    let memory = UnsafeMutablePointer<UnsafeMutablePointer<Scalar>>.allocate(
-      capacity: max(count, 1))
-    blocks.append(UnsafeMutableRawPointer(memory))
-    return memory
-  }
-
-  /// Frees every buffer handed out.
-  func free() {
-    for block in blocks { block.deallocate() }
-    blocks = []
-  }
-
-  private func filled<T>(_ count: Int, _ value: T) -> UnsafeMutablePointer<T> {
-    let memory = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
-    memory.initialize(repeating: value, count: max(count, 1))
-    blocks.append(UnsafeMutableRawPointer(memory))
-    return memory
   }
 }
