@@ -72,6 +72,23 @@ final class CountingReplays<Scalar: TensorScalar>: OpaqueField<Scalar>, Replayab
     return try solver.backward(pass, outputCotangents: cotangents)
   }
 
+  /// Adjoint gradients of `field` over five samples, with its first stages
+  /// replayed and with them recomputed (the field hidden behind an
+  /// ``OpaqueField``), and how many rows were replayed.
+  static func replayedAndRecomputed<Scalar: TensorScalar>(
+    _ field: any ReplayableVectorField<Scalar>, states: Tensor<Scalar>, times: [Scalar],
+    solver: ODEGradientSolver<Scalar>
+  ) throws -> (ODEGradients<Scalar>, ODEGradients<Scalar>, replayedRows: Int) {
+    let counting = CountingReplays<Scalar>(field)
+    // Identifiers unlike the positions, so that a mix-up of the two shows.
+    let ids = [41, 7, 23, 3, 16]
+    let replayed = try gradients(
+      counting, states: states, times: times, solver: solver, identifiers: ids)
+    let recomputed = try gradients(
+      OpaqueField<Scalar>(field), states: states, times: times, solver: solver, identifiers: ids)
+    return (replayed, recomputed, counting.replayedRows)
+  }
+
   /// The ODE block of a width-4 ODE-Net with parameters of scale `scale`,
   /// five random states, and an adjoint solver at `tolerance`.
   static func odeBlock<Scalar: TensorScalar>(scale: Scalar, tolerance: Scalar) throws -> (
@@ -97,17 +114,11 @@ final class CountingReplays<Scalar: TensorScalar>: OpaqueField<Scalar>, Replayab
   /// included), and the gradients are bitwise the recomputed ones.
   @Test func odeBlockGradientsAreBitwiseTheRecomputedOnes() throws {
     let (field, states, solver) = try Self.odeBlock(scale: Float(0.2), tolerance: 1e-3)
-    let counting = CountingReplays<Float>(field)
-    // Identifiers unlike the positions, so that a mix-up of the two shows.
-    let ids = [41, 7, 23, 3, 16]
-    let replayed = try Self.gradients(
-      counting, states: states, times: [0, 0.5, 1], solver: solver, identifiers: ids)
-    let recomputed = try Self.gradients(
-      OpaqueField<Float>(field), states: states, times: [0, 0.5, 1], solver: solver,
-      identifiers: ids)
+    let (replayed, recomputed, replayedRows) = try Self.replayedAndRecomputed(
+      field, states: states, times: [0, 0.5, 1], solver: solver)
     // No step is rejected here, so every accepted step's first stage is a replay.
     #expect(replayed.statistics.rejectedSteps.allSatisfy { $0 == 0 })
-    #expect(counting.replayedRows == replayed.statistics.acceptedSteps.reduce(0, +))
+    #expect(replayedRows == replayed.statistics.acceptedSteps.reduce(0, +))
     #expect(replayed.parameters.scalars == recomputed.parameters.scalars)
     #expect(replayed.initialStates.scalars == recomputed.initialStates.scalars)
   }
@@ -118,17 +129,20 @@ final class CountingReplays<Scalar: TensorScalar>: OpaqueField<Scalar>, Replayab
   /// differently).
   @Test func rejectedRowsAreRecomputed() throws {
     let (field, states, solver) = try Self.odeBlock(scale: 0.5, tolerance: 1e-4)
-    let counting = CountingReplays<Double>(field)
-    // Identifiers unlike the positions, so that a mix-up of the two shows.
-    let ids = [41, 7, 23, 3, 16]
-    let replayed = try Self.gradients(
-      counting, states: states, times: [0, 1], solver: solver, identifiers: ids)
-    let recomputed = try Self.gradients(
-      OpaqueField<Double>(field), states: states, times: [0, 1], solver: solver,
-      identifiers: ids)
+    let (replayed, recomputed, replayedRows) = try Self.replayedAndRecomputed(
+      field, states: states, times: [0, 1], solver: solver)
+    Self.expectRejectionsReplayedInPart(replayed, recomputed, replayedRows: replayedRows)
+  }
+
+  /// Checks gradients `replayed` with rejected steps against `recomputed`:
+  /// some but not all accepted steps' first stages replayed, the parameter
+  /// gradients equal to rounding, the state gradients bitwise.
+  static func expectRejectionsReplayedInPart(
+    _ replayed: ODEGradients<Double>, _ recomputed: ODEGradients<Double>, replayedRows: Int
+  ) {
     #expect(replayed.statistics.rejectedSteps.reduce(0, +) > 0)
-    #expect(counting.replayedRows > 0)
-    #expect(counting.replayedRows < replayed.statistics.acceptedSteps.reduce(0, +))
+    #expect(replayedRows > 0)
+    #expect(replayedRows < replayed.statistics.acceptedSteps.reduce(0, +))
     // Differences against the gradient's largest entry: entries that cancel
     // to near zero carry the rounding of the larger terms they sum.
     let scale = recomputed.parameters.scalars.map { abs($0) }.max() ?? 1

@@ -68,6 +68,23 @@ extension CNFField {
     cotangents: MatrixView<Scalar>, stateCotangents: MutableMatrixView<Scalar>,
     parameterGradient: UnsafeMutablePointer<Scalar>
   ) {
+    backward(
+      from: evaluation, rows: chosen, count: count, cotangents: cotangents,
+      stateCotangents: stateCotangents,
+      parameterGradient: ParameterGradientSink(gradient: parameterGradient), consuming: true)
+  }
+
+  /// The vector-Jacobian product at rows `rows[0 ..< count]` of a kept
+  /// evaluation (all of them, in order, when `rows` is nil), from its kept
+  /// pass: the network's backward pass only. `consuming`: the pass of all
+  /// rows is handed back to the network and the evaluation holds nothing
+  /// afterwards; otherwise it stays kept (its buffers go back to it after
+  /// the backward pass, which leaves them as they were).
+  func backward(
+    from evaluation: KeptEvaluation<Scalar>, rows chosen: UnsafePointer<Int>?, count: Int,
+    cotangents: MatrixView<Scalar>, stateCotangents: MutableMatrixView<Scalar>?,
+    parameterGradient: ParameterGradientSink<Scalar>, consuming: Bool
+  ) {
     guard let record = evaluation.record as? CNFKeptEvaluation<Scalar>, record.network === network
     else { preconditionFailure("the evaluation was not kept by this field") }
     precondition(evaluation.rows > 0, "the kept evaluation was consumed or holds no rows")
@@ -93,12 +110,18 @@ extension CNFField {
       jv = UnsafePointer(gathered.images.gather(rows: chosen, count: n, of: jv, columns: width))
     }
     network.restorePass(record.pass, rows: chosen, count: n)
-    if chosen == nil { evaluation.rows = 0 }
     parameters.withUnsafeBufferPointer { p in
       backThroughNetwork(
         rows: n, times: times, f: f, v: v, jv: jv, parameters: p.baseAddress!,
         cotangents: cotangents, stateCotangents: stateCotangents, timeCotangents: nil,
-        parameterGradient: ParameterGradientSink(gradient: parameterGradient))
+        parameterGradient: parameterGradient)
+    }
+    if chosen == nil {
+      if consuming {
+        evaluation.rows = 0
+      } else {
+        network.keepLastPass(in: record.pass)
+      }
     }
   }
 }

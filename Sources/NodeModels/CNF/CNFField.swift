@@ -29,8 +29,13 @@ public typealias ExactTraceCNFField<Scalar: TensorScalar> = CNFField<Scalar>
 /// (RNODE eq. 10–13 differentiated). `Δ`, `E` and `F` never feed back into
 /// the dynamics, so their state cotangents are zero.
 ///
+/// It keeps evaluations for backprop through the solver
+/// (``StageKeepingVectorField``) and vector-Jacobian products for the
+/// adjoint's first-same-as-last stage (``ReplayableVectorField``, whose replay
+/// runs only the network's backward pass).
+///
 /// Parameters are the network's, flat, in its order.
-public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField {
+public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField, ReplayableVectorField {
   /// The network `f`, `D → D`, with time as an input of its layers.
   public let network: Sequential<Scalar>
   public var parameters: [Scalar]
@@ -63,8 +68,13 @@ public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField {
   /// Rows of a kept evaluation gathered for a product at some of them.
   let gathered = (
     times: ScratchBuffer<Scalar>(), outputs: ScratchBuffer<Scalar>(),
-    directions: ScratchBuffer<Scalar>(), images: ScratchBuffer<Scalar>()
+    directions: ScratchBuffer<Scalar>(), images: ScratchBuffer<Scalar>(),
+    cotangents: ScratchBuffer<Scalar>()
   )
+  /// The two holders of the adjoint's kept products (``ReplayableVectorField``).
+  public let keptProducts = [KeptProduct<Scalar>(), KeptProduct<Scalar>()]
+  /// Where the next vector-Jacobian product keeps itself (``keepNextProduct(in:)``).
+  var productToKeep: KeptProduct<Scalar>?
 
   /// A flow over `network` with the given flat parameters, trace estimator
   /// and regularisers.
@@ -282,6 +292,8 @@ public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField {
     parameterGradient: ParameterGradientSink<Scalar>?
   ) {
     let n = batch.count
+    let product = productToKeep
+    productToKeep = nil
     if n == 0 { return }
     parameters.withUnsafeBufferPointer { pp in
       let p = pp.baseAddress!
@@ -291,6 +303,8 @@ public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField {
         rows: n, times: batch.times, f: f, v: v, jv: jv, parameters: p, cotangents: cotangents,
         stateCotangents: stateCotangents, timeCotangents: timeCotangents,
         parameterGradient: parameterGradient)
+      // The backward pass leaves the forward pass as it was: it is kept as is.
+      if let product { keep(batch, cotangents: cotangents, f: f, v: v, jv: jv, in: product) }
     }
   }
 
