@@ -33,6 +33,9 @@ public final class Sequential<Scalar: TensorScalar> {
   /// 0's goes to the caller) when ``keepsEveryCotangent``: one buffer per
   /// layer, so that every layer's output cotangent survives the pass.
   var inputCotangents: [ScratchBuffer<Scalar>]
+  /// Layer `l`'s input tangents' cotangent in the last JVP backward pass, as
+  /// ``inputCotangents`` (``keepLastJVPBackward(in:)``).
+  var inputTangentCotangents: [ScratchBuffer<Scalar>]
   /// Whether backward passes keep every layer's cotangents in its own buffer,
   /// as ``keepLastBackward(in:)`` needs (otherwise two
   /// buffers alternate); set after a forward pass, cleared by the next one.
@@ -63,7 +66,7 @@ public final class Sequential<Scalar: TensorScalar> {
   /// element-wise work inside the layer's gate pass (the same arithmetic;
   /// both layers' outputs are still written, though a ``KeptPass`` holds
   /// only the first's).
-  private let tanhFollowed: [ConcatSquashLinear<Scalar>?]
+  let tanhFollowed: [ConcatSquashLinear<Scalar>?]
   /// Whether layer `l` is the tanh of such a pair: its output `tanh(y)` and
   /// output tangents `(1 − y²) ẏ` follow from the pair's kept `y` and `ẏ`, so
   /// a kept pass does not hold them (``keepLastPass(in:)``,
@@ -72,7 +75,7 @@ public final class Sequential<Scalar: TensorScalar> {
   /// Each layer as a ``TangentDifferentiableLayer``, nil where it is not:
   /// cast once here, since a cast to a parameterised protocol's existential
   /// is a runtime lookup (1.2 % of a W1 iteration when cast per pass).
-  private let tangentDifferentiableLayers: [(any TangentDifferentiableLayer<Scalar>)?]
+  let tangentDifferentiableLayers: [(any TangentDifferentiableLayer<Scalar>)?]
   /// Whether every layer differentiates its JVP (``TangentDifferentiableLayer``).
   public let isTangentDifferentiable: Bool
 
@@ -102,6 +105,7 @@ public final class Sequential<Scalar: TensorScalar> {
     outputSize = layers[layers.count - 1].outputSize
     outputs = layers.map { _ in ScratchBuffer<Scalar>() }
     inputCotangents = layers.map { _ in ScratchBuffer<Scalar>() }
+    inputTangentCotangents = layers.map { _ in ScratchBuffer<Scalar>() }
     layerHasParameters = layers.map { $0.parameterCount > 0 }
     canReplayBackward = layers.allSatisfy {
       $0.parameterCount == 0 || $0.parameterGradientNeedsOnlyOperands
@@ -325,7 +329,7 @@ public final class Sequential<Scalar: TensorScalar> {
   }
 
   /// The tangents into and out of layer `l` in the last JVP.
-  private func tangentActivations(_ l: Int) -> (MatrixView<Scalar>, MatrixView<Scalar>) {
+  func tangentActivations(_ l: Int) -> (MatrixView<Scalar>, MatrixView<Scalar>) {
     let input =
       l == 0
       ? inputTangents
@@ -365,10 +369,15 @@ public final class Sequential<Scalar: TensorScalar> {
       var target: MutableMatrixView<Scalar>? = dx
       var tangentTarget: MutableMatrixView<Scalar>? = nil
       if first > 0 {
-        let buffer = (flip ? cotangents.1 : cotangents.0).reserve(rows * layer.inputSize)
+        let buffer =
+          (keepsEveryCotangent ? inputCotangents[first] : flip ? cotangents.1 : cotangents.0)
+          .reserve(rows * layer.inputSize)
         target = MutableMatrixView(base: buffer, rows: rows, columns: layer.inputSize)
         let width = directions * layer.inputSize
-        let tangentBuffer = (flip ? tangentCotangents.1 : tangentCotangents.0).reserve(rows * width)
+        let tangentBuffer =
+          (keepsEveryCotangent
+          ? inputTangentCotangents[first] : flip ? tangentCotangents.1 : tangentCotangents.0)
+          .reserve(rows * width)
         tangentTarget = MutableMatrixView(base: tangentBuffer, rows: rows, columns: width)
       }
       let gradient = parameterGradient.map { $0 + parameterOffsets[first] }
@@ -399,5 +408,6 @@ public final class Sequential<Scalar: TensorScalar> {
       flip.toggle()
       l = first - 1
     }
+    backwardKeptEveryCotangent = keepsEveryCotangent
   }
 }

@@ -3,20 +3,37 @@ import NodeNN
 import NodeSensitivity
 import NodeSolvers
 
-/// What a ``CNFField`` keeps of one evaluation: the network's pass and JVP,
-/// and the rows' times, outputs `f`, directions `v` and images `J v`.
+/// What a ``CNFField`` keeps of one evaluation: the network's pass and JVP
+/// (and for a kept vector-Jacobian product the backward pass of both), and
+/// the rows' times, outputs `f`, directions `v` and images `J v`.
 final class CNFKeptEvaluation<Scalar: TensorScalar> {
   /// The network the pass ran through (a holder serves one network only).
   let network: Sequential<Scalar>
   let pass: KeptPass<Scalar>
+  /// The backward pass too (a kept product's), holding `pass`.
+  let backward: KeptJVPBackward<Scalar>?
   let times = ScratchBuffer<Scalar>()
   let outputs = ScratchBuffer<Scalar>()
   let directions = ScratchBuffer<Scalar>()
   let images = ScratchBuffer<Scalar>()
 
-  init(network: Sequential<Scalar>) {
+  /// A holder of passes through `network`, with their backward passes when
+  /// `keepingBackward`.
+  init(network: Sequential<Scalar>, keepingBackward: Bool = false) {
     self.network = network
-    pass = network.makeKeptPass()
+    backward = keepingBackward ? network.makeKeptJVPBackward() : nil
+    pass = backward?.pass ?? network.makeKeptPass()
+  }
+
+  /// Copies the `n` rows' times, `f`, `v` and `J v` (`width` = directions × D).
+  func copy(
+    times t: UnsafePointer<Scalar>, f: UnsafePointer<Scalar>, v: UnsafePointer<Scalar>,
+    jv: UnsafePointer<Scalar>, rows n: Int, dimension d: Int, width: Int
+  ) {
+    times.reserve(n).update(from: t, count: n)
+    outputs.reserve(n * d).update(from: f, count: n * d)
+    directions.reserve(n * width).update(from: v, count: n * width)
+    images.reserve(n * width).update(from: jv, count: n * width)
   }
 }
 
@@ -38,12 +55,10 @@ extension CNFField {
       record = CNFKeptEvaluation(network: network)
       evaluation.record = record
     }
-    let (n, width) = (batch.count, directionCount * dataDimension)
-    evaluation.rows = n
-    record.times.reserve(n).update(from: batch.times, count: n)
-    record.outputs.reserve(n * dataDimension).update(from: f, count: n * dataDimension)
-    record.directions.reserve(n * width).update(from: v, count: n * width)
-    record.images.reserve(n * width).update(from: jv, count: n * width)
+    evaluation.rows = batch.count
+    record.copy(
+      times: batch.times, f: f, v: v, jv: jv, rows: batch.count, dimension: dataDimension,
+      width: directionCount * dataDimension)
     network.keepLastPass(in: record.pass)
   }
 
@@ -67,23 +82,6 @@ extension CNFField {
     of evaluation: KeptEvaluation<Scalar>, rows chosen: UnsafePointer<Int>?, count: Int,
     cotangents: MatrixView<Scalar>, stateCotangents: MutableMatrixView<Scalar>,
     parameterGradient: UnsafeMutablePointer<Scalar>
-  ) {
-    backward(
-      from: evaluation, rows: chosen, count: count, cotangents: cotangents,
-      stateCotangents: stateCotangents,
-      parameterGradient: ParameterGradientSink(gradient: parameterGradient), consuming: true)
-  }
-
-  /// The vector-Jacobian product at rows `rows[0 ..< count]` of a kept
-  /// evaluation (all of them, in order, when `rows` is nil), from its kept
-  /// pass: the network's backward pass only. `consuming`: the pass of all
-  /// rows is handed back to the network and the evaluation holds nothing
-  /// afterwards; otherwise it stays kept (its buffers go back to it after
-  /// the backward pass, which leaves them as they were).
-  func backward(
-    from evaluation: KeptEvaluation<Scalar>, rows chosen: UnsafePointer<Int>?, count: Int,
-    cotangents: MatrixView<Scalar>, stateCotangents: MutableMatrixView<Scalar>?,
-    parameterGradient: ParameterGradientSink<Scalar>, consuming: Bool
   ) {
     guard let record = evaluation.record as? CNFKeptEvaluation<Scalar>, record.network === network
     else { preconditionFailure("the evaluation was not kept by this field") }
@@ -110,18 +108,12 @@ extension CNFField {
       jv = UnsafePointer(gathered.images.gather(rows: chosen, count: n, of: jv, columns: width))
     }
     network.restorePass(record.pass, rows: chosen, count: n)
+    if chosen == nil { evaluation.rows = 0 }
     parameters.withUnsafeBufferPointer { p in
       backThroughNetwork(
         rows: n, times: times, f: f, v: v, jv: jv, parameters: p.baseAddress!,
         cotangents: cotangents, stateCotangents: stateCotangents, timeCotangents: nil,
-        parameterGradient: parameterGradient)
-    }
-    if chosen == nil {
-      if consuming {
-        evaluation.rows = 0
-      } else {
-        network.keepLastPass(in: record.pass)
-      }
+        parameterGradient: ParameterGradientSink(gradient: parameterGradient))
     }
   }
 }

@@ -1,32 +1,44 @@
 import NodeCore
+import NodeNN
 import NodeSensitivity
 import NodeSolvers
 
-/// The adjoint's first-same-as-last stage without a second forward pass.
+/// The adjoint's first-same-as-last stage without running the network again.
 ///
 /// The backward solve's parameter integral weights the first stage of a
 /// dopri5 step by `−b₁ h`, known only once the step is decided; that stage is
 /// the previous step's last, evaluated earlier. The vector-Jacobian product
-/// of that last stage keeps its forward pass and JVP (``keepNextProduct(in:)``),
-/// and the stage's parameter gradient is later replayed from it by the
-/// network's backward pass alone (``ParameterIntegralObserver`` in
-/// NodeSensitivity), instead of running the stage through the network again.
+/// of that last stage keeps its forward pass, JVP and every layer's
+/// cotangents (``keepNextProduct(in:)``), and the stage's parameter gradient
+/// is later replayed from them — the layers' parameter gradients alone, no
+/// forward pass and no input cotangents (``ParameterIntegralObserver`` in
+/// NodeSensitivity).
 extension CNFField {
   public func keepNextProduct(in product: KeptProduct<Scalar>) {
     productToKeep = product
   }
 
-  /// Hands the network's pass on `batch` (its forward pass and JVP, which a
-  /// backward pass leaves as they were) to `product`, with the rows' states,
-  /// cotangents, times and identifiers.
+  /// Hands the network's passes on `batch` (forward, JVP and the backward
+  /// pass of both, which kept every cotangent) to `product`, with the rows'
+  /// states, cotangents, times and identifiers and their `f`, `v` and `J v`.
   func keep(
     _ batch: FieldBatch<Scalar>, cotangents: MatrixView<Scalar>, f: UnsafePointer<Scalar>,
     v: UnsafePointer<Scalar>, jv: UnsafePointer<Scalar>, in product: KeptProduct<Scalar>
   ) {
     product.keepInputs(batch, cotangents: cotangents)
-    let evaluation = product.record as? KeptEvaluation<Scalar> ?? KeptEvaluation()
-    product.record = evaluation
-    keep(batch, f: f, v: v, jv: jv, in: evaluation)
+    let record: CNFKeptEvaluation<Scalar>
+    if let kept = product.record as? CNFKeptEvaluation<Scalar>, kept.network === network,
+      kept.backward != nil
+    {
+      record = kept
+    } else {
+      record = CNFKeptEvaluation(network: network, keepingBackward: true)
+      product.record = record
+    }
+    record.copy(
+      times: batch.times, f: f, v: v, jv: jv, rows: batch.count, dimension: dataDimension,
+      width: directionCount * dataDimension)
+    network.keepLastJVPBackward(in: record.backward!)
   }
 
   @_specialize(where Scalar == Float)
@@ -35,21 +47,34 @@ extension CNFField {
     of product: KeptProduct<Scalar>, rows chosen: UnsafePointer<Int>?, count: Int,
     rowWeights: UnsafePointer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
   ) {
-    guard let evaluation = product.record as? KeptEvaluation<Scalar>, evaluation.rows > 0 else {
-      preconditionFailure("replayParameterGradient of a product that was never kept")
-    }
+    guard let record = product.record as? CNFKeptEvaluation<Scalar>, record.network === network,
+      let kept = record.backward, kept.rows > 0
+    else { preconditionFailure("replayParameterGradient of a product that was never kept") }
+    let n = chosen == nil ? kept.rows : count
+    let (d, width) = (dataDimension, directionCount * dataDimension)
     var cotangents = product.keptCotangents
+    var (times, f, v, jv) = (
+      UnsafePointer(record.times.base), UnsafePointer(record.outputs.base),
+      UnsafePointer(record.directions.base), UnsafePointer(record.images.base)
+    )
     if let chosen {
       let columns = cotangents.columns
       cotangents = MatrixView(
         base: gathered.cotangents.gather(
-          rows: chosen, count: count, of: cotangents.base, columns: columns),
-        rows: count, columns: columns)
+          rows: chosen, count: n, of: cotangents.base, columns: columns),
+        rows: n, columns: columns)
+      times = UnsafePointer(gathered.times.gather(rows: chosen, count: n, of: times, columns: 1))
+      f = UnsafePointer(gathered.outputs.gather(rows: chosen, count: n, of: f, columns: d))
+      v = UnsafePointer(gathered.directions.gather(rows: chosen, count: n, of: v, columns: width))
+      jv = UnsafePointer(gathered.images.gather(rows: chosen, count: n, of: jv, columns: width))
     }
-    backward(
-      from: evaluation, rows: chosen, count: chosen == nil ? evaluation.rows : count,
-      cotangents: cotangents, stateCotangents: nil,
-      parameterGradient: ParameterGradientSink(gradient: gradient, rowWeights: rowWeights),
-      consuming: false)
+    // The network's output cotangents, as the product formed them.
+    let bars = imageCotangents(cotangents, v: v, jv: jv, rows: n)
+    parameters.withUnsafeBufferPointer { p in
+      network.replayJVPParameterGradient(
+        of: kept, outputCotangent: outputCotangents(cotangents, f: f, rows: n),
+        tangentCotangent: MatrixView(base: bars, rows: n, columns: width), times: times,
+        rows: chosen, count: n, parameters: p.baseAddress!, into: gradient, rowWeights: rowWeights)
+    }
   }
 }

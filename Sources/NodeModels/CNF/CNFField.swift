@@ -32,7 +32,7 @@ public typealias ExactTraceCNFField<Scalar: TensorScalar> = CNFField<Scalar>
 /// It keeps evaluations for backprop through the solver
 /// (``StageKeepingVectorField``) and vector-Jacobian products for the
 /// adjoint's first-same-as-last stage (``ReplayableVectorField``, whose replay
-/// runs only the network's backward pass).
+/// computes only the layers' parameter gradients).
 ///
 /// Parameters are the network's, flat, in its order.
 public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField, ReplayableVectorField {
@@ -239,7 +239,7 @@ public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField, Repl
   }
 
   /// The cotangents of the directions' images, `−a_Δ v_k + 2 a_F J v_k`, `[n, m·D]`.
-  private func imageCotangents(
+  func imageCotangents(
     _ cotangents: MatrixView<Scalar>, v: UnsafePointer<Scalar>, jv: UnsafePointer<Scalar>,
     rows n: Int
   ) -> UnsafeMutablePointer<Scalar> {
@@ -266,7 +266,7 @@ public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField, Repl
   }
 
   /// The cotangent of `f`: `a_z`, plus `2 a_E f` with the kinetic energy.
-  private func outputCotangents(
+  func outputCotangents(
     _ cotangents: MatrixView<Scalar>, f: UnsafePointer<Scalar>, rows n: Int
   ) -> MatrixView<Scalar> {
     let d = dataDimension
@@ -299,11 +299,13 @@ public final class CNFField<Scalar: TensorScalar>: StageKeepingVectorField, Repl
       let p = pp.baseAddress!
       let (f, v, jv) = forwardWithTangents(batch, parameters: p)
       if let derivatives { write(f, v, jv, rows: n, into: derivatives) }
+      // A kept product needs every layer's cotangents of the pass.
+      if product != nil { network.keepsEveryCotangent = true }
       backThroughNetwork(
         rows: n, times: batch.times, f: f, v: v, jv: jv, parameters: p, cotangents: cotangents,
         stateCotangents: stateCotangents, timeCotangents: timeCotangents,
         parameterGradient: parameterGradient)
-      // The backward pass leaves the forward pass as it was: it is kept as is.
+      // The backward pass leaves the forward pass and JVP as they were.
       if let product { keep(batch, cotangents: cotangents, f: f, v: v, jv: jv, in: product) }
     }
   }
