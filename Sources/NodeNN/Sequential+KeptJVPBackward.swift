@@ -92,33 +92,14 @@ extension Sequential {
     }
     var l = layers.count - 1
     while l >= 0 {
-      let fused = l > 0 ? tanhFollowed[l - 1] : nil
-      let first = fused == nil ? l : l - 1
+      let first = jvpStepStart(endingAt: l)
       defer { l = first - 1 }
       guard layerHasParameters[first] else { continue }
-      let (x, y) = activations(first)
-      let (tangentIn, tangentOut) = tangentActivations(first)
       let (bars, tangentBars) = upstream(l)
-      let gradient = parameterGradient + parameterOffsets[first]
-      if let fused {
-        fused.jvpBackward(
-          throughTanh: activations(l).1, x, output: y, times: times,
-          parameters: parameters + parameterOffsets[first], inputTangents: tangentIn,
-          outputTangents: tangentOut, directions: k, activatedCotangent: bars,
-          activatedTangentCotangent: tangentBars, inputCotangent: nil, inputTangentCotangent: nil,
-          timeCotangents: nil, parameterGradient: gradient, rowWeights: rowWeights)
-      } else {
-        guard let layer = tangentDifferentiableLayers[first] else {
-          preconditionFailure(
-            "layer \(first) (\(type(of: layers[first]))) cannot differentiate its JVP")
-        }
-        layer.jvpBackward(
-          x, output: y, times: times, parameters: parameters + parameterOffsets[first],
-          inputTangents: tangentIn, outputTangents: tangentOut, directions: k,
-          outputCotangent: bars, tangentCotangent: tangentBars, inputCotangent: nil,
-          inputTangentCotangent: nil, timeCotangents: nil, parameterGradient: gradient,
-          rowWeights: rowWeights)
-      }
+      jvpBackwardStep(
+        from: first, through: l, times: times, parameters: parameters, outputCotangent: bars,
+        tangentCotangent: tangentBars, inputCotangent: nil, inputTangentCotangent: nil,
+        timeCotangents: nil, parameterGradient: parameterGradient, rowWeights: rowWeights)
     }
     // All rows: the restored buffers go back to `kept`.
     if chosen == nil { keepLastPass(in: kept.pass) }

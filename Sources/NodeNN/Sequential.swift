@@ -66,7 +66,7 @@ public final class Sequential<Scalar: TensorScalar> {
   /// element-wise work inside the layer's gate pass (the same arithmetic;
   /// both layers' outputs are still written, though a ``KeptPass`` holds
   /// only the first's).
-  let tanhFollowed: [ConcatSquashLinear<Scalar>?]
+  private let tanhFollowed: [ConcatSquashLinear<Scalar>?]
   /// Whether layer `l` is the tanh of such a pair: its output `tanh(y)` and
   /// output tangents `(1 − y²) ẏ` follow from the pair's kept `y` and `ẏ`, so
   /// a kept pass does not hold them (``keepLastPass(in:)``,
@@ -75,7 +75,7 @@ public final class Sequential<Scalar: TensorScalar> {
   /// Each layer as a ``TangentDifferentiableLayer``, nil where it is not:
   /// cast once here, since a cast to a parameterised protocol's existential
   /// is a runtime lookup (1.2 % of a W1 iteration when cast per pass).
-  let tangentDifferentiableLayers: [(any TangentDifferentiableLayer<Scalar>)?]
+  private let tangentDifferentiableLayers: [(any TangentDifferentiableLayer<Scalar>)?]
   /// Whether every layer differentiates its JVP (``TangentDifferentiableLayer``).
   public let isTangentDifferentiable: Bool
 
@@ -329,7 +329,7 @@ public final class Sequential<Scalar: TensorScalar> {
   }
 
   /// The tangents into and out of layer `l` in the last JVP.
-  func tangentActivations(_ l: Int) -> (MatrixView<Scalar>, MatrixView<Scalar>) {
+  private func tangentActivations(_ l: Int) -> (MatrixView<Scalar>, MatrixView<Scalar>) {
     let input =
       l == 0
       ? inputTangents
@@ -360,12 +360,8 @@ public final class Sequential<Scalar: TensorScalar> {
     var flip = false
     var l = layers.count - 1
     while l >= 0 {
-      // The tanh at `l` and the concat-squash layer before it, in one step.
-      let fused = l > 0 ? tanhFollowed[l - 1] : nil
-      let first = fused == nil ? l : l - 1
+      let first = jvpStepStart(endingAt: l)
       let layer = layers[first]
-      let (x, y) = activations(first)
-      let (tangentIn, tangentOut) = tangentActivations(first)
       var target: MutableMatrixView<Scalar>? = dx
       var tangentTarget: MutableMatrixView<Scalar>? = nil
       if first > 0 {
@@ -380,26 +376,11 @@ public final class Sequential<Scalar: TensorScalar> {
           .reserve(rows * width)
         tangentTarget = MutableMatrixView(base: tangentBuffer, rows: rows, columns: width)
       }
-      let gradient = parameterGradient.map { $0 + parameterOffsets[first] }
-      if let fused {
-        fused.jvpBackward(
-          throughTanh: activations(l).1, x, output: y, times: times,
-          parameters: parameters + parameterOffsets[first], inputTangents: tangentIn,
-          outputTangents: tangentOut, directions: directions, activatedCotangent: upstream,
-          activatedTangentCotangent: upstreamTangents, inputCotangent: target,
-          inputTangentCotangent: tangentTarget, timeCotangents: timeCotangents,
-          parameterGradient: gradient, rowWeights: rowWeights)
-      } else {
-        guard let layer = tangentDifferentiableLayers[first] else {
-          preconditionFailure("layer \(l) (\(type(of: layers[l]))) cannot differentiate its JVP")
-        }
-        layer.jvpBackward(
-          x, output: y, times: times, parameters: parameters + parameterOffsets[first],
-          inputTangents: tangentIn, outputTangents: tangentOut, directions: directions,
-          outputCotangent: upstream, tangentCotangent: upstreamTangents, inputCotangent: target,
-          inputTangentCotangent: tangentTarget, timeCotangents: timeCotangents,
-          parameterGradient: gradient, rowWeights: rowWeights)
-      }
+      jvpBackwardStep(
+        from: first, through: l, times: times, parameters: parameters,
+        outputCotangent: upstream, tangentCotangent: upstreamTangents, inputCotangent: target,
+        inputTangentCotangent: tangentTarget, timeCotangents: timeCotangents,
+        parameterGradient: parameterGradient, rowWeights: rowWeights)
       if first > 0, let target, let tangentTarget {
         upstream = MatrixView(base: target.base, rows: rows, columns: layer.inputSize)
         upstreamTangents = MatrixView(
@@ -409,5 +390,50 @@ public final class Sequential<Scalar: TensorScalar> {
       l = first - 1
     }
     backwardKeptEveryCotangent = keepsEveryCotangent
+  }
+
+  /// The first layer of the JVP backward step that ends at layer `l`: the
+  /// concat-squash layer before `l` when `l` is its tanh (the pair is one
+  /// step), else `l` itself.
+  func jvpStepStart(endingAt l: Int) -> Int {
+    l > 0 && tanhFollowed[l - 1] != nil ? l - 1 : l
+  }
+
+  /// One step of the JVP's backward pass over the last forward pass and JVP:
+  /// layers `first ... l` (a concat-squash layer and its tanh, or one layer)
+  /// from the cotangents of layer `l`'s output and output tangents; input
+  /// cotangents into the targets when given, time cotangents and the
+  /// weighted parameter gradient (of the whole network, offset here) added.
+  func jvpBackwardStep(
+    from first: Int, through l: Int, times: UnsafePointer<Scalar>,
+    parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,
+    tangentCotangent dTangents: MatrixView<Scalar>, inputCotangent dx: MutableMatrixView<Scalar>?,
+    inputTangentCotangent dInputTangents: MutableMatrixView<Scalar>?,
+    timeCotangents: UnsafeMutablePointer<Scalar>?, parameterGradient: UnsafeMutablePointer<Scalar>?,
+    rowWeights: UnsafePointer<Scalar>?
+  ) {
+    let (x, y) = activations(first)
+    let (tangentIn, tangentOut) = tangentActivations(first)
+    let gradient = parameterGradient.map { $0 + parameterOffsets[first] }
+    if first < l, let fused = tanhFollowed[first] {
+      fused.jvpBackward(
+        throughTanh: activations(l).1, x, output: y, times: times,
+        parameters: parameters + parameterOffsets[first], inputTangents: tangentIn,
+        outputTangents: tangentOut, directions: directions, activatedCotangent: dy,
+        activatedTangentCotangent: dTangents, inputCotangent: dx,
+        inputTangentCotangent: dInputTangents, timeCotangents: timeCotangents,
+        parameterGradient: gradient, rowWeights: rowWeights)
+    } else {
+      guard let layer = tangentDifferentiableLayers[first] else {
+        preconditionFailure(
+          "layer \(first) (\(type(of: layers[first]))) cannot differentiate its JVP")
+      }
+      layer.jvpBackward(
+        x, output: y, times: times, parameters: parameters + parameterOffsets[first],
+        inputTangents: tangentIn, outputTangents: tangentOut, directions: directions,
+        outputCotangent: dy, tangentCotangent: dTangents, inputCotangent: dx,
+        inputTangentCotangent: dInputTangents, timeCotangents: timeCotangents,
+        parameterGradient: gradient, rowWeights: rowWeights)
+    }
   }
 }

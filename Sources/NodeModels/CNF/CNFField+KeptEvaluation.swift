@@ -95,18 +95,7 @@ extension CNFField {
         precondition(chosen[k] >= 0 && chosen[k] < evaluation.rows, "row \(chosen[k]) not kept")
       }
     }
-    let width = directionCount * dataDimension
-    var (times, f, v, jv) = (
-      UnsafePointer(record.times.base), UnsafePointer(record.outputs.base),
-      UnsafePointer(record.directions.base), UnsafePointer(record.images.base)
-    )
-    if let chosen {
-      times = UnsafePointer(gathered.times.gather(rows: chosen, count: n, of: times, columns: 1))
-      f = UnsafePointer(
-        gathered.outputs.gather(rows: chosen, count: n, of: f, columns: dataDimension))
-      v = UnsafePointer(gathered.directions.gather(rows: chosen, count: n, of: v, columns: width))
-      jv = UnsafePointer(gathered.images.gather(rows: chosen, count: n, of: jv, columns: width))
-    }
+    let (times, f, v, jv) = keptRows(of: record, rows: chosen, count: n)
     network.restorePass(record.pass, rows: chosen, count: n)
     if chosen == nil { evaluation.rows = 0 }
     parameters.withUnsafeBufferPointer { p in
@@ -115,5 +104,27 @@ extension CNFField {
         cotangents: cotangents, stateCotangents: stateCotangents, timeCotangents: nil,
         parameterGradient: ParameterGradientSink(gradient: parameterGradient))
     }
+  }
+
+  /// The times, `f`, `v` and `J v` of rows `rows[0 ..< count]` of `record`
+  /// (gathered), or of all its rows in place when `rows` is nil.
+  func keptRows(
+    of record: CNFKeptEvaluation<Scalar>, rows chosen: UnsafePointer<Int>?, count n: Int
+  ) -> (
+    times: UnsafePointer<Scalar>, f: UnsafePointer<Scalar>, v: UnsafePointer<Scalar>,
+    jv: UnsafePointer<Scalar>
+  ) {
+    let (times, f, v, jv) = (
+      UnsafePointer(record.times.base), UnsafePointer(record.outputs.base),
+      UnsafePointer(record.directions.base), UnsafePointer(record.images.base)
+    )
+    guard let chosen else { return (times, f, v, jv) }
+    let width = directionCount * dataDimension
+    return (
+      UnsafePointer(gathered.times.gather(rows: chosen, count: n, of: times, columns: 1)),
+      UnsafePointer(gathered.outputs.gather(rows: chosen, count: n, of: f, columns: dataDimension)),
+      UnsafePointer(gathered.directions.gather(rows: chosen, count: n, of: v, columns: width)),
+      UnsafePointer(gathered.images.gather(rows: chosen, count: n, of: jv, columns: width))
+    )
   }
 }

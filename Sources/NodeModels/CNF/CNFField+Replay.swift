@@ -51,22 +51,15 @@ extension CNFField {
       let kept = record.backward, kept.rows > 0
     else { preconditionFailure("replayParameterGradient of a product that was never kept") }
     let n = chosen == nil ? kept.rows : count
-    let (d, width) = (dataDimension, directionCount * dataDimension)
+    let width = directionCount * dataDimension
+    let (times, f, v, jv) = keptRows(of: record, rows: chosen, count: n)
     var cotangents = product.keptCotangents
-    var (times, f, v, jv) = (
-      UnsafePointer(record.times.base), UnsafePointer(record.outputs.base),
-      UnsafePointer(record.directions.base), UnsafePointer(record.images.base)
-    )
     if let chosen {
       let columns = cotangents.columns
       cotangents = MatrixView(
         base: gathered.cotangents.gather(
           rows: chosen, count: n, of: cotangents.base, columns: columns),
         rows: n, columns: columns)
-      times = UnsafePointer(gathered.times.gather(rows: chosen, count: n, of: times, columns: 1))
-      f = UnsafePointer(gathered.outputs.gather(rows: chosen, count: n, of: f, columns: d))
-      v = UnsafePointer(gathered.directions.gather(rows: chosen, count: n, of: v, columns: width))
-      jv = UnsafePointer(gathered.images.gather(rows: chosen, count: n, of: jv, columns: width))
     }
     // The network's output cotangents, as the product formed them.
     let bars = imageCotangents(cotangents, v: v, jv: jv, rows: n)
