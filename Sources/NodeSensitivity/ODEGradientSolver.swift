@@ -39,6 +39,8 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
   public let adjointController: StepSizeController<Scalar>
   /// Which components the adjoint's error control sees.
   public let adjointNorm: AdjointNorm
+  /// How the adjoint mode's backward solve takes its first step.
+  public let adjointFirstStep: AdjointFirstStep
   /// The step budget per sample and solve.
   public let maxSteps: Int
   /// Whether backprop through the solver keeps every stage evaluation of a
@@ -60,6 +62,11 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
   ///     does not carry over to the augmented state).
   ///   - adjointNorm: the seminorm (default) leaves the parameter integral out
   ///     of the backward error control.
+  ///   - adjointFirstStep: the adjoint mode's first backward step: continued
+  ///     from the forward solve's last proposal (default) or selected by
+  ///     Hairer's probe. With a ``NodeSolvers/ErrorControlScope/sharedAcrossBatch``
+  ///     adjoint, and in the checkpointed mode (whose segments start with the
+  ///     forward's own steps), it has no effect.
   ///   - keepsStageEvaluations: backprop keeps the stage evaluations of fields
   ///     that can (``StageKeepingVectorField``); false recomputes them.
   /// - Throws: ``SensitivityError`` for settings the integrator refuses, or a
@@ -67,7 +74,8 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
   public init(
     mode: GradientMode, method: ButcherTableau, forward: StepSizeController<Scalar>,
     adjoint: StepSizeController<Scalar>? = nil, adjointNorm: AdjointNorm = .seminorm,
-    maxSteps: Int = 10_000, keepsStageEvaluations: Bool = true
+    adjointFirstStep: AdjointFirstStep = .continueForward, maxSteps: Int = 10_000,
+    keepsStageEvaluations: Bool = true
   ) throws {
     self.keepsStageEvaluations = keepsStageEvaluations
     self.mode = mode
@@ -75,6 +83,7 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
     forwardController = forward
     adjointController = adjoint ?? Self.adjointDefault(forward)
     self.adjointNorm = adjointNorm
+    self.adjointFirstStep = adjointFirstStep
     self.maxSteps = maxSteps
     do {
       forwardIntegrator = try ODEIntegrator(method: method, controller: forward, maxSteps: maxSteps)

@@ -152,6 +152,7 @@ public final class ODEIntegrator<Scalar: TensorScalar> {
     statistics.rejectedSteps = copy(ws.rejectedSteps, batchSize)
     statistics.status = copy(ws.status, batchSize)
     statistics.stopTimes = copy(ws.stopTimes, batchSize)
+    statistics.nextStepSizes = copy(ws.nextStepSizes, batchSize)
     return ODESolution(
       times: times,
       states: Tensor(

@@ -114,6 +114,7 @@ extension ODESolution {
       statistics.rejectedSteps += part.statistics.rejectedSteps
       statistics.status += part.statistics.status
       statistics.stopTimes += part.statistics.stopTimes
+      statistics.nextStepSizes += part.statistics.nextStepSizes
     }
     self.init(
       times: times,

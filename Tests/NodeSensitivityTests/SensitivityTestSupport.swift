@@ -145,13 +145,15 @@ struct GradientProblem<Field: DifferentiableVectorField> where Field.Scalar == D
   /// The gradients of the loss by `mode` at tolerance `tolerance`.
   func gradients(
     mode: GradientMode, tolerance: Double, method: ButcherTableau = .dormandPrince,
-    norm: AdjointNorm = .seminorm, scope: ErrorControlScope = .perSample
+    norm: AdjointNorm = .seminorm, scope: ErrorControlScope = .perSample,
+    firstStep: AdjointFirstStep = .continueForward
   ) throws -> ODEGradients<Double> {
     var pi = PIController(relativeTolerance: tolerance, absoluteTolerance: tolerance)
     pi.scope = scope
     let controller = StepSizeController<Double>.adaptive(pi)
     let solver = try ODEGradientSolver(
-      mode: mode, method: method, forward: controller, adjointNorm: norm, maxSteps: 100_000)
+      mode: mode, method: method, forward: controller, adjointNorm: norm,
+      adjointFirstStep: firstStep, maxSteps: 100_000)
     let pass = try solver.forward(field, initialStates: initialStates, times: .shared(times))
     return try solver.backward(pass, outputCotangents: loss.weights, timeGradients: true)
   }

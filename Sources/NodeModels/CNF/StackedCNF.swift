@@ -19,7 +19,7 @@ import NodeSolvers
 /// Error control: the forward and sampling solves control `[z, Δ]` only
 /// (``PIController/controlledDimensions`` = `D + 1`), so RNODE regulariser
 /// components never change a step. The adjoint controls all of `[z, a]`
-/// (see ``ODEGradientSolver/init(mode:method:forward:adjoint:adjointNorm:maxSteps:keepsStageEvaluations:)``).
+/// (see ``ODEGradientSolver/init(mode:method:forward:adjoint:adjointNorm:adjointFirstStep:maxSteps:keepsStageEvaluations:)``).
 public final class StackedCNF<Scalar: TensorScalar> {
   /// The blocks, data side first.
   public let blocks: [CNFField<Scalar>]
@@ -96,7 +96,8 @@ public final class StackedCNF<Scalar: TensorScalar> {
       mode: solver.mode, method: method,
       forward: .adaptive(forward, controlledDimensions: dataDimension + 1),
       adjoint: .adaptive(adjoint), adjointNorm: solver.adjointNorm,
-      maxSteps: maxSteps, keepsStageEvaluations: solver.keepsStageEvaluations)
+      adjointFirstStep: solver.adjointFirstStep, maxSteps: maxSteps,
+      keepsStageEvaluations: solver.keepsStageEvaluations)
     do {
       integrator = try ODEIntegrator(
         method: method, controller: .adaptive(evaluation, controlledDimensions: dataDimension + 1),

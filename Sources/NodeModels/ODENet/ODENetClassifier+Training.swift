@@ -35,7 +35,8 @@ extension ODENetClassifier {
   ) throws {
     solver = try ODEGradientSolver(
       mode: solver.mode, method: solver.method, forward: .adaptive(forward),
-      adjoint: .adaptive(adjoint), adjointNorm: solver.adjointNorm, maxSteps: solver.maxSteps)
+      adjoint: .adaptive(adjoint), adjointNorm: solver.adjointNorm,
+      adjointFirstStep: solver.adjointFirstStep, maxSteps: solver.maxSteps)
     evaluationIntegrator = try ODEIntegrator(
       method: solver.method, controller: .adaptive(evaluation), maxSteps: solver.maxSteps)
   }

@@ -64,6 +64,8 @@ extension ODEGradientSolver {
     let rounds = (points.map(\.count).max() ?? 1) - 1
     var grid = [Scalar](repeating: 0, count: b * 2)
     var firstSteps = [Scalar](repeating: 1, count: b)
+    let continuation = forwardContinuation(pass)
+    var proposals = continuation ?? []
     for k in 0..<Swift.max(rounds, 0) {
       var shared = true
       for s in 0..<b {
@@ -71,7 +73,10 @@ extension ODEGradientSolver {
         if alive[s] && k + 1 < here.count {
           grid[2 * s] = here[k].time
           grid[2 * s + 1] = here[k + 1].time
-          firstSteps[s] = Swift.abs(here[k].time - here[k + 1].time)
+          let span = Swift.abs(here[k].time - here[k + 1].time)
+          // A proposal is positive after any accepted step; the span is a
+          // fallback the controller shrinks if it must.
+          firstSteps[s] = continuation != nil && proposals[s] > 0 ? proposals[s] : span
         } else {
           // Done (or failed): a zero-length interval costs no evaluation.
           let end = here.last?.time ?? pass.time(sample: s, index: 0)
@@ -88,7 +93,8 @@ extension ODEGradientSolver {
         solution = try adjointIntegrator.solve(
           augmentedField, initialStates: Tensor(shape: [b, width], scalars: augmented),
           times: times, sampleIdentifiers: pass.sampleIdentifiers,
-          initialStepSizes: mode == .checkpointed ? firstSteps : nil, observer: observer)
+          initialStepSizes: mode == .checkpointed || continuation != nil ? firstSteps : nil,
+          observer: observer)
       } catch let error as SolverError {
         throw SensitivityError.solver(error)
       }
@@ -96,6 +102,7 @@ extension ODEGradientSolver {
       statistics.accumulate(solution.statistics.subset(inRound), samples: inRound)
       augmented = solution.finalStates.scalars
       for s in inRound {
+        if continuation != nil { proposals[s] = solution.statistics.nextStepSizes[s] }
         if solution.statistics.status[s] != .success {
           alive[s] = false
           continue
@@ -110,6 +117,24 @@ extension ODEGradientSolver {
     }
     return BackwardResult(
       adjointAtStart: adjointAtStart, parameters: observer.gradient, statistics: statistics)
+  }
+
+  /// The forward solve's step proposals at each sample's final time, scaled
+  /// to the adjoint's tolerances (a step of an order-`p` method has error
+  /// `∝ hᵖ`: `h_a = h_f (tol_a / tol_f)^(1/p)`, the stricter of the relative
+  /// and absolute ratios), when the adjoint continues from the forward solve
+  /// (``AdjointFirstStep/continueForward``); nil when it selects its own.
+  func forwardContinuation(_ pass: ForwardPass<Scalar>) -> [Scalar]? {
+    guard mode == .adjoint, adjointFirstStep == .continueForward,
+      !adjointIntegrator.couplesSamples,
+      case .adaptive(let forward) = forwardController,
+      case .adaptive(let adjoint) = adjointController
+    else { return nil }
+    let ratio = Swift.min(
+      adjoint.relativeTolerance / forward.relativeTolerance,
+      adjoint.absoluteTolerance / forward.absoluteTolerance)
+    let scale = ratio == 1 ? 1 : Scalar.pow(ratio, 1 / Scalar(method.order))
+    return pass.solution.statistics.nextStepSizes.map { $0 * scale }
   }
 
   /// The adjoint controller's tolerances (the parameter integral's error

@@ -129,6 +129,7 @@ struct BatchSolve<Scalar: TensorScalar> {
       ws.acceptedSteps[s] = 0
       ws.rejectedSteps[s] = 0
       ws.status[s] = .success
+      ws.nextStepSizes[s] = 0
       var j = 0
       while j < gridCount && gridTime(s, j) == t0 {
         outputRow(s, j).update(from: ws.states + s * dimension, count: dimension)
@@ -397,6 +398,7 @@ struct BatchSolve<Scalar: TensorScalar> {
       var finished = false
       if ws.rowAccepted[r] {
         ws.rowTime[r] = timeAfterStep(row: r)
+        ws.nextStepSizes[ws.rowSample[r]] = Swift.abs(ws.rowNextStep[r])
         if ws.rowIsLast[r] {
           finish(row: r, with: .success)
           finished = true

@@ -43,6 +43,7 @@ final class IntegratorWorkspace<Scalar: TensorScalar> {
   let rejectedSteps = ScratchBuffer<Int>()
   let status = ScratchBuffer<SolveStatus>()
   let stopTimes = ScratchBuffer<Scalar>()
+  let nextStepSizes = ScratchBuffer<Scalar>()
 
   /// Makes room for `rows` samples of `dimension` elements and `stageCount` stages.
   func reserve(rows: Int, dimension: Int, stageCount: Int, outputTimes: Int) {
@@ -52,6 +53,7 @@ final class IntegratorWorkspace<Scalar: TensorScalar> {
     for buffer in [evaluations, acceptedSteps, rejectedSteps] { buffer.reserve(rows) }
     status.reserve(rows)
     stopTimes.reserve(rows)
+    nextStepSizes.reserve(rows)
     for buffer in [states, trialStates, stageInput, elementStep, errorScratch] {
       buffer.reserve(block)
     }
@@ -116,6 +118,7 @@ struct WorkspacePointers<Scalar: TensorScalar> {
   let rejectedSteps: UnsafeMutablePointer<Int>
   let status: UnsafeMutablePointer<SolveStatus>
   let stopTimes: UnsafeMutablePointer<Scalar>
+  let nextStepSizes: UnsafeMutablePointer<Scalar>
   let stages: [UnsafeMutablePointer<Scalar>]
 
   init(_ workspace: IntegratorWorkspace<Scalar>) {
@@ -151,6 +154,7 @@ struct WorkspacePointers<Scalar: TensorScalar> {
     rejectedSteps = workspace.rejectedSteps.base
     status = workspace.status.base
     stopTimes = workspace.stopTimes.base
+    nextStepSizes = workspace.nextStepSizes.base
     stages = workspace.stages.map(\.base)
   }
 }

@@ -195,7 +195,8 @@ public final class PlanarDensityMatching<Scalar: TensorScalar> {
   ) throws {
     solver = try ODEGradientSolver(
       mode: .adjoint, method: .dormandPrince, forward: .adaptive(forward),
-      adjoint: .adaptive(adjoint))
+      adjoint: .adaptive(adjoint), adjointNorm: solver.adjointNorm,
+      adjointFirstStep: solver.adjointFirstStep)
     integrator = try ODEIntegrator(method: .dormandPrince, controller: .adaptive(evaluation))
   }
 
