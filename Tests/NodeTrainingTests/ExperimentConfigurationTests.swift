@@ -60,6 +60,26 @@ import Testing
       ).contains("one more value than boundaries"))
     #expect(Self.message("model: {kind: cnf}", ["data.nmae=moons"]).contains("nmae"))
     #expect(Self.message("model: {kind: planar}\ndata: {name: u9}").contains("u1, u2"))
+    let firstStep = Self.message("model: {kind: cnf, adjoint_first_step: probe}")
+    #expect(
+      firstStep.contains("model.adjoint_first_step") && firstStep.contains("continue, select"))
+  }
+
+  /// The adjoint's first step: continued by default, Hairer's probe on request,
+  /// for the kinds trained by the adjoint only.
+  @Test func adjointFirstStepDecodes() throws {
+    let cnf = try ExperimentConfiguration(yaml: "model: {kind: cnf}")
+    #expect(cnf.model.adjointFirstStep == .continueForward)
+    let probing = try ExperimentConfiguration(
+      yaml: "model: {kind: cnf, adjoint_first_step: select}")
+    let task = try #require(try probing.makeTask() as? DensityTask)
+    #expect(task.flow.solver.adjointFirstStep == .select)
+    let odenet = try ExperimentConfiguration(
+      yaml: "model: {kind: odenet, adjoint_first_step: select}")
+    #expect(odenet.model.adjointFirstStep == .select)
+    #expect(
+      Self.message("model: {kind: resnet, adjoint_first_step: select}").contains(
+        "adjoint_first_step"))
   }
 
   @Test func toleranceKindsDecode() throws {

@@ -35,7 +35,8 @@ public final class StackedCNF<Scalar: TensorScalar> {
   /// A flow of `blocks` over `intervals`, integrated by `method` at the given
   /// tolerances forward, backward and when sampling, its training gradient
   /// computed by `gradient` (with ``GradientMode/backprop`` every block runs
-  /// its backward pass from its own kept stage evaluations).
+  /// its backward pass from its own kept stage evaluations; the adjoint's
+  /// first backward step as `adjointFirstStep` says).
   ///
   /// - Throws: ``CNFError/invalidConfiguration(name:value:allowed:)`` for no
   ///   blocks, one interval count per block not matched, blocks of different
@@ -44,7 +45,7 @@ public final class StackedCNF<Scalar: TensorScalar> {
   public init(
     blocks: [CNFField<Scalar>], intervals: [ClosedRange<Scalar>], relativeTolerance: Scalar,
     absoluteTolerance: Scalar, method: ButcherTableau = .dormandPrince, maxSteps: Int = 10_000,
-    gradient: GradientMode = .adjoint
+    gradient: GradientMode = .adjoint, adjointFirstStep: AdjointFirstStep = .continueForward
   ) throws {
     guard let first = blocks.first else {
       throw CNFError.invalidConfiguration(name: "blocks", value: "[]", allowed: "at least one")
@@ -69,7 +70,8 @@ public final class StackedCNF<Scalar: TensorScalar> {
       relativeTolerance: relativeTolerance, absoluteTolerance: absoluteTolerance)
     controller.controlledDimensions = d + 1
     solver = try ODEGradientSolver(
-      mode: gradient, method: method, forward: .adaptive(controller), maxSteps: maxSteps)
+      mode: gradient, method: method, forward: .adaptive(controller),
+      adjointFirstStep: adjointFirstStep, maxSteps: maxSteps)
     do {
       integrator = try ODEIntegrator(
         method: method, controller: .adaptive(controller), maxSteps: maxSteps)

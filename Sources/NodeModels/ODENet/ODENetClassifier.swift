@@ -37,10 +37,14 @@ public final class ODENetClassifier<Scalar: TensorScalar> {
 
   /// A classifier of the given width with zero parameters (load or
   /// initialise them), its ODE block solved by dopri5 at `rtol = atol =
-  /// tolerance` and differentiated by `mode`, for training and prediction alike.
+  /// tolerance` and differentiated by `mode` (the adjoint's first backward
+  /// step as `adjointFirstStep` says), for training and prediction alike.
   ///
   /// - Throws: ``SolverError`` for a tolerance the controller refuses.
-  public init(width: Int = 64, mode: GradientMode = .adjoint, tolerance: Scalar = 1e-3) throws {
+  public init(
+    width: Int = 64, mode: GradientMode = .adjoint, tolerance: Scalar = 1e-3,
+    adjointFirstStep: AdjointFirstStep = .continueForward
+  ) throws {
     precondition(width > 0, "an ODE-Net needs a positive width, got \(width)")
     self.width = width
     let groups = ClassifierStages.groups(width: width)
@@ -68,7 +72,8 @@ public final class ODENetClassifier<Scalar: TensorScalar> {
     headParameters = [Scalar](repeating: 0, count: head.parameterCount)
     let controller = StepSizeController<Scalar>.adaptive(
       PIController(relativeTolerance: tolerance, absoluteTolerance: tolerance))
-    solver = try ODEGradientSolver(mode: mode, method: .dormandPrince, forward: controller)
+    solver = try ODEGradientSolver(
+      mode: mode, method: .dormandPrince, forward: controller, adjointFirstStep: adjointFirstStep)
     evaluationIntegrator = try ODEIntegrator(method: .dormandPrince, controller: controller)
   }
 

@@ -36,7 +36,8 @@ extension ExperimentConfiguration {
       let flow = try StackedCNF(
         blocks: blocks, intervals: Array(repeating: 0...end, count: model.blocks),
         relativeTolerance: Float(tolerance.relative), absoluteTolerance: Float(tolerance.absolute),
-        maxSteps: model.maxSteps, gradient: model.gradient)
+        maxSteps: model.maxSteps, gradient: model.gradient,
+        adjointFirstStep: model.adjointFirstStep)
       return DensityTask(
         flow: flow, density: data.density ?? .moons, trainingSetSize: data.trainSize ?? 100_000,
         evaluationSetSize: data.testSize ?? 5000, trainingSeed: data.seed,
@@ -63,7 +64,9 @@ extension ExperimentConfiguration {
       switch model.kind {
       case .resnet: classifier = ResNetClassifier(width: model.width, blocks: model.blocks)
       case .rknet: classifier = try ODENetClassifier(width: model.width, mode: .backprop)
-      default: classifier = try ODENetClassifier(width: model.width, mode: .adjoint)
+      default:
+        classifier = try ODENetClassifier(
+          width: model.width, mode: .adjoint, adjointFirstStep: model.adjointFirstStep)
       }
       let loaded = other as? ClassifierTask
       return ClassifierTask(

@@ -41,6 +41,10 @@ public struct ModelConfiguration: Sendable, Equatable {
   /// (faster at the cost of memory that grows with the steps), or the
   /// checkpointed adjoint.
   public var gradient: GradientMode
+  /// CNF and ODE-Net: the backsolve adjoint's first backward step — continued
+  /// from the forward solve's last step proposal (`continue`, default) or
+  /// chosen by Hairer's probe (`select`, as torchdiffeq and Diffrax do).
+  public var adjointFirstStep: AdjointFirstStep
   /// CNF: RNODE regulariser weights (kinetic energy, Jacobian Frobenius norm).
   public var kineticEnergy: Double
   public var jacobianFrobenius: Double
@@ -85,6 +89,9 @@ public struct ModelConfiguration: Sendable, Equatable {
     } else {
       (trace, gradient, kineticEnergy, jacobianFrobenius) = (.exact, .adjoint, 0, 0)
     }
+    adjointFirstStep =
+      isCNF || kind == .odenet
+      ? try section.choice("adjoint_first_step", default: .continueForward) : .continueForward
     maxSteps = isCNF ? try section.int("max_steps", default: 10_000, range: 1...10_000_000) : 10_000
     weights = try section.optionalString("weights")
     if let weights, !FileManager.default.isReadableFile(atPath: weights) {
