@@ -41,29 +41,32 @@ public final class W1Workload {
   /// Loads the flow from a W1 weight file (`layers.{0…3}.*`).
   public convenience init(
     weights url: URL, batchSize: Int = 512, seed: UInt64 = 0, mode: GradientMode = .adjoint,
-    threads: Int = 1
+    adjointFirstStep: AdjointFirstStep = .select, threads: Int = 1
   ) throws {
     try self.init(
       field: W1Flow.field(weights: url), batchSize: batchSize, seed: seed, mode: mode,
-      threads: threads)
+      adjointFirstStep: adjointFirstStep, threads: threads)
   }
 
   /// Trains `field` (the W1 flow with any parameters, e.g. a seeded
   /// initialisation), each iteration's batch split among `threads` worker
-  /// threads (run BLAS on one thread, ``BLASRuntime/setThreadCount(_:)``).
+  /// threads (run BLAS on one thread, ``BLASRuntime/setThreadCount(_:)``),
+  /// the adjoint starting its backward solves as `adjointFirstStep` says.
   ///
   /// - Throws: ``ExperimentError/invalidOption(name:value:allowed:)`` for a
   ///   thread count below 1 or above the batch size.
   public init(
     field: CNFField<Float>, batchSize: Int = 512, seed: UInt64 = 0, mode: GradientMode = .adjoint,
-    threads: Int = 1
+    adjointFirstStep: AdjointFirstStep = .select, threads: Int = 1
   ) throws {
     chunks = try BatchChunks(batchSize: batchSize, threads: threads)
     self.field = field
     let controller = StepSizeController<Float>.adaptive(
       PIController(relativeTolerance: 1e-5, absoluteTolerance: 1e-5))
     let makeSolver = {
-      try ODEGradientSolver<Float>(mode: mode, method: .dormandPrince, forward: controller)
+      try ODEGradientSolver<Float>(
+        mode: mode, method: .dormandPrince, forward: controller,
+        adjointFirstStep: adjointFirstStep)
     }
     solver = try makeSolver()
     workers =

@@ -45,6 +45,7 @@ public final class W2Workload {
   ///   thread count below 1 or above the batch size.
   public init(
     weights url: URL, batchSize: Int = 128, mode: GradientMode = .adjoint,
+    adjointFirstStep: AdjointFirstStep = .select,
     dataDirectory: String = ImageDataset.fashionMNISTDirectory, threads: Int = 1
   ) throws {
     chunks = try BatchChunks(batchSize: batchSize, threads: threads)
@@ -53,7 +54,9 @@ public final class W2Workload {
     let controller = StepSizeController<Float>.adaptive(
       PIController(relativeTolerance: 1e-3, absoluteTolerance: 1e-3))
     let makeSolver = {
-      try ODEGradientSolver<Float>(mode: mode, method: .dormandPrince, forward: controller)
+      try ODEGradientSolver<Float>(
+        mode: mode, method: .dormandPrince, forward: controller,
+        adjointFirstStep: adjointFirstStep)
     }
     solver = try makeSolver()
     workers =

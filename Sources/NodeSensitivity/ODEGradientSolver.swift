@@ -62,9 +62,9 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
   ///     does not carry over to the augmented state).
   ///   - adjointNorm: the seminorm (default) leaves the parameter integral out
   ///     of the backward error control.
-  ///   - adjointFirstStep: the adjoint mode's first backward step: continued
-  ///     from the forward solve's last proposal (default) or selected by
-  ///     Hairer's probe. With a ``NodeSolvers/ErrorControlScope/sharedAcrossBatch``
+  ///   - adjointFirstStep: the adjoint mode's first backward step: selected
+  ///     by Hairer's probe (default) or continued from the forward solve's
+  ///     last proposal (fewer backward steps; see ``AdjointFirstStep``). With a ``NodeSolvers/ErrorControlScope/sharedAcrossBatch``
   ///     adjoint, and in the checkpointed mode (whose segments start with the
   ///     forward's own steps), it has no effect.
   ///   - keepsStageEvaluations: backprop keeps the stage evaluations of fields
@@ -74,7 +74,7 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
   public init(
     mode: GradientMode, method: ButcherTableau, forward: StepSizeController<Scalar>,
     adjoint: StepSizeController<Scalar>? = nil, adjointNorm: AdjointNorm = .seminorm,
-    adjointFirstStep: AdjointFirstStep = .continueForward, maxSteps: Int = 10_000,
+    adjointFirstStep: AdjointFirstStep = .select, maxSteps: Int = 10_000,
     keepsStageEvaluations: Bool = true
   ) throws {
     self.keepsStageEvaluations = keepsStageEvaluations

@@ -66,6 +66,12 @@ struct BenchCommand: ParsableCommand {
   )
   var gradient: GradientMode = .adjoint
 
+  @Option(
+    help:
+      "w1, w2: the adjoint's first backward step: select (Hairer's probe, as torchdiffeq and Diffrax; the default) or continue (the forward solve's last step proposal: fewer backward steps, less accurate at loose tolerances)."
+  )
+  var adjointFirstStep: AdjointFirstStep = .select
+
   @Option(help: "w1: write the parameters after the last iteration to this safetensors file.")
   var save: String?
 
@@ -146,3 +152,4 @@ struct BenchCommand: ParsableCommand {
 }
 
 extension GradientMode: ExpressibleByArgument {}
+extension AdjointFirstStep: ExpressibleByArgument {}

@@ -8,7 +8,8 @@ extension BenchCommand {
   /// keys of `bench w3` plus the backward NFE and the last loss).
   func reportIteration(
     workload: String, threads: Int, timing: TimingSummary, forward: SolveStatistics<Float>,
-    backward: SolveStatistics<Float>, loss: Double, gradient: GradientMode = .adjoint
+    backward: SolveStatistics<Float>, loss: Double, gradient: GradientMode = .adjoint,
+    adjointFirstStep: AdjointFirstStep
   ) {
     print(
       "time per iteration: median \(fmt(timing.medianMilliseconds)) ms, min \(fmt(timing.minMilliseconds)) ms over \(iters) iterations"
@@ -20,6 +21,7 @@ extension BenchCommand {
     line.add("workload", workload)
     line.add("threads", threads)
     line.add("gradient", gradient.rawValue)
+    if gradient == .adjoint { line.add("adjoint_first_step", adjointFirstStep.rawValue) }
     line.add("median_ms", timing.medianMilliseconds)
     line.add("min_ms", timing.minMilliseconds)
     line.add("max_ms", timing.maxMilliseconds)

@@ -9,7 +9,8 @@ extension BenchCommand {
   func runW1() throws {
     let url = try weightsURL(
       bundled: W1Workload.bundledInitialWeightsURL, name: "w1-init.safetensors")
-    let w1 = try W1Workload(weights: url, mode: gradient, threads: threads)
+    let w1 = try W1Workload(
+      weights: url, mode: gradient, adjointFirstStep: adjointFirstStep, threads: threads)
     var last: W1Workload.Step?
     let timing = try TimingSummary.measure(iterations: iters, warmup: warmup) {
       last = try w1.step()
@@ -26,6 +27,6 @@ extension BenchCommand {
     reportIteration(
       workload: "w1", threads: w1.threads, timing: timing, forward: step.forward,
       backward: step.backward,
-      loss: step.loss, gradient: gradient)
+      loss: step.loss, gradient: gradient, adjointFirstStep: adjointFirstStep)
   }
 }

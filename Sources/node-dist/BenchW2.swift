@@ -9,7 +9,7 @@ extension BenchCommand {
   func runW2() throws {
     let url = try weightsURL(
       bundled: W2Workload.bundledInitialWeightsURL, name: "w2-init.safetensors")
-    let w2 = try W2Workload(weights: url, threads: threads)
+    let w2 = try W2Workload(weights: url, adjointFirstStep: adjointFirstStep, threads: threads)
     var last: W2Workload.Step?
     let timing = try TimingSummary.measure(iterations: iters, warmup: warmup) {
       last = try w2.step()
@@ -21,6 +21,6 @@ extension BenchCommand {
     reportIteration(
       workload: "w2", threads: w2.threads, timing: timing, forward: step.forward,
       backward: step.backward,
-      loss: step.loss)
+      loss: step.loss, adjointFirstStep: adjointFirstStep)
   }
 }

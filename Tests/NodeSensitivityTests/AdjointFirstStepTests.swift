@@ -57,7 +57,7 @@ import Testing
     let adjoint = PIController<Double>(relativeTolerance: 1e-5 / 32, absoluteTolerance: 1e-4)
     let solver = try ODEGradientSolver(
       mode: .adjoint, method: .dormandPrince, forward: .adaptive(forward),
-      adjoint: .adaptive(adjoint))
+      adjoint: .adaptive(adjoint), adjointFirstStep: .continueForward)
     let pass = try solver.forward(
       problem.field, initialStates: problem.initialStates, times: .shared(problem.times))
     let proposals = pass.solution.statistics.nextStepSizes

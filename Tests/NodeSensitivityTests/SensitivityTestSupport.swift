@@ -146,7 +146,7 @@ struct GradientProblem<Field: DifferentiableVectorField> where Field.Scalar == D
   func gradients(
     mode: GradientMode, tolerance: Double, method: ButcherTableau = .dormandPrince,
     norm: AdjointNorm = .seminorm, scope: ErrorControlScope = .perSample,
-    firstStep: AdjointFirstStep = .continueForward
+    firstStep: AdjointFirstStep = .select
   ) throws -> ODEGradients<Double> {
     var pi = PIController(relativeTolerance: tolerance, absoluteTolerance: tolerance)
     pi.scope = scope

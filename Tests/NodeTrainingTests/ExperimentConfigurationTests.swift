@@ -62,21 +62,21 @@ import Testing
     #expect(Self.message("model: {kind: planar}\ndata: {name: u9}").contains("u1, u2"))
     let firstStep = Self.message("model: {kind: cnf, adjoint_first_step: probe}")
     #expect(
-      firstStep.contains("model.adjoint_first_step") && firstStep.contains("continue, select"))
+      firstStep.contains("model.adjoint_first_step") && firstStep.contains("select, continue"))
   }
 
-  /// The adjoint's first step: continued by default, Hairer's probe on request,
+  /// The adjoint's first step: Hairer's probe by default, continued on request,
   /// for the kinds trained by the adjoint only.
   @Test func adjointFirstStepDecodes() throws {
     let cnf = try ExperimentConfiguration(yaml: "model: {kind: cnf}")
-    #expect(cnf.model.adjointFirstStep == .continueForward)
-    let probing = try ExperimentConfiguration(
-      yaml: "model: {kind: cnf, adjoint_first_step: select}")
-    let task = try #require(try probing.makeTask() as? DensityTask)
-    #expect(task.flow.solver.adjointFirstStep == .select)
+    #expect(cnf.model.adjointFirstStep == .select)
+    let continuing = try ExperimentConfiguration(
+      yaml: "model: {kind: cnf, adjoint_first_step: continue}")
+    let task = try #require(try continuing.makeTask() as? DensityTask)
+    #expect(task.flow.solver.adjointFirstStep == .continueForward)
     let odenet = try ExperimentConfiguration(
-      yaml: "model: {kind: odenet, adjoint_first_step: select}")
-    #expect(odenet.model.adjointFirstStep == .select)
+      yaml: "model: {kind: odenet, adjoint_first_step: continue}")
+    #expect(odenet.model.adjointFirstStep == .continueForward)
     #expect(
       Self.message("model: {kind: resnet, adjoint_first_step: select}").contains(
         "adjoint_first_step"))

@@ -45,7 +45,7 @@ public final class StackedCNF<Scalar: TensorScalar> {
   public init(
     blocks: [CNFField<Scalar>], intervals: [ClosedRange<Scalar>], relativeTolerance: Scalar,
     absoluteTolerance: Scalar, method: ButcherTableau = .dormandPrince, maxSteps: Int = 10_000,
-    gradient: GradientMode = .adjoint, adjointFirstStep: AdjointFirstStep = .continueForward
+    gradient: GradientMode = .adjoint, adjointFirstStep: AdjointFirstStep = .select
   ) throws {
     guard let first = blocks.first else {
       throw CNFError.invalidConfiguration(name: "blocks", value: "[]", allowed: "at least one")

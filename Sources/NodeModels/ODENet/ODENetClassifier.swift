@@ -43,7 +43,7 @@ public final class ODENetClassifier<Scalar: TensorScalar> {
   /// - Throws: ``SolverError`` for a tolerance the controller refuses.
   public init(
     width: Int = 64, mode: GradientMode = .adjoint, tolerance: Scalar = 1e-3,
-    adjointFirstStep: AdjointFirstStep = .continueForward
+    adjointFirstStep: AdjointFirstStep = .select
   ) throws {
     precondition(width > 0, "an ODE-Net needs a positive width, got \(width)")
     self.width = width

@@ -41,9 +41,9 @@ public struct ModelConfiguration: Sendable, Equatable {
   /// (faster at the cost of memory that grows with the steps), or the
   /// checkpointed adjoint.
   public var gradient: GradientMode
-  /// CNF and ODE-Net: the backsolve adjoint's first backward step — continued
-  /// from the forward solve's last step proposal (`continue`, default) or
-  /// chosen by Hairer's probe (`select`, as torchdiffeq and Diffrax do).
+  /// CNF and ODE-Net: the backsolve adjoint's first backward step — chosen by
+  /// Hairer's probe (`select`, default, as torchdiffeq and Diffrax do) or
+  /// continued from the forward solve's last step proposal (`continue`).
   public var adjointFirstStep: AdjointFirstStep
   /// CNF: RNODE regulariser weights (kinetic energy, Jacobian Frobenius norm).
   public var kineticEnergy: Double
@@ -91,7 +91,7 @@ public struct ModelConfiguration: Sendable, Equatable {
     }
     adjointFirstStep =
       isCNF || kind == .odenet
-      ? try section.choice("adjoint_first_step", default: .continueForward) : .continueForward
+      ? try section.choice("adjoint_first_step", default: .select) : .select
     maxSteps = isCNF ? try section.int("max_steps", default: 10_000, range: 1...10_000_000) : 10_000
     weights = try section.optionalString("weights")
     if let weights, !FileManager.default.isReadableFile(atPath: weights) {
