@@ -39,7 +39,8 @@ public final class W2Workload {
 
   /// Loads the model from a W2 weight file and the training split of
   /// Fashion-MNIST; each iteration's batch is split among `threads` worker
-  /// threads (run BLAS on one thread, ``BLASRuntime/setThreadCount(_:)``).
+  /// threads (run BLAS on one thread, ``BLASRuntime/setThreadCount(_:)``),
+  /// the adjoint starting its backward solves as `adjointFirstStep` says.
   ///
   /// - Throws: ``ExperimentError/invalidOption(name:value:allowed:)`` for a
   ///   thread count below 1 or above the batch size.

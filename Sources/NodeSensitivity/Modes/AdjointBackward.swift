@@ -120,9 +120,10 @@ extension ODEGradientSolver {
   }
 
   /// The forward solve's step proposals at each sample's final time, scaled
-  /// to the adjoint's tolerances (a step of an order-`p` method has error
-  /// `∝ hᵖ`: `h_a = h_f (tol_a / tol_f)^(1/p)`, the stricter of the relative
-  /// and absolute ratios), when the adjoint continues from the forward solve
+  /// to the adjoint's tolerances (an order-`p` pair's error estimate grows as
+  /// `hᵖ`, the exponent Hairer's selection uses too: `h_a = h_f (tol_a /
+  /// tol_f)^(1/p)`, the stricter of the relative and absolute ratios), when
+  /// the adjoint continues from the forward solve
   /// (``AdjointFirstStep/continueForward``); nil when it selects its own.
   func forwardContinuation(_ pass: ForwardPass<Scalar>) -> [Scalar]? {
     guard mode == .adjoint, adjointFirstStep == .continueForward,
