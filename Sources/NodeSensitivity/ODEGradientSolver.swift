@@ -64,9 +64,10 @@ public final class ODEGradientSolver<Scalar: TensorScalar> {
   ///     of the backward error control.
   ///   - adjointFirstStep: the adjoint mode's first backward step: selected
   ///     by Hairer's probe (default) or continued from the forward solve's
-  ///     last proposal (fewer backward steps; see ``AdjointFirstStep``). With a ``NodeSolvers/ErrorControlScope/sharedAcrossBatch``
-  ///     adjoint, and in the checkpointed mode (whose segments start with the
-  ///     forward's own steps), it has no effect.
+  ///     last proposal (fewer backward steps; see ``AdjointFirstStep``).
+  ///     With a ``NodeSolvers/ErrorControlScope/sharedAcrossBatch`` adjoint,
+  ///     and in the checkpointed mode (whose segments start with the forward's
+  ///     own steps), it has no effect.
   ///   - keepsStageEvaluations: backprop keeps the stage evaluations of fields
   ///     that can (``StageKeepingVectorField``); false recomputes them.
   /// - Throws: ``SensitivityError`` for settings the integrator refuses, or a

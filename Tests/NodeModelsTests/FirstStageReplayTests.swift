@@ -106,8 +106,8 @@ final class CountingReplays<Scalar: TensorScalar>: OpaqueField<Scalar>, Replayab
     let solver = try ODEGradientSolver<Scalar>(
       mode: .adjoint, method: .dormandPrince,
       forward: .adaptive(PIController(relativeTolerance: tolerance, absoluteTolerance: tolerance)),
-      // Hairer's start (the default): at these settings no backward step is rejected (the
-      // forward's proposal is, once), which the first test needs.
+      // Hairer's start (the default): at these settings no backward step is
+      // rejected, which the first test needs (the continued start's is, once).
       adjointFirstStep: .select)
     return (model.ode, states, solver)
   }

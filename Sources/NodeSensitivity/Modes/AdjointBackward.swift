@@ -64,8 +64,8 @@ extension ODEGradientSolver {
     let rounds = (points.map(\.count).max() ?? 1) - 1
     var grid = [Scalar](repeating: 0, count: b * 2)
     var firstSteps = [Scalar](repeating: 1, count: b)
-    let continuation = forwardContinuation(pass)
-    var proposals = continuation ?? []
+    // Each sample's next first step when continuing (nil: Hairer's probe).
+    var proposals = forwardContinuation(pass)
     for k in 0..<Swift.max(rounds, 0) {
       var shared = true
       for s in 0..<b {
@@ -76,7 +76,8 @@ extension ODEGradientSolver {
           let span = Swift.abs(here[k].time - here[k + 1].time)
           // A proposal is positive after any accepted step; the span is a
           // fallback the controller shrinks if it must.
-          firstSteps[s] = continuation != nil && proposals[s] > 0 ? proposals[s] : span
+          let proposal = proposals?[s] ?? 0
+          firstSteps[s] = proposal > 0 ? proposal : span
         } else {
           // Done (or failed): a zero-length interval costs no evaluation.
           let end = here.last?.time ?? pass.time(sample: s, index: 0)
@@ -93,7 +94,7 @@ extension ODEGradientSolver {
         solution = try adjointIntegrator.solve(
           augmentedField, initialStates: Tensor(shape: [b, width], scalars: augmented),
           times: times, sampleIdentifiers: pass.sampleIdentifiers,
-          initialStepSizes: mode == .checkpointed || continuation != nil ? firstSteps : nil,
+          initialStepSizes: mode == .checkpointed || proposals != nil ? firstSteps : nil,
           observer: observer)
       } catch let error as SolverError {
         throw SensitivityError.solver(error)
@@ -102,7 +103,7 @@ extension ODEGradientSolver {
       statistics.accumulate(solution.statistics.subset(inRound), samples: inRound)
       augmented = solution.finalStates.scalars
       for s in inRound {
-        if continuation != nil { proposals[s] = solution.statistics.nextStepSizes[s] }
+        proposals?[s] = solution.statistics.nextStepSizes[s]
         if solution.statistics.status[s] != .success {
           alive[s] = false
           continue

@@ -6,7 +6,7 @@
 /// interval. Both steps pass the same error control, but that control sees
 /// `z` and `a` only, against an absolute tolerance far above an adjoint of a
 /// mean loss's size, so a larger step can cost gradient accuracy. Measured
-/// against exact gradients (BENCHMARKS.md, "The adjoint continues from the
+/// against exact gradients (BENCHMARKS.md, "The adjoint continued from the
 /// forward solve"): on the W1 CNF at rtol = atol = 1e-5 continuing is as
 /// accurate (same held-out NLL after training, fewer backward evaluations:
 /// 8.8 against 14.1 per sample); on the W2 ODE-Net at 1e-3 its single
