@@ -124,10 +124,12 @@ let package = Package(
     .testTarget(
       name: "NodeTrainingTests",
       dependencies: [
-        "NodeCore", "NodeSolvers", "NodeNN", "NodeModels", "NodeData", "NodeDistributed", "NodeTraining",
+        "NodeCore", "NodeSolvers", "NodeNN", "NodeModels", "NodeData", "NodeDistributed",
+        "NodeTraining",
       ]),
     .testTarget(name: "NodeDataTests", dependencies: ["NodeCore", "NodeData"]),
-    .testTarget(name: "NodeDistributedTests", dependencies: ["NodeDistributed"]),
+    // Also runs the built tool (mpirun, training, refusals), writing its input files with NodeCore.
+    .testTarget(name: "NodeDistributedTests", dependencies: ["NodeDistributed", "NodeCore"]),
     .testTarget(
       name: "NodeBenchTests",
       dependencies: ["NodeCore", "NodeSolvers", "NodeData", "NodeModels", "NodeBench"]),

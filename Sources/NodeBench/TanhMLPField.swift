@@ -31,12 +31,31 @@ public final class TanhMLPField<Scalar: TensorScalar>: VectorField {
 
   /// Loads `layers.{i}.weight` and `layers.{i}.bias` for `i = 0 ..< layerCount`
   /// from a safetensors file (PyTorch `nn.Sequential` naming without activations).
+  ///
+  /// - Throws: ``SafetensorsError`` when a tensor is missing or its shape does
+  ///   not fit: every weight `[out, in]` with `in` the previous layer's `out`,
+  ///   the last layer's `out` the first layer's `in` (a field maps `R^D` to
+  ///   `R^D`), every bias `[out]`. `-1` in an expected shape stands for any size.
   public convenience init(safetensors file: SafetensorsFile, layerCount: Int) throws {
     var weights: [Tensor<Scalar>] = []
     var biases: [Tensor<Scalar>] = []
     for i in 0..<layerCount {
-      weights.append(try file.tensor("layers.\(i).weight"))
-      biases.append(try file.tensor("layers.\(i).bias", expectedShape: [weights[i].shape[0]]))
+      let name = "layers.\(i).weight"
+      let weight: Tensor<Scalar> = try file.tensor(name)
+      let inputs = weights.last?.shape[0] ?? -1
+      var outputs = -1
+      if i == layerCount - 1, let first = weights.first ?? (weight.rank == 2 ? weight : nil) {
+        outputs = first.shape[1]
+      }
+      let fits =
+        weight.rank == 2 && (inputs < 0 || weight.shape[1] == inputs)
+        && (outputs < 0 || weight.shape[0] == outputs)
+      guard fits else {
+        throw SafetensorsError.shapeMismatch(
+          source: file.source, tensor: name, expected: [outputs, inputs], found: weight.shape)
+      }
+      weights.append(weight)
+      biases.append(try file.tensor("layers.\(i).bias", expectedShape: [weight.shape[0]]))
     }
     self.init(weights: weights, biases: biases)
   }

@@ -98,8 +98,15 @@ struct ModelSource: ParsableArguments {
     }
     let nested = url.appendingPathComponent("checkpoints")
     let directory = manager.fileExists(atPath: nested.path) ? nested : url
-    guard manager.fileExists(atPath: directory.path) else {
+    var isDirectory: ObjCBool = false
+    guard manager.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
       throw ValidationError("--checkpoint \(url.path): no such directory")
+    }
+    guard isDirectory.boolValue else {
+      throw ValidationError(
+        "--checkpoint \(url.path): not a directory; give a checkpoint directory (with "
+          + "manifest.json) or a run directory (with checkpoints/); weights alone go with "
+          + "--config and --weights")
     }
     let (loaded, skipped) = try CheckpointStore(directory: directory, keep: 1_000_000).newestValid()
     for failure in skipped {

@@ -90,3 +90,42 @@ import Testing
     }
   }
 }
+
+/// A problem file whose layers do not chain, or whose field does not map
+/// `R^D` to `R^D`, is refused with the tensor and the shapes it needed.
+@Suite struct W3ProblemFileTests {
+  /// Writes `layers.{i}.weight` of the given shapes (and fitting biases) and `y0` `[3, 2]`.
+  func problemFile(weights shapes: [[Int]]) throws -> URL {
+    var tensors: [String: Tensor<Float>] = ["y0": Tensor(shape: [3, 2])]
+    for (i, shape) in shapes.enumerated() {
+      tensors["layers.\(i).weight"] = Tensor(shape: shape)
+      tensors["layers.\(i).bias"] = Tensor(shape: [shape[0]])
+    }
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("w3-problem-\(UUID().uuidString).safetensors")
+    try SafetensorsWriter.write(tensors, to: url)
+    return url
+  }
+
+  @Test(arguments: [
+    // W1's first three concat-squash weights: the field would map R^2 to R^64.
+    ([[64, 2], [64, 64], [64, 64]], "layers.2.weight", "[2, 64]"),
+    // The second layer does not take the first one's 64 outputs.
+    ([[64, 2], [64, 32], [2, 64]], "layers.1.weight", "[any, 64]"),
+  ])
+  func refusesShapesThatDoNotChain(weights: [[Int]], tensor: String, expected: String) throws {
+    let url = try problemFile(weights: weights)
+    defer { try? FileManager.default.removeItem(at: url) }
+    let error = #expect(throws: SafetensorsError.self) { try W3Workload(problem: url) }
+    let message = error?.description ?? ""
+    #expect(message.contains("tensor '\(tensor)'"), "\(message)")
+    #expect(message.contains("expected \(expected)"), "\(message)")
+  }
+
+  @Test func acceptsAnyWidthThatChains() throws {
+    let url = try problemFile(weights: [[8, 2], [8, 8], [2, 8]])
+    defer { try? FileManager.default.removeItem(at: url) }
+    let workload = try W3Workload(problem: url)
+    #expect(workload.field.layers.map(\.weight.shape) == [[8, 2], [8, 8], [2, 8]])
+  }
+}

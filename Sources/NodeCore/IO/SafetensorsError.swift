@@ -12,7 +12,8 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
   case badByteRange(source: String, tensor: String, reason: String)
   /// The named tensor is not in the file.
   case missingTensor(source: String, tensor: String, available: [String])
-  /// The tensor has a different shape than the caller needs.
+  /// The tensor has a different shape than the caller needs (`-1` in
+  /// `expected`: any size).
   case shapeMismatch(source: String, tensor: String, expected: [Int], found: [Int])
 
   /// The file holds tensors the reader does not know.
@@ -38,7 +39,9 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
       return "\(source): no tensor named '\(tensor)'; the file holds "
         + (available.isEmpty ? "no tensors" : available.joined(separator: ", "))
     case .shapeMismatch(let source, let tensor, let expected, let found):
-      return "\(source): tensor '\(tensor)' has shape \(found), expected \(expected)"
+      // −1 in an expected shape stands for any size.
+      let sizes = expected.map { $0 < 0 ? "any" : "\($0)" }.joined(separator: ", ")
+      return "\(source): tensor '\(tensor)' has shape \(found), expected [\(sizes)]"
     case .unexpectedTensors(let source, let tensors, let expected):
       return "\(source): unexpected tensor(s) "
         + tensors.map { "'\($0)'" }.joined(separator: ", ")
