@@ -50,7 +50,25 @@ public struct SolverDemo {
     times = (0...10).map { span * Double($0) / 10 }
   }
 
+  /// Samples of the demo batch that did not reach the final time: the
+  /// table's error and work would mean nothing.
+  public struct Failure: Error, CustomStringConvertible {
+    public let method: String
+    public let tolerance: Double
+    /// How many samples ended with each status other than success.
+    public let counts: [SolveStatus: Int]
+
+    public var description: String {
+      let what = counts.sorted { $0.key.rawValue < $1.key.rawValue }
+        .map { "\($0.value) with \($0.key)" }.joined(separator: ", ")
+      return "\(method) at tolerance \(tolerance): samples did not reach the final time (\(what));"
+        + " try a shorter --span or looser --tolerances"
+    }
+  }
+
   /// Solves the batch with `method` at `tolerance`, per-sample and shared.
+  ///
+  /// - Throws: ``Failure`` when a sample's solve fails in either mode.
   public func run(method: ButcherTableau, tolerance: Double) throws -> Row {
     func solver(_ scope: ErrorControlScope) throws -> ODEIntegrator<Double> {
       var pi = PIController<Double>(relativeTolerance: tolerance, absoluteTolerance: tolerance)
@@ -66,6 +84,11 @@ public struct SolverDemo {
     let shared = try solver(.sharedAcrossBatch).solve(
       field, initialStates: initialStates, times: .shared(times))
     let stats = solution!.statistics
+    for failed in [stats, shared.statistics] where !failed.allSucceeded {
+      throw Failure(
+        method: method.name, tolerance: tolerance,
+        counts: failed.statusCounts.filter { $0.key != .success })
+    }
     return Row(
       method: method.name, tolerance: tolerance, maxError: maxError(solution!),
       meanEvaluations: stats.meanFunctionEvaluations, maxEvaluations: stats.maxFunctionEvaluations,

@@ -78,8 +78,9 @@ struct BenchCommand: ParsableCommand {
   @OptionGroup(title: "memory") var memory: MemoryBenchOptions
 
   func validate() throws {
-    guard threads >= 1 else {
-      throw ValidationError("--threads must be at least 1, got \(threads)")
+    // No workload has more chunks than this to share among threads.
+    guard (1...1024).contains(threads) else {
+      throw ValidationError("--threads must be in 1 ... 1024, got \(threads)")
     }
     guard iters >= 1 else { throw ValidationError("--iters must be at least 1, got \(iters)") }
     guard warmup >= 0 else { throw ValidationError("--warmup must be at least 0, got \(warmup)") }

@@ -28,8 +28,8 @@ struct DemoCommand: ParsableCommand {
   var tolerances: String = "1e-3,1e-5,1e-7"
 
   func validate() throws {
-    guard samples >= 1 else {
-      throw ValidationError("--samples must be at least 1, got \(samples)")
+    guard (1...1_000_000).contains(samples) else {
+      throw ValidationError("--samples must be in 1 ... 1000000, got \(samples)")
     }
     guard span > 0 && span.isFinite else {
       throw ValidationError("--span must be positive, got \(span)")

@@ -15,6 +15,10 @@ extension EvalCommand {
   private func evaluateModel(on communicator: any Communicator) throws {
     if let samples, samples < 1 { throw ValidationError("--samples must be ≥ 1, got \(samples)") }
     if output != nil && points == nil { throw ValidationError("--output needs --points") }
+    if let output {
+      try source.refuseOverwriting(
+        [("--output", output)], inputs: points.map { [("--points", $0)] } ?? [])
+    }
     let model = try source.load()
     let clock = ContinuousClock()
     let start = clock.now

@@ -37,6 +37,43 @@ struct ModelSource: ParsableArguments {
     }
   }
 
+  /// Refuses outputs (option, path) that would overwrite each other, one of
+  /// `inputs` (option, path), the config or weights file read, or anything
+  /// inside the checkpoints read (the `--checkpoint` directory itself when it
+  /// holds a manifest, else its `checkpoints/`): an output never destroys what
+  /// the command reads or another output.
+  func refuseOverwriting(_ outputs: [(String, String)], inputs: [(String, String)] = []) throws {
+    func resolved(_ path: String) -> String {
+      URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+    let read =
+      inputs
+      + [("--config", config), ("--weights", weights)].compactMap { name, path in
+        path.map { (name, $0) }
+      }
+    for (k, (name, path)) in outputs.enumerated() {
+      let target = resolved(path)
+      for (other, otherPath) in outputs[..<k] where resolved(otherPath) == target {
+        throw ValidationError("\(name) and \(other) are the same file, \(path)")
+      }
+      for (input, inputPath) in read where resolved(inputPath) == target {
+        throw ValidationError("\(name) \(path) would overwrite \(input), which this command reads")
+      }
+      if let checkpoint {
+        let given = URL(fileURLWithPath: checkpoint)
+        let isCheckpoint = FileManager.default.fileExists(
+          atPath: given.appendingPathComponent("manifest.json").path)
+        let directory = resolved(
+          isCheckpoint ? checkpoint : given.appendingPathComponent("checkpoints").path)
+        if target == directory || target.hasPrefix(directory + "/") {
+          throw ValidationError(
+            "\(name) \(path) lies inside the checkpoints of --checkpoint \(checkpoint), which "
+              + "this command reads")
+        }
+      }
+    }
+  }
+
   /// A loaded model.
   struct Loaded {
     let experiment: ExperimentConfiguration

@@ -44,9 +44,11 @@ struct ReproduceMoons: ParsableCommand {
   func validate() throws {
     if iterations < 0 { throw ValidationError("--iterations must be ≥ 0, got \(iterations)") }
     if every < 1 { throw ValidationError("--every must be ≥ 1, got \(every)") }
-    if heldOut < 1 { throw ValidationError("--held-out must be ≥ 1, got \(heldOut)") }
-    if pictureSamples < 1 {
-      throw ValidationError("--picture-samples must be ≥ 1, got \(pictureSamples)")
+    if !(1...10_000_000).contains(heldOut) {
+      throw ValidationError("--held-out must be in 1 ... 10000000, got \(heldOut)")
+    }
+    if !(1...10_000_000).contains(pictureSamples) {
+      throw ValidationError("--picture-samples must be in 1 ... 10000000, got \(pictureSamples)")
     }
     if weights != nil && initSeed != nil {
       throw ValidationError("give --weights or --init-seed, not both")

@@ -50,8 +50,13 @@ struct ReproducePlanar: ParsableCommand {
   func validate() throws {
     if iterations < 1 { throw ValidationError("--iterations must be ≥ 1, got \(iterations)") }
     if every < 1 { throw ValidationError("--every must be ≥ 1, got \(every)") }
-    if units < 1 { throw ValidationError("--units must be ≥ 1, got \(units)") }
-    if batch < 1 { throw ValidationError("--batch must be ≥ 1, got \(batch)") }
+    // The same ranges as the config's model.units and train.batch_size.
+    if !(1...100_000).contains(units) {
+      throw ValidationError("--units must be in 1 ... 100000, got \(units)")
+    }
+    if !(1...1_000_000).contains(batch) {
+      throw ValidationError("--batch must be in 1 ... 1000000, got \(batch)")
+    }
     if !(tolerance > 0 && tolerance < 1) {
       throw ValidationError("--tolerance must be in (0, 1), got \(tolerance)")
     }

@@ -53,7 +53,12 @@ struct ReproduceTable1: ParsableCommand {
   var resultFile: String?
 
   func validate() throws {
-    if width < 1 { throw ValidationError("--width must be at least 1, got \(width)") }
+    // The config's model.width rule: GroupNorm uses min(32, width) groups.
+    if !(1...4096).contains(width) || (width > 32 && width % 32 != 0) {
+      throw ValidationError(
+        "--width must be in 1 ... 4096, at most 32 or a multiple of 32 (GroupNorm uses "
+          + "min(32, width) groups), got \(width)")
+    }
     if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
     if let batches, batches < 1 {
       throw ValidationError("--batches must be at least 1, got \(batches)")

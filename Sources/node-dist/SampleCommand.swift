@@ -33,7 +33,9 @@ struct SampleCommand: ParsableCommand {
   var picture = "density.png"
 
   func validate() throws {
-    if count < 1 { throw ValidationError("--count must be ≥ 1, got \(count)") }
+    if !(1...10_000_000).contains(count) {
+      throw ValidationError("--count must be in 1 ... 10000000, got \(count)")
+    }
   }
 
   func run() throws {
@@ -42,6 +44,8 @@ struct SampleCommand: ParsableCommand {
   }
 
   private func sample(on communicator: any Communicator) throws {
+    try source.refuseOverwriting(
+      [("--output", output)] + (picture == "none" ? [] : [("--picture", picture)]))
     let model = try source.load()
     if let planar = model.task as? DensityMatchingTask {
       // Density matching: rank 0 draws them all (no collectives on this path).

@@ -51,7 +51,12 @@ struct TrainCommand: ParsableCommand {
   var blasThreads = 1
 
   func validate() throws {
-    if threads < 1 { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
+    if !(1...1024).contains(threads) {
+      throw ValidationError("--threads must be in 1 ... 1024, got \(threads)")
+    }
+    if runDir?.isEmpty == true {
+      throw ValidationError("--run-dir must name a directory, got an empty path")
+    }
     if blasThreads < 1 { throw ValidationError("--blas-threads must be ≥ 1, got \(blasThreads)") }
   }
 

@@ -73,6 +73,13 @@ import Testing
         file(header: #"{"a":{"dtype":"F32","shape":[1]}}"#, data: []),
         "needs dtype, shape and data_offsets"
       ),
+      // A forged shape whose size overflows.
+      (
+        file(
+          header: #"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,4]}}"#,
+          data: [0, 0, 0, 0]),
+        "is too large"
+      ),
     ]
     for (bytes, message) in cases {
       let error = #expect(throws: SafetensorsError.self) {

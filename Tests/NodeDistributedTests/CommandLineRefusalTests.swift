@@ -42,3 +42,67 @@ import Testing
     #expect(try Data(contentsOf: url) == before)
   }
 }
+
+/// Sizes a command would try to allocate, and thread counts it would start,
+/// are bounded before any work: a clear refusal, not an allocation failure.
+@Suite struct CommandLineBoundTests {
+  @Test(
+    .enabled(if: MPIIntegrationTests.tool != nil, "needs the built node-dist"),
+    arguments: [
+      (["demo", "--samples", "99999999999999"], "--samples must be in 1 ... 1000000"),
+      (["bench", "w3", "--threads", "100000"], "--threads must be in 1 ... 1024"),
+      (["reproduce", "planar", "--units", "99999999999"], "--units must be in 1 ... 100000"),
+      (["reproduce", "planar", "--batch", "99999999999"], "--batch must be in 1 ... 1000000"),
+      (["reproduce", "moons", "--held-out", "99999999999999"], "--held-out must be in"),
+      (["reproduce", "moons", "--picture-samples", "99999999999999"], "--picture-samples must be"),
+      (["reproduce", "table1", "--width", "33"], "at most 32 or a multiple of 32"),
+      (["sample", "--checkpoint", "/nonexistent", "--count", "99999999999999"], "--count must be"),
+      (
+        ["train", "--config", "/nonexistent.yaml", "--run-dir", ""],
+        "--run-dir must name a directory"
+      ),
+    ])
+  func refusesBeforeAnyWork(arguments: [String], message: String) throws {
+    let (status, output) = try MPIIntegrationTests.run(MPIIntegrationTests.tool!, arguments)
+    #expect(status != 0 && output.contains(message), "exit \(status): \(output)")
+    #expect(!output.contains("Backtrac") && !output.contains("Fatal error"), "\(output)")
+  }
+
+  /// Outputs that would overwrite an input or each other are refused, and the input stays.
+  @Test(.enabled(if: MPIIntegrationTests.tool != nil, "needs the built node-dist"))
+  func outputsNeverOverwriteInputs() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("node-dist-outputs-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let points = directory.appendingPathComponent("points.csv")
+    try "1,2\n3,4\n".write(to: points, atomically: true, encoding: .utf8)
+    let config = TrainingIntegrationTests.configs.appendingPathComponent("cnf-moons.yaml").path
+    let weights = directory.appendingPathComponent("weights.safetensors").path
+    let cases: [([String], String)] = [
+      (
+        [
+          "eval", "--config", config, "--weights", weights, "--points", points.path, "--output",
+          points.path,
+        ],
+        "would overwrite --points"
+      ),
+      (
+        [
+          "sample", "--config", config, "--weights", weights, "--output", "x.png", "--picture",
+          "./x.png",
+        ],
+        "are the same file"
+      ),
+      (
+        ["sample", "--config", config, "--weights", weights, "--output", config],
+        "would overwrite --config"
+      ),
+    ]
+    for (arguments, message) in cases {
+      let (status, output) = try MPIIntegrationTests.run(MPIIntegrationTests.tool!, arguments)
+      #expect(status != 0 && output.contains(message), "exit \(status): \(output)")
+    }
+    #expect(try String(contentsOf: points, encoding: .utf8) == "1,2\n3,4\n")
+  }
+}

@@ -49,3 +49,22 @@ import Testing
     #expect(abs(z[0] - 1.9) < 1e-15)
   }
 }
+
+/// A checkpoint's optimizer state is taken only when it fits the model.
+@Suite struct OptimizerResumeTests {
+  @Test func stateOfAnotherParameterCountIsRefused() throws {
+    let mine = Optimizer.adam(Adam(parameterCount: 264, learningRate: 1e-3))
+    let error = #expect(throws: TrainingError.self) {
+      try mine.resumed(from: .adam(Adam(parameterCount: 3, learningRate: 1e-3)))
+    }
+    #expect("\(error!)".contains("3 and 3 values, the model has 264 parameters"), "\(error!)")
+    let sgd = Optimizer.sgd(SGD(parameterCount: 5, learningRate: 0.1, momentum: 0.9))
+    #expect(throws: TrainingError.self) {
+      try sgd.resumed(from: .sgd(SGD(parameterCount: 4, learningRate: 0.1, momentum: 0.9)))
+    }
+    // Another kind is named as such, and a fitting state is taken.
+    let kind = #expect(throws: TrainingError.self) { try sgd.resumed(from: mine) }
+    #expect("\(kind!)".contains("optimizer is adam"), "\(kind!)")
+    _ = try mine.resumed(from: .adam(Adam(parameterCount: 264, learningRate: 0.5)))
+  }
+}

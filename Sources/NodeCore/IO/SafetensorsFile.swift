@@ -142,7 +142,18 @@ public struct SafetensorsFile: Sendable {
         source: source, tensor: name,
         reason: "data ends at byte \(offsets[1]) but the file has \(dataCount) data bytes")
     }
-    let needed = shape.reduce(1, *) * size
+    // Checked: a forged shape must not overflow the product.
+    var product: Int? = size
+    for extent in shape {
+      product = product.flatMap { p in
+        let (value, overflow) = p.multipliedReportingOverflow(by: extent)
+        return overflow ? nil : value
+      }
+    }
+    guard let needed = product else {
+      throw SafetensorsError.badByteRange(
+        source: source, tensor: name, reason: "shape \(shape) of \(dtype) is too large")
+    }
     guard offsets[1] - offsets[0] == needed else {
       throw SafetensorsError.badByteRange(
         source: source, tensor: name,

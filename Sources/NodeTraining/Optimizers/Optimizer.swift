@@ -27,14 +27,29 @@ public enum Optimizer: Sendable, Codable, Equatable {
   /// This optimizer's settings (from the config) with the moments and step
   /// count of `stored` (from a checkpoint).
   ///
-  /// - Throws: ``TrainingError/incompatibleCheckpoint(_:)`` when the kinds differ.
+  /// - Throws: ``TrainingError/incompatibleCheckpoint(_:)`` when the kinds
+  ///   differ, or the stored state is not one value per parameter.
   public func resumed(from stored: Optimizer) throws -> Optimizer {
+    let (mine, theirs) = (stateCounts, stored.stateCounts)
+    guard name != stored.name || mine == theirs else {
+      throw TrainingError.incompatibleCheckpoint(
+        "the checkpoint's \(stored.name) state holds \(theirs.map(String.init).joined(separator: " and ")) "
+          + "values, the model has \(mine.first ?? 0) parameters")
+    }
     switch (self, stored) {
     case (.sgd(let mine), .sgd(let theirs)): return .sgd(mine.withState(of: theirs))
     case (.adam(let mine), .adam(let theirs)): return .adam(mine.withState(of: theirs))
     default:
       throw TrainingError.incompatibleCheckpoint(
         "the checkpoint's optimizer is \(stored.name), the config's \(name)")
+    }
+  }
+
+  /// The lengths of the per-parameter state: velocity, or first and second moments.
+  var stateCounts: [Int] {
+    switch self {
+    case .sgd(let sgd): return [sgd.velocity.count]
+    case .adam(let adam): return [adam.firstMoments.count, adam.secondMoments.count]
     }
   }
 

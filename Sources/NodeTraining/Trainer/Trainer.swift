@@ -119,6 +119,11 @@ public final class Trainer {
       skipped = failures.map { "\($0.url.lastPathComponent): \($0.reason)" }
       guard let loaded else { return try setAsideEarlierRun() }
       let state = try JSONDecoder().decode(TrainingState.self, from: loaded.state)
+      guard state.step == loaded.step, state.step >= 0 else {
+        throw TrainingError.incompatibleCheckpoint(
+          "\(loaded.url.path): state.json says step \(state.step), the manifest \(loaded.step)"
+            + " (a step ≥ 0 in both)")
+      }
       try check(state)
       try resumeCheck(state.config)
       _ = try optimizer.resumed(from: state.optimizer)
