@@ -62,8 +62,8 @@ struct EvalCommand: ParsableCommand {
     if let samples, samples < 1 {
       throw ValidationError("--samples must be at least 1, got \(samples)")
     }
-    if let tolerance, !(tolerance > 0 && tolerance < 1) {
-      throw ValidationError("--tolerance must be in (0, 1), got \(tolerance)")
+    if let tolerance, !(tolerance >= Float.leastNormalMagnitude && tolerance < 1) {
+      throw ValidationError("--tolerance must be in [1.2e-38, 1), got \(tolerance)")
     }
   }
 

@@ -31,8 +31,9 @@ struct ModelSource: ParsableArguments {
 
   func validate() throws {
     for (name, value) in [("--rtol", rtol), ("--atol", atol)] {
-      if let value, !(value > 0 && value < 1) {
-        throw ValidationError("\(name) must be in (0, 1), got \(value)")
+      // Solves run in 32-bit floats: below their smallest normal a tolerance is lost.
+      if let value, !(value >= Double(Float.leastNormalMagnitude) && value < 1) {
+        throw ValidationError("\(name) must be in [1.2e-38, 1), got \(value)")
       }
     }
   }

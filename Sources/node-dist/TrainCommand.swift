@@ -73,6 +73,9 @@ struct TrainCommand: ParsableCommand {
     let trainer = try experiment.makeTrainer(
       communicator: communicator, runDirectory: directory, threads: threads)
     let rank0 = communicator.isCoordinator
+    // Held until the run ends: a second training into this directory is refused.
+    let lock = rank0 ? try RunDirectoryLock(directory: directory) : nil
+    defer { withExtendedLifetime(lock) {} }
     let progress = TrainingProgress(
       totalSteps: trainer.settings.steps, logEvery: experiment.run.logEvery)
     if rank0 {

@@ -137,6 +137,8 @@ import Testing
       lr: "0.001"
       bad: abc
       big: .inf
+      huge: 1e300
+      tiny: 1e-300
       kind: adamw
       name: [a, b]
       nested: 3
@@ -164,6 +166,19 @@ import Testing
       (
         { _ = try root.double("big", default: nil) },
         .invalidValue(key: "big", value: ".inf", allowed: "a number")
+      ),
+      // Finite in Double, but infinite or zero in the models' 32-bit floats.
+      (
+        { _ = try root.double("huge", default: nil, minimum: 0, exclusiveMinimum: true) },
+        .invalidValue(
+          key: "huge", value: "1e300",
+          allowed: "a number > 0, and 0 or of magnitude 1.2e-38 to 3.4e38 (32-bit float)")
+      ),
+      (
+        { _ = try root.double("tiny", default: nil) },
+        .invalidValue(
+          key: "tiny", value: "1e-300",
+          allowed: "a number, and 0 or of magnitude 1.2e-38 to 3.4e38 (32-bit float)")
       ),
       (
         { _ = try root.choice("kind", default: Optimizer.adam) },

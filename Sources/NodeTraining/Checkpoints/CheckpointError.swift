@@ -9,6 +9,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
   case fileSystem(path: String, operation: String, reason: String)
   /// Nothing exists at the checkpoint path.
   case notFound(path: String)
+  /// Another process is training into the run directory.
+  case runDirectoryInUse(path: String)
   /// The checkpoint directory has no manifest, so it was never finished.
   case missingManifest(path: String)
   /// The manifest is not the JSON this store writes.
@@ -34,6 +36,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
       return "\(path): cannot \(operation): \(reason)"
     case .notFound(let path):
       return "\(path): no checkpoint directory there"
+    case .runDirectoryInUse(let path):
+      return "\(path): run directory in use by another training (it holds the lock on "
+        + "\(RunDirectoryLock.fileName)); wait for it or give another --run-dir"
     case .missingManifest(let path):
       return "\(path): no manifest: the checkpoint was not finished"
     case .malformedManifest(let path, let reason):

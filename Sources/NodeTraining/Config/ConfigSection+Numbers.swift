@@ -84,10 +84,26 @@ extension ConfigSection {
   }
 
   /// `node` as a number within `bounds`, else an error naming `key`.
+  ///
+  /// A finite number must also survive the models' 32-bit floats: one that
+  /// would round to infinity, or a nonzero one that would round to zero or
+  /// lose its precision (subnormal), is refused here rather than failing
+  /// the run's first step.
   private static func double(_ node: Node, at key: String, bounds: NumberBounds) throws -> Double {
     guard let value = node.configDouble, bounds.contains(value) else {
       throw ConfigError.invalidValue(
         key: key, value: node.configText, allowed: bounds.describe("a number"))
+    }
+    let magnitude = Swift.abs(value)
+    let fitsFloat =
+      !value.isFinite || value == 0
+      || (magnitude <= Double(Float.greatestFiniteMagnitude)
+        && magnitude >= Double(Float.leastNormalMagnitude))
+    guard fitsFloat else {
+      throw ConfigError.invalidValue(
+        key: key, value: node.configText,
+        allowed: bounds.describe("a number")
+          + ", and 0 or of magnitude 1.2e-38 to 3.4e38 (32-bit float)")
     }
     return value
   }
