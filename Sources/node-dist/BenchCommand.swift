@@ -56,7 +56,8 @@ struct BenchCommand: ParsableCommand {
   var weights: String?
 
   @Flag(
-    help: "One step size for the whole batch (torchdiffeq's behaviour) instead of per-sample steps."
+    help:
+      "w3: one step size for the whole batch (torchdiffeq's behaviour) instead of per-sample steps."
   )
   var sharedStep = false
 
@@ -84,6 +85,19 @@ struct BenchCommand: ParsableCommand {
     }
     guard iters >= 1 else { throw ValidationError("--iters must be at least 1, got \(iters)") }
     guard warmup >= 0 else { throw ValidationError("--warmup must be at least 0, got \(warmup)") }
+    // Options that the chosen workload would silently ignore.
+    if sharedStep && workload != .w3 {
+      throw ValidationError("--shared-step is for w3 only, not \(workload.rawValue)")
+    }
+    if save != nil && workload != .w1 {
+      throw ValidationError("--save is for w1 only, not \(workload.rawValue)")
+    }
+    if gradient != .adjoint && workload != .w1 {
+      throw ValidationError("--gradient is for w1 only, not \(workload.rawValue)")
+    }
+    if adjointFirstStep != .select && workload != .w1 && workload != .w2 {
+      throw ValidationError("--adjoint-first-step is for w1 and w2, not \(workload.rawValue)")
+    }
   }
 
   func run() throws {

@@ -80,6 +80,11 @@ struct EvalCommand: ParsableCommand {
     if points != nil || output != nil {
       throw ValidationError("--points/--output need a model from --checkpoint or --config")
     }
+    if source.rtol != nil || source.atol != nil || !source.overrides.isEmpty {
+      throw ValidationError(
+        "eval \(workload.rawValue) takes --tolerance; --rtol/--atol/--set are for a model from "
+          + "--checkpoint or --config")
+    }
     switch workload {
     case .w1:
       try evaluateW1(weights: weights, samples: samples ?? 20_000, tolerance: tolerance ?? 1e-5)

@@ -44,8 +44,9 @@ struct SampleCommand: ParsableCommand {
   }
 
   private func sample(on communicator: any Communicator) throws {
-    try source.refuseOverwriting(
-      [("--output", output)] + (picture == "none" ? [] : [("--picture", picture)]))
+    let outputs = [("--output", output)] + (picture == "none" ? [] : [("--picture", picture)])
+    try source.refuseOverwriting(outputs)
+    try OutputPaths.checkWritable(outputs)
     let model = try source.load()
     if let planar = model.task as? DensityMatchingTask {
       // Density matching: rank 0 draws them all (no collectives on this path).

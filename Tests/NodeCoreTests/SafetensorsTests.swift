@@ -113,5 +113,10 @@ import Testing
     #expect(
       error?.description.hasPrefix("cannot read safetensors file /nonexistent/w.safetensors")
         == true)
+    let directory = FileManager.default.temporaryDirectory
+    let refused = #expect(throws: SafetensorsError.self) {
+      try SafetensorsFile(contentsOf: directory)
+    }
+    #expect(refused?.description.contains("it is a directory") == true, "\(refused!)")
   }
 }

@@ -57,6 +57,9 @@ import Testing
     try "x,y\n1, 2\n-0.5 3e-1  # comment\n\n".write(to: csv, atomically: true, encoding: .utf8)
     #expect(try PointsFile.read(csv.path, dimension: 2) == [[1, 2], [-0.5, 0.3]])
     #expect(throws: DataError.self) { try PointsFile.read(csv.path, dimension: 3) }
+    // Windows line endings.
+    try "1,2\r\n3,4\r\n".write(to: csv, atomically: true, encoding: .utf8)
+    #expect(try PointsFile.read(csv.path, dimension: 2) == [[1, 2], [3, 4]])
     // A (2, 2) float32 .npy written by hand: magic, version 1.0, header, data.
     var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }"
     header += String(repeating: " ", count: (64 - (10 + header.count + 1) % 64) % 64) + "\n"

@@ -98,11 +98,47 @@ import Testing
         ["sample", "--config", config, "--weights", weights, "--output", config],
         "would overwrite --config"
       ),
+      (
+        ["sample", "--config", config, "--weights", weights, "--output", directory.path],
+        "is a directory; give a file name"
+      ),
+      (
+        ["sample", "--config", config, "--weights", weights, "--output", "/nonexistent/s.csv"],
+        "the directory /nonexistent does not exist"
+      ),
     ]
     for (arguments, message) in cases {
       let (status, output) = try MPIIntegrationTests.run(MPIIntegrationTests.tool!, arguments)
       #expect(status != 0 && output.contains(message), "exit \(status): \(output)")
     }
     #expect(try String(contentsOf: points, encoding: .utf8) == "1,2\n3,4\n")
+  }
+}
+
+/// Options the chosen command would silently ignore are refused.
+@Suite struct CommandLineIgnoredOptionTests {
+  @Test(
+    .enabled(if: MPIIntegrationTests.tool != nil, "needs the built node-dist"),
+    arguments: [
+      (["bench", "w3", "--save", "x.safetensors"], "--save is for w1 only"),
+      (["bench", "w2", "--gradient", "backprop"], "--gradient is for w1 only"),
+      (
+        ["bench", "w3", "--adjoint-first-step", "continue"], "--adjoint-first-step is for w1 and w2"
+      ),
+      (["bench", "w1", "--shared-step"], "--shared-step is for w3 only"),
+      (
+        ["eval", "w1", "--weights", "w.safetensors", "--rtol", "1e-2"], "eval w1 takes --tolerance"
+      ),
+      (
+        [
+          "train", "--config",
+          TrainingIntegrationTests.configs.appendingPathComponent("cnf-moons.yaml").path, "--set",
+          "model.width=",
+        ], "the value after '=' is empty"
+      ),
+    ])
+  func refused(arguments: [String], message: String) throws {
+    let (status, output) = try MPIIntegrationTests.run(MPIIntegrationTests.tool!, arguments)
+    #expect(status != 0 && output.contains(message), "exit \(status): \(output)")
   }
 }

@@ -263,7 +263,7 @@ import Testing
     let config = try reader(Self.exampleYAML)
     let assignments = [
       "optimizer.lr=3e-4", "optimizer.betas=[0.8, 0.9]", "model.kind = moons",
-      "schedule.lr.decay={kind: cosine, warmup: 5}", "run.resume=true", "data.name=",
+      "schedule.lr.decay={kind: cosine, warmup: 5}", "run.resume=true", "data.name=null",
     ]
     for assignment in assignments { try config.applyOverride(assignment) }
     #expect(config.overrides == assignments)
@@ -299,6 +299,7 @@ import Testing
       "optimizer.lr": "expected key=value, for example optimizer.lr=3e-4",
       "=3": "the key before '=' is empty",
       "optimizer..lr=3": "the key 'optimizer..lr' has an empty part",
+      "model.width=": "the value after '=' is empty; write null to use the key's default",
       "model.width.inner=3": "'model.width' holds '64', not a mapping of keys to values",
       "model=kind: cnf":
         "the value must be a scalar or a flow collection such as [1, 2] or {kind: cosine}",

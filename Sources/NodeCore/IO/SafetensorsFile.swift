@@ -33,6 +33,13 @@ public struct SafetensorsFile: Sendable {
 
   /// Reads and validates the file at `url`.
   public init(contentsOf url: URL) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory),
+      isDirectory.boolValue
+    {
+      throw SafetensorsError.unreadable(
+        path: url.path, reason: "it is a directory, not a safetensors file")
+    }
     let bytes: Data
     do {
       bytes = try Data(contentsOf: url)

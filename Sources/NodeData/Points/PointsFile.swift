@@ -30,9 +30,11 @@ public enum PointsFile {
   static func csv(_ data: Data, path: String) throws -> [[Double]] {
     let text = String(decoding: data, as: UTF8.self)
     var rows: [[Double]] = []
-    for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false)
-      .enumerated()
-    {
+    // Any line ending: "\r\n" (Windows) is one Character in Swift, not a "\n".
+    for (number, rawLine) in text.split(
+      omittingEmptySubsequences: false, whereSeparator: \.isNewline
+    )
+    .enumerated() {
       let line =
         rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
         .first.map(String.init)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""

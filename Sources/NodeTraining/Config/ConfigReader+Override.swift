@@ -26,6 +26,10 @@ extension ConfigReader {
       throw fail("the key '\(key)' has an empty part")
     }
     let text = assignment[assignment.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+    // An empty value would read as null, i.e. the default: almost surely a slip.
+    guard !text.isEmpty else {
+      throw fail("the value after '=' is empty; write null to use the key's default")
+    }
     let value: Node
     do {
       value = try Yams.compose(yaml: text) ?? Node("", .implicit, .plain)

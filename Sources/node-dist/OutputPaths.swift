@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+
+/// Checks made before any work on the files a command will write, so that
+/// a mistyped path fails at once with a plain message instead of after the
+/// work with a Foundation error.
+enum OutputPaths {
+  /// Refuses an output (option, path) that is a directory or whose parent
+  /// directory does not exist.
+  static func checkWritable(_ outputs: [(String, String)]) throws {
+    let manager = FileManager.default
+    for (option, path) in outputs {
+      let url = URL(fileURLWithPath: path)
+      var isDirectory: ObjCBool = false
+      if manager.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw ValidationError("\(option) \(path) is a directory; give a file name")
+      }
+      let parent = url.deletingLastPathComponent()
+      guard manager.fileExists(atPath: parent.path, isDirectory: &isDirectory),
+        isDirectory.boolValue
+      else {
+        throw ValidationError(
+          "\(option) \(path): the directory \(parent.path) does not exist")
+      }
+    }
+  }
+}
