@@ -16,8 +16,7 @@ extension EvalCommand {
     if let samples, samples < 1 { throw ValidationError("--samples must be ≥ 1, got \(samples)") }
     if output != nil && points == nil { throw ValidationError("--output needs --points") }
     if let output {
-      try OutputPaths.checkWritable([("--output", output)])
-      try source.refuseOverwriting(
+      try source.checkOutputs(
         [("--output", output)], inputs: points.map { [("--points", $0)] } ?? [])
     }
     let model = try source.load()

@@ -38,12 +38,14 @@ struct ModelSource: ParsableArguments {
     }
   }
 
-  /// Refuses outputs (option, path) that would overwrite each other, one of
-  /// `inputs` (option, path), the config or weights file read, or anything
+  /// Checks outputs (option, path) before any work: each must be writable
+  /// (``OutputPaths/checkWritable(_:)``), and none may overwrite another, one
+  /// of `inputs` (option, path), the config or weights file read, or anything
   /// inside the checkpoints read (the `--checkpoint` directory itself when it
   /// holds a manifest, else its `checkpoints/`): an output never destroys what
   /// the command reads or another output.
-  func refuseOverwriting(_ outputs: [(String, String)], inputs: [(String, String)] = []) throws {
+  func checkOutputs(_ outputs: [(String, String)], inputs: [(String, String)] = []) throws {
+    try OutputPaths.checkWritable(outputs)
     func resolved(_ path: String) -> String {
       URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }

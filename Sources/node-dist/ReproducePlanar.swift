@@ -50,12 +50,13 @@ struct ReproducePlanar: ParsableCommand {
   func validate() throws {
     if iterations < 1 { throw ValidationError("--iterations must be ≥ 1, got \(iterations)") }
     if every < 1 { throw ValidationError("--every must be ≥ 1, got \(every)") }
-    // The same ranges as the config's model.units and train.batch_size.
-    if !(1...100_000).contains(units) {
-      throw ValidationError("--units must be in 1 ... 100000, got \(units)")
-    }
-    if !(1...1_000_000).contains(batch) {
-      throw ValidationError("--batch must be in 1 ... 1000000, got \(batch)")
+    // The config's ranges for model.units and train.batch_size.
+    for (name, value, range) in [
+      ("--units", units, ModelConfiguration.unitsRange),
+      ("--batch", batch, TrainConfiguration.batchSizeRange),
+    ] where !range.contains(value) {
+      throw ValidationError(
+        "\(name) must be in \(range.lowerBound) ... \(range.upperBound), got \(value)")
     }
     if !(tolerance > 0 && tolerance < 1) {
       throw ValidationError("--tolerance must be in (0, 1), got \(tolerance)")

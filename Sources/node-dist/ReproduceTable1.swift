@@ -4,6 +4,7 @@ import NodeBench
 import NodeCore
 import NodeData
 import NodeModels
+import NodeTraining
 
 /// `node-dist reproduce table1`: the paper's Table 1 on Fashion-MNIST.
 struct ReproduceTable1: ParsableCommand {
@@ -53,11 +54,12 @@ struct ReproduceTable1: ParsableCommand {
   var resultFile: String?
 
   func validate() throws {
-    // The config's model.width rule: GroupNorm uses min(32, width) groups.
-    if !(1...4096).contains(width) || (width > 32 && width % 32 != 0) {
+    // The config's model.width rule for classifiers.
+    let widths = ModelConfiguration.widthRange
+    if !widths.contains(width) || !ModelConfiguration.isClassifierWidth(width) {
       throw ValidationError(
-        "--width must be in 1 ... 4096, at most 32 or a multiple of 32 (GroupNorm uses "
-          + "min(32, width) groups), got \(width)")
+        "--width must be in \(widths.lowerBound) ... \(widths.upperBound), "
+          + "\(ModelConfiguration.classifierWidthRule), got \(width)")
     }
     if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
     if let batches, batches < 1 {

@@ -45,8 +45,7 @@ struct SampleCommand: ParsableCommand {
 
   private func sample(on communicator: any Communicator) throws {
     let outputs = [("--output", output)] + (picture == "none" ? [] : [("--picture", picture)])
-    try source.refuseOverwriting(outputs)
-    try OutputPaths.checkWritable(outputs)
+    try source.checkOutputs(outputs)
     let model = try source.load()
     if let planar = model.task as? DensityMatchingTask {
       // Density matching: rank 0 draws them all (no collectives on this path).

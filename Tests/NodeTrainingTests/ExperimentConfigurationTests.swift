@@ -80,6 +80,10 @@ import Testing
     #expect(
       Self.message("model: {kind: resnet, adjoint_first_step: select}").contains(
         "adjoint_first_step"))
+    // Without the backsolve adjoint the key would change nothing: unknown there.
+    #expect(
+      Self.message("model: {kind: cnf, gradient: backprop, adjoint_first_step: continue}")
+        .contains("adjoint_first_step"))
   }
 
   @Test func toleranceKindsDecode() throws {

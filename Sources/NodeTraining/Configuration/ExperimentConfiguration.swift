@@ -62,6 +62,8 @@ public struct TrainConfiguration: Sendable, Equatable {
   public var length: Length
   /// The global batch (over all ranks).
   public var batchSize: Int
+  /// The global batches `train.batch_size` allows.
+  public static let batchSizeRange = 1...1_000_000
   /// Chunks per global batch: the unit of work and of the fixed-order
   /// reduction; the most ranks a run can use.
   public var chunks: Int
@@ -85,7 +87,7 @@ public struct TrainConfiguration: Sendable, Equatable {
       throw ConfigError.invalidValue(
         key: "train.steps / train.epochs", value: "both set", allowed: "one of the two")
     }
-    batchSize = try section.int("batch_size", default: 128, range: 1...1_000_000)
+    batchSize = try section.int("batch_size", default: 128, range: Self.batchSizeRange)
     // Default: the largest divisor of the batch up to 8 (up to 8 ranks).
     let batch = batchSize
     let divisor = (1...Swift.min(8, batch)).last { batch % $0 == 0 }!

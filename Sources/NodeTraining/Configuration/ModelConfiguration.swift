@@ -57,22 +57,30 @@ public struct ModelConfiguration: Sendable, Equatable {
   /// (e.g. PyTorch's `w1-init.safetensors`), or nil for the seeded initialisation.
   public var weights: String?
 
+  /// The widths `model.width` allows.
+  public static let widthRange = 1...4096
+  /// What a classifier's width must also be, and whether `width` is.
+  public static let classifierWidthRule =
+    "at most 32 or a multiple of 32 (GroupNorm uses min(32, width) groups)"
+  public static func isClassifierWidth(_ width: Int) -> Bool { width <= 32 || width % 32 == 0 }
+  /// The planar CNF's units `M` that `model.units` allows.
+  public static let unitsRange = 1...100_000
+
   init(_ section: ConfigSection) throws {
     kind = try section.choice("kind", default: nil)
     let isCNF = kind == .cnf
     // Each kind reads only the keys it uses: any other is reported as unknown.
-    width = kind == .planar ? 0 : try section.int("width", default: 64, range: 1...4096)
-    if kind != .cnf && kind != .planar && width > 32 && width % 32 != 0 {
+    width = kind == .planar ? 0 : try section.int("width", default: 64, range: Self.widthRange)
+    if kind != .cnf && kind != .planar && !Self.isClassifierWidth(width) {
       throw ConfigError.invalidValue(
-        key: "model.width", value: "\(width)",
-        allowed: "at most 32 or a multiple of 32 (GroupNorm uses min(32, width) groups)")
+        key: "model.width", value: "\(width)", allowed: Self.classifierWidthRule)
     }
     blocks =
       isCNF || kind == .resnet
       ? try section.int("blocks", default: kind == .resnet ? 6 : 1, range: 1...64) : 1
     (units, gateWidth) = (0, 0)
     if kind == .planar {
-      units = try section.int("units", default: 32, range: 1...100_000)
+      units = try section.int("units", default: 32, range: Self.unitsRange)
       gateWidth = try section.int("gate_width", default: 8, range: 1...100_000)
     }
     if isCNF || kind == .planar {
@@ -89,8 +97,9 @@ public struct ModelConfiguration: Sendable, Equatable {
     } else {
       (trace, gradient, kineticEnergy, jacobianFrobenius) = (.exact, .adjoint, 0, 0)
     }
+    // Read only where the backsolve adjoint runs: elsewhere the key would have no effect.
     adjointFirstStep =
-      isCNF || kind == .odenet
+      (isCNF || kind == .odenet) && gradient == .adjoint
       ? try section.choice("adjoint_first_step", default: .select) : .select
     maxSteps = isCNF ? try section.int("max_steps", default: 10_000, range: 1...10_000_000) : 10_000
     weights = try section.optionalString("weights")
