@@ -101,6 +101,9 @@ struct ModelSource: ParsableArguments {
     var step = 0
     var schedules: SolverTolerances
     let description: String
+    // The weights come from the checkpoint or --weights: the initial weights
+    // a training started from (model.weights) are not read, nor need exist.
+    let overrides = overrides + ["model.weights=null"]
     if let checkpoint {
       let loaded = try Self.checkpoint(at: URL(fileURLWithPath: checkpoint))
       let state = try JSONDecoder().decode(TrainingState.self, from: loaded.state)
@@ -154,7 +157,13 @@ struct ModelSource: ParsableArguments {
         Data("skipped \(failure.url.lastPathComponent): \(failure.reason)\n".utf8))
     }
     guard let loaded else {
-      throw ValidationError("--checkpoint \(url.path): no checkpoint there verifies")
+      throw ValidationError(
+        skipped.isEmpty
+          ? "--checkpoint \(url.path): holds no checkpoint (a step-… directory with "
+            + "manifest.json, here or in checkpoints/); train writes them every "
+            + "run.checkpoint_every steps and at the end"
+          : "--checkpoint \(url.path): none of its \(skipped.count) checkpoints verifies (see above)"
+      )
     }
     return loaded
   }

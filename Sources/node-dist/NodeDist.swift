@@ -17,10 +17,14 @@ struct NodeDist: ParsableCommand {
 
   /// Gives OpenBLAS its fast kernels on CPUs it does not know
   /// (``BLASKernelRestart``), keeps freed memory in the heap
-  /// (``HeapRetention``), then parses and runs the command.
+  /// (``HeapRetention``), refuses a mistyped command
+  /// name (``UnknownCommand``), then parses (a negative number after an option
+  /// is its value: ``NegativeOptionValues``) and runs the command.
   static func main() {
     BLASKernelRestart.restartIfNeeded()
     HeapRetention.apply()
-    main(nil)
+    let arguments = NegativeOptionValues.joined(Array(CommandLine.arguments.dropFirst()))
+    UnknownCommand.exitIfPresent(in: arguments, root: Self.self)
+    main(arguments)
   }
 }

@@ -24,4 +24,16 @@ enum OutputPaths {
       }
     }
   }
+
+  /// Refuses an output directory (option, path) that is empty or names
+  /// something other than a directory; a missing one is created later.
+  static func checkDirectory(_ option: String, _ path: String) throws {
+    if path.isEmpty { throw ValidationError("\(option) must name a directory, got an empty path") }
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+      !isDirectory.boolValue
+    {
+      throw ValidationError("\(option) \(path) is a file, not a directory; give a directory")
+    }
+  }
 }

@@ -53,6 +53,7 @@ struct ReproduceMoons: ParsableCommand {
     if weights != nil && initSeed != nil {
       throw ValidationError("give --weights or --init-seed, not both")
     }
+    try OutputPaths.checkDirectory("--output", output)
   }
 
   func run() throws {

@@ -50,6 +50,7 @@ struct ReproducePlanar: ParsableCommand {
   func validate() throws {
     if iterations < 1 { throw ValidationError("--iterations must be ≥ 1, got \(iterations)") }
     if every < 1 { throw ValidationError("--every must be ≥ 1, got \(every)") }
+    try OutputPaths.checkDirectory("--output", output)
     // The config's ranges for model.units and train.batch_size.
     for (name, value, range) in [
       ("--units", units, ModelConfiguration.unitsRange),

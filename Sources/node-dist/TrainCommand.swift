@@ -54,9 +54,7 @@ struct TrainCommand: ParsableCommand {
     if !(1...1024).contains(threads) {
       throw ValidationError("--threads must be in 1 ... 1024, got \(threads)")
     }
-    if runDir?.isEmpty == true {
-      throw ValidationError("--run-dir must name a directory, got an empty path")
-    }
+    if let runDir { try OutputPaths.checkDirectory("--run-dir", runDir) }
     if blasThreads < 1 { throw ValidationError("--blas-threads must be ≥ 1, got \(blasThreads)") }
   }
 
@@ -80,8 +78,6 @@ struct TrainCommand: ParsableCommand {
       totalSteps: trainer.settings.steps, logEvery: experiment.run.logEvery)
     if rank0 {
       try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-      try experiment.resolvedYAML.write(
-        to: directory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
       trainer.observer = progress.handle
       progress.line(
         "\(experiment.model.kind.rawValue) (\(trainer.task.parameterCount) parameters) on "
@@ -95,6 +91,20 @@ struct TrainCommand: ParsableCommand {
     try trainer.start(resume: resume)
     if resume && trainer.step == 0 && rank0 {
       progress.line("--resume: no checkpoint in \(directory.path) verifies; starting afresh")
+    }
+    // Every rank has the checkpoint's step: all stop here together, writing nothing.
+    if trainer.step >= trainer.settings.steps {
+      if rank0 {
+        progress.line(
+          "nothing to train: the checkpoint is at step \(trainer.step) and this run ends at "
+            + "step \(trainer.settings.steps) (train.steps, or train.epochs); raise it to train "
+            + "on, or evaluate the checkpoint with 'node-dist eval --checkpoint \(directory.path)'")
+      }
+      return
+    }
+    if rank0 {
+      try experiment.resolvedYAML.write(
+        to: directory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
     }
     let final = try trainer.run()
     let seconds = (clock.now - start).seconds

@@ -60,6 +60,14 @@ import Testing
     // Windows line endings.
     try "1,2\r\n3,4\r\n".write(to: csv, atomically: true, encoding: .utf8)
     #expect(try PointsFile.read(csv.path, dimension: 2) == [[1, 2], [3, 4]])
+    // Values with no density, named by their line.
+    for text in ["nan", "inf", "-1e300"] {
+      try "x,y\n1,2\n3,\(text)\n".write(to: csv, atomically: true, encoding: .utf8)
+      let error = #expect(throws: DataError.self) { try PointsFile.read(csv.path, dimension: 2) }
+      let message = error.map { "\($0)" } ?? ""
+      #expect(
+        message.contains("line 3 has a value that is not a finite 32-bit float"), "\(message)")
+    }
     // A (2, 2) float32 .npy written by hand: magic, version 1.0, header, data.
     var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }"
     header += String(repeating: " ", count: (64 - (10 + header.count + 1) % 64) % 64) + "\n"
@@ -71,6 +79,14 @@ import Testing
     let npy = directory.appendingPathComponent("p.npy")
     try Data(bytes).write(to: npy)
     #expect(try PointsFile.read(npy.path, dimension: 2) == [[1, -2], [0.25, 4]])
+    var infinite = bytes
+    withUnsafeBytes(of: Float.infinity.bitPattern.littleEndian) {
+      infinite.replaceSubrange((bytes.count - 8)..<(bytes.count - 4), with: $0)
+    }
+    try Data(infinite).write(to: npy)
+    let error = #expect(throws: DataError.self) { try PointsFile.read(npy.path, dimension: 2) }
+    let message = error.map { "\($0)" } ?? ""
+    #expect(message.contains("point 2 has a coordinate that is not a finite"), "\(message)")
     try Data(bytes.prefix(bytes.count - 4)).write(to: npy)
     #expect(throws: DataError.self) { try PointsFile.read(npy.path, dimension: 2) }
   }

@@ -41,6 +41,17 @@ import Testing
     #expect(output.contains("--checkpoint \(url.path): not a directory"), "\(output)")
     #expect(try Data(contentsOf: url) == before)
   }
+
+  /// `--checkpoint` given a directory with no checkpoint in it.
+  @Test(.enabled(if: MPIIntegrationTests.tool != nil, "needs the built node-dist"))
+  func evalRefusesADirectoryWithoutCheckpoints() throws {
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("no-checkpoints-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: url) }
+    let output = try refusal(["eval", "--checkpoint", url.path])
+    #expect(output.contains("--checkpoint \(url.path): holds no checkpoint"), "\(output)")
+  }
 }
 
 /// Sizes a command would try to allocate, and thread counts it would start,
@@ -61,6 +72,17 @@ import Testing
         ["train", "--config", "/nonexistent.yaml", "--run-dir", ""],
         "--run-dir must name a directory"
       ),
+      (
+        ["trian", "--config", "x.yaml"],
+        "unknown command 'trian' for 'node-dist' — did you mean 'train'?"
+      ),
+      (["reproduce", "plnar"], "unknown command 'plnar' for 'node-dist reproduce' — did you mean"),
+      (["sample", "--checkpoint", "/nonexistent", "--count", "-1"], "--count must be in 1 ..."),
+      (["eval", "--checkpoint", "/nonexistent", "--rtol", "-1e-3"], "--rtol must be in"),
+      (["reproduce", "moons", "--output", "/dev/null"], "is a file, not a directory"),
+      (["reproduce", "planar", "--output", "/dev/null"], "is a file, not a directory"),
+      (["train", "--config", "/nonexistent.yaml", "--run-dir", "/dev/null"], "is a file, not"),
+      (["reproduce", "xyz"], "'node-dist reproduce'. The commands are: table1, moons, planar."),
     ])
   func refusesBeforeAnyWork(arguments: [String], message: String) throws {
     let (status, output) = try MPIIntegrationTests.run(MPIIntegrationTests.tool!, arguments)
@@ -112,6 +134,35 @@ import Testing
       #expect(status != 0 && output.contains(message), "exit \(status): \(output)")
     }
     #expect(try String(contentsOf: points, encoding: .utf8) == "1,2\n3,4\n")
+  }
+}
+
+/// What a command does not read, it does not check.
+@Suite struct CommandLineUnreadInputTests {
+  /// `sample --config X --weights W` reads W, not X's `model.weights` (the
+  /// initial weights of a training), which may no longer exist.
+  @Test(.enabled(if: MPIIntegrationTests.tool != nil, "needs the built node-dist"))
+  func sampleIgnoresTheConfigsInitialWeights() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("node-dist-unread-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let weights = directory.appendingPathComponent("w1.safetensors").path
+    let (saved, log) = try MPIIntegrationTests.run(
+      MPIIntegrationTests.tool!,
+      ["bench", "w1", "--iters", "1", "--warmup", "0", "--save", weights])
+    #expect(saved == 0, "\(log)")
+    let config = TrainingIntegrationTests.configs.appendingPathComponent("cnf-moons.yaml").path
+    let samples = directory.appendingPathComponent("samples.csv")
+    let (status, output) = try MPIIntegrationTests.run(
+      MPIIntegrationTests.tool!,
+      [
+        "sample", "--config", config, "--set", "model.weights=/nonexistent/init.safetensors",
+        "--weights", weights, "--count", "3", "--output", samples.path, "--picture", "none",
+      ])
+    #expect(status == 0, "\(output)")
+    let rows = try String(contentsOf: samples, encoding: .utf8).split(separator: "\n")
+    #expect(rows.count == 4 && rows[0] == "x1,x2,log_density", "\(rows)")
   }
 }
 

@@ -102,6 +102,8 @@ import Testing
     let (status, uninterrupted) = try Self.runAlone(
       arguments + ["--run-dir", base.appendingPathComponent("whole").path])
     #expect(status == 0, "the uninterrupted run failed: \(uninterrupted)")
+    try expectResumingAFinishedRunChangesNothing(
+      arguments: arguments, directory: base.appendingPathComponent("whole"))
 
     let killedDirectory = base.appendingPathComponent("killed")
     let process = Process()
@@ -139,5 +141,36 @@ import Testing
     #expect(
       try Self.summary(resumed)["parameters_hash"] as? String
         == (try Self.summary(uninterrupted)["parameters_hash"] as? String))
+  }
+
+  /// Resuming a finished run with as many steps or fewer trains nothing,
+  /// succeeds, says so, and leaves every file of the run as it was.
+  func expectResumingAFinishedRunChangesNothing(arguments: [String], directory: URL) throws {
+    func contents() throws -> [String: Data] {
+      let paths = FileManager.default.subpaths(atPath: directory.path) ?? []
+      var files: [String: Data] = [:]
+      for path in paths where path != ".lock" {
+        let url = directory.appendingPathComponent(path)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory),
+          !isDirectory.boolValue
+        {
+          files[path] = try Data(contentsOf: url)
+        }
+      }
+      return files
+    }
+    let before = try contents()
+    #expect(before.keys.contains("config.yaml") && before.keys.contains("metrics.jsonl"))
+    for steps in [40, 20] {
+      let (status, output) = try Self.runAlone(
+        arguments + ["--set", "train.steps=\(steps)", "--run-dir", directory.path, "--resume"])
+      #expect(status == 0, "\(output)")
+      #expect(
+        output.contains(
+          "nothing to train: the checkpoint is at step 40 and this run ends at step \(steps)"),
+        "\(output)")
+      #expect(try contents() == before, "resuming a finished run changed its files")
+    }
   }
 }

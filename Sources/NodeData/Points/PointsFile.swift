@@ -18,6 +18,11 @@ public enum PointsFile {
     let rows =
       path.lowercased().hasSuffix(".npy") ? try npy(data, path: path) : try csv(data, path: path)
     guard !rows.isEmpty else { throw DataError.invalidFile(path: path, reason: "holds no points") }
+    // CSV rows were checked line by line; a .npy file's values are checked here.
+    if let bad = rows.firstIndex(where: { !$0.allSatisfy(isFiniteFloat) }) {
+      throw DataError.invalidFile(
+        path: path, reason: "point \(bad + 1) has a coordinate \(nonFiniteNote(rows[bad]))")
+    }
     if let bad = rows.firstIndex(where: { $0.count != dimension }) {
       throw DataError.invalidFile(
         path: path,
@@ -46,9 +51,24 @@ public enum PointsFile {
         throw DataError.invalidFile(
           path: path, reason: "line \(number + 1) is not a list of numbers: '\(line.prefix(80))'")
       }
-      rows.append(values.map { $0! })
+      let row = values.map { $0! }
+      if !row.allSatisfy(isFiniteFloat) {
+        throw DataError.invalidFile(
+          path: path, reason: "line \(number + 1) has a value \(nonFiniteNote(row))")
+      }
+      rows.append(row)
     }
     return rows
+  }
+
+  /// Whether `value` is finite once rounded to the models' `Float`.
+  static func isFiniteFloat(_ value: Double) -> Bool { Float(value).isFinite }
+
+  /// The first value of `row` that is not a finite float, and what is allowed.
+  static func nonFiniteNote(_ row: [Double]) -> String {
+    let value = row.first { !isFiniteFloat($0) } ?? .nan
+    return "that is not a finite 32-bit float (\(value)); log-densities need finite points"
+      + " of magnitude below \(Float.greatestFiniteMagnitude)"
   }
 
   static func npy(_ data: Data, path: String) throws -> [[Double]] {
