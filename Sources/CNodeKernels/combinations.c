@@ -49,3 +49,28 @@ ND_TARGET void nd_linear_combination_f32(const float *weights, const float *cons
     nd_combination_block(weights, terms, count, i, base, scales, out, lanes, 1);
   }
 }
+
+// The error measure's per-element terms: q = (h e / (atol + rtol max(|y0|, |y1|)))^2,
+// 0 where h e is 0, NaN where y1 is not finite — each product, sum and
+// quotient rounded on its own, as the portable loop does.
+ND_TARGET void nd_scaled_error_squares_f32(long n, const float *error_sum, const float *steps,
+                                           const float *y0, const float *y1, float rtol,
+                                           float atol, float *out) {
+  const __m256 relative = _mm256_set1_ps(rtol), absolute = _mm256_set1_ps(atol);
+  const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
+  const __m256 infinity = _mm256_set1_ps(__builtin_inff()), nan = _mm256_set1_ps(__builtin_nanf(""));
+  for (long i = 0; i < n; i += 8) {
+    long lanes = n - i < 8 ? n - i : 8;
+    __m256 end = nd_load(y1 + i, lanes);
+    __m256 magnitude = _mm256_max_ps(_mm256_andnot_ps(sign, nd_load(y0 + i, lanes)),
+                                     _mm256_andnot_ps(sign, end));
+    __m256 scale = _mm256_add_ps(absolute, _mm256_mul_ps(relative, magnitude));
+    __m256 error = _mm256_mul_ps(nd_load(steps + i, lanes), nd_load(error_sum + i, lanes));
+    __m256 scaled = _mm256_div_ps(error, scale);
+    scaled = _mm256_blendv_ps(scaled, zero, _mm256_cmp_ps(error, zero, _CMP_EQ_OQ));
+    __m256 square = _mm256_mul_ps(scaled, scaled);
+    // |y1| < inf is false for ±inf and NaN.
+    __m256 finite = _mm256_cmp_ps(_mm256_andnot_ps(sign, end), infinity, _CMP_LT_OQ);
+    nd_store(out + i, _mm256_blendv_ps(nan, square, finite), lanes);
+  }
+}

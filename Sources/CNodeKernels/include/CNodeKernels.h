@@ -40,6 +40,11 @@ void nd_tanh_f32(const float *x, float *y, long n);
 /// absolute error below 2e-7).
 void nd_sigmoid_f32(const float *x, float *y, long n);
 
+/// y = x^e = 2^(e log2 x) for the first n elements (y may be x), for positive finite x
+/// (below FLT_MIN taken as FLT_MIN; NaN, infinities and results beyond 2^±126 are not
+/// meaningful): a few 1e-7 relative, plus e log2 x's rounding.
+void nd_positive_pow_f32(const float *x, float e, float *y, long n);
+
 /// y = x > 0 ? x : 0 for the first n elements (y may be x; NaN and -0 give +0).
 void nd_relu_f32(const float *x, float *y, long n);
 
@@ -304,6 +309,14 @@ void nd_group_norm_backward_f32(const float *hat, const float *inverse, const fl
 /// rounded on its own (no fused multiply-add). `out` overlaps no input.
 void nd_linear_combination_f32(const float *weights, const float *const *terms, long count, long n,
                                const float *base, const float *scales, float *out);
+
+/// The adaptive step's per-element error terms for i < n:
+/// out[i] = (steps[i] error_sum[i] / (atol + rtol max(|y0[i]|, |y1[i]|)))², 0 where
+/// steps[i] error_sum[i] is 0 and NaN where y1[i] is not finite; every operation rounded on
+/// its own. `out` may be `error_sum`.
+void nd_scaled_error_squares_f32(long n, const float *error_sum, const float *steps,
+                                 const float *y0, const float *y1, float rtol, float atol,
+                                 float *out);
 
 #ifdef __cplusplus
 }

@@ -36,4 +36,31 @@ extension Elementwise {
     for t in 1..<termCount { axpy(weights[t], terms[t], out, count: count) }
     if let base { addScaled(base: base.values, scales: base.scales, out, into: out, count: count) }
   }
+
+  /// The adaptive step's error terms element by element: `out[i] = (h[i] e[i] /
+  /// (atol + rtol · max(|y₀[i]|, |y₁[i]|)))²` for `i < count`, `0` where `h[i] e[i]`
+  /// is zero (so that `atol = 0` and a zero state give no `0/0`) and NaN where
+  /// `y₁[i]` is not finite. Every operation rounds on its own, in this order,
+  /// for `Float` (an AVX2 pass) and other scalars alike; `out` may be `e`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func scaledErrorSquares<Scalar: TensorScalar>(
+    count: Int, errorSum e: UnsafePointer<Scalar>, steps h: UnsafePointer<Scalar>,
+    start y0: UnsafePointer<Scalar>, end y1: UnsafePointer<Scalar>,
+    relativeTolerance rtol: Scalar, absoluteTolerance atol: Scalar,
+    into out: UnsafeMutablePointer<Scalar>
+  ) {
+    if usesFloatKernels(Scalar.self) {
+      nd_scaled_error_squares_f32(
+        count, e.floats, h.floats, y0.floats, y1.floats, Float(rtol), Float(atol), out.floats)
+      return
+    }
+    for i in 0..<count {
+      let end = y1[i]
+      let scale = atol + rtol * Swift.max(Swift.abs(y0[i]), Swift.abs(end))
+      let error = h[i] * e[i]
+      let scaled = error == 0 ? 0 : error / scale
+      out[i] = end.isFinite ? scaled * scaled : .nan
+    }
+  }
 }

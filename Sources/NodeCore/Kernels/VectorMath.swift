@@ -43,6 +43,24 @@ public enum VectorMath {
     sigmoid(UnsafePointer(x), into: x, count: count)
   }
 
+  /// `y = x^e` for `count` positive finite values (`y` may be `x`). `Float`
+  /// computes `2^(e log₂ x)` by polynomials, 8 at a time (relative error a few
+  /// 1e-7 plus the rounding of `e log₂ x`; `x` below the smallest normal is
+  /// taken as it); other scalars call `pow`. Meant for factors such as a step
+  /// size's, where speed matters more than the last bits.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func positivePower<Scalar: TensorScalar>(
+    _ x: UnsafePointer<Scalar>, exponent e: Scalar, into y: UnsafeMutablePointer<Scalar>,
+    count: Int
+  ) {
+    if usesFloatKernels(Scalar.self) {
+      nd_positive_pow_f32(x.floats, Float(e), y.floats, count)
+    } else {
+      for i in 0..<count { y[i] = Scalar.pow(x[i], e) }
+    }
+  }
+
   /// `y = x > 0 ? x : 0` for `count` values (`y` may be `x`).
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)

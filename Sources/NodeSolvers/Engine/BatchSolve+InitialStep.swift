@@ -19,15 +19,8 @@ extension BatchSolve {
     // d0, d1 per row in rowErrorSquares / rowNextStep as scratch.
     let d0 = ws.rowErrorSquares
     let d1 = ws.rowNextStep
-    for r in 0..<n {
-      let row = r * dimension
-      d0[r] = sumOfScaledSquares(
-        y + row, minus: nil, reference: y + row, dimension: errorDimension,
-        relativeTolerance: rtol, absoluteTolerance: atol)
-      d1[r] = sumOfScaledSquares(
-        f0 + row, minus: nil, reference: y + row, dimension: errorDimension,
-        relativeTolerance: rtol, absoluteTolerance: atol)
-    }
+    scaledSquareSums(of: y, into: d0, rtol: rtol, atol: atol)
+    scaledSquareSums(of: f0, into: d1, rtol: rtol, atol: atol)
     normalise(d0, rows: n, elementsPerRow: d, shared: shared)
     normalise(d1, rows: n, elementsPerRow: d, shared: shared)
     for r in 0..<n {
@@ -43,23 +36,48 @@ extension BatchSolve {
     evaluateStage(1, input: ws.stageInput, times: ws.rowStageTime)
     // d2 = ‖f(t₀ + h₀, y₀ + h₀ f₀) − f₀‖ / h₀, in the stage-time scratch.
     let d2 = ws.rowStageTime
-    for r in 0..<n {
-      let row = r * dimension
-      d2[r] = sumOfScaledSquares(
-        f1 + row, minus: f0 + row, reference: y + row, dimension: errorDimension,
-        relativeTolerance: rtol, absoluteTolerance: atol)
-    }
+    let difference = ws.stageInput
+    for i in 0..<(n * dimension) { difference[i] = f1[i] - f0[i] }
+    scaledSquareSums(of: difference, into: d2, rtol: rtol, atol: atol)
     normalise(d2, rows: n, elementsPerRow: d, shared: shared)
-    let exponent = 1 / Scalar(method.order)
+    // h1 = (0.01 / max(d1, d2))^(1/p), the powers in one vector pass.
+    let derivatives = ws.rowErrorSquares
+    let powers = ws.rowErrorPowers
+    for r in 0..<n {
+      derivatives[r] = Swift.max(d1[r], d2[r] / Swift.abs(ws.rowStep[r]))
+      powers[r] = Scalar(0.01) / derivatives[r]
+    }
+    VectorMath.positivePower(powers, exponent: 1 / Scalar(method.order), into: powers, count: n)
     for r in 0..<n {
       let h0 = Swift.abs(ws.rowStep[r])
-      let derivative = Swift.max(d1[r], d2[r] / h0)
-      var h1 =
-        derivative <= 1e-15
-        ? Swift.max(Scalar(1e-6), h0 * Scalar(1e-3))
-        : Scalar.pow(Scalar(0.01) / derivative, exponent)
-      if !h1.isFinite { h1 = h0 }
+      let derivative = derivatives[r]
+      var h1 = derivative <= 1e-15 ? Swift.max(Scalar(1e-6), h0 * Scalar(1e-3)) : powers[r]
+      if !h1.isFinite || !derivative.isFinite { h1 = h0 }
       ws.rowStep[r] = direction(row: r) * Swift.min(100 * h0, h1, pi.maxStepSize)
+    }
+  }
+
+  /// Each active row's `Σ_d (v_d / (atol + rtol · |y₀_d|))²` over its
+  /// controlled components into `sums` (`v_d = 0` counting 0), the
+  /// divisions in one vector pass (``Elementwise/scaledErrorSquares``
+  /// with unit steps and `y₀` as both states, so the scale is
+  /// `atol + rtol · |y₀|`). Uses `elementStep` and `errorScratch`.
+  func scaledSquareSums(
+    of values: UnsafePointer<Scalar>, into sums: UnsafeMutablePointer<Scalar>, rtol: Scalar,
+    atol: Scalar
+  ) {
+    let ws = buffers
+    let count = active * dimension
+    let ones = ws.elementStep
+    ones.update(repeating: 1, count: count)
+    Elementwise.scaledErrorSquares(
+      count: count, errorSum: values, steps: ones, start: ws.states, end: ws.states,
+      relativeTolerance: rtol, absoluteTolerance: atol, into: ws.errorScratch)
+    for r in 0..<active {
+      let base = r * dimension
+      var sum: Scalar = 0
+      for i in base..<(base + errorDimension) { sum = sum + ws.errorScratch[i] }
+      sums[r] = sum
     }
   }
 

@@ -223,6 +223,12 @@ struct BatchSolve<Scalar: TensorScalar> {
         into: ws.trialStates)
     }
     measureErrors()
+    if case .adaptive = controller {
+      // The factors' powers in one vector pass: a scalar powf per row cost
+      // about as much as the rest of the decision.
+      VectorMath.positivePower(
+        ws.rowErrorSquares, exponent: errorExponent, into: ws.rowErrorPowers, count: n)
+    }
     for r in 0..<n { decide(row: r) }
     if let observer {
       for r in 0..<n { ws.rowEndTime[r] = timeAfterStep(row: r) }
@@ -275,8 +281,7 @@ struct BatchSolve<Scalar: TensorScalar> {
       terms.sum(count: n * dimension, into: scratch)
       scaledErrorSquares(
         rows: n, dimension: dimension, controlled: errorDimension, errorSum: scratch,
-        steps: ws.rowStep,
-        start: ws.states, end: ws.trialStates,
+        elementSteps: ws.elementStep, start: ws.states, end: ws.trialStates,
         relativeTolerance: pi.relativeTolerance, absoluteTolerance: pi.absoluteTolerance,
         into: squares)
     }
@@ -329,7 +334,9 @@ struct BatchSolve<Scalar: TensorScalar> {
   // Inlined into the step's loop over rows: 0.25 % fewer instructions in W3
   // (callgrind, `bench w3 --iters 10 --warmup 0`).
   /// Accepts or rejects row `r`'s step and proposes its next step size
-  /// (``PIController``), updating the sample's controller state and counts.
+  /// (``PIController``; the error ratio's power `ratio^errorExponent` comes
+  /// from `rowErrorPowers`, filled by ``step()``), updating the sample's
+  /// controller state and counts.
   @inline(__always)
   func decide(row r: Int) {
     let ws = buffers
@@ -355,7 +362,7 @@ struct BatchSolve<Scalar: TensorScalar> {
         if ratio == 0 {
           factor = pi.maxFactor
         } else {
-          factor = pi.safety * Scalar.pow(ratio, errorExponent)
+          factor = pi.safety * ws.rowErrorPowers[r]
           if accepted && previousErrorExponent != 0 {
             factor *= Scalar.pow(ws.samplePreviousRatio[s], previousErrorExponent)
           }

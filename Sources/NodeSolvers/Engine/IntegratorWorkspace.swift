@@ -21,6 +21,8 @@ final class IntegratorWorkspace<Scalar: TensorScalar> {
   let rowEndTime = ScratchBuffer<Scalar>()
   let rowErrorSquares = ScratchBuffer<Scalar>()
   let rowThirdOrderErrorSquares = ScratchBuffer<Scalar>()
+  /// `ratio^errorExponent` of each row's error ratio, for its step-size factor.
+  let rowErrorPowers = ScratchBuffer<Scalar>()
   let rowSample = ScratchBuffer<Int>()
   let rowSampleIdentifier = ScratchBuffer<Int>()
   let denseRows = ScratchBuffer<Int>()
@@ -61,7 +63,7 @@ final class IntegratorWorkspace<Scalar: TensorScalar> {
     for buffer in stages { buffer.reserve(block) }
     for buffer in [
       rowTime, rowStep, rowNextStep, rowStageTime, rowEndTime, rowErrorSquares,
-      rowThirdOrderErrorSquares,
+      rowThirdOrderErrorSquares, rowErrorPowers,
       sampleEndTime,
       samplePreviousRatio,
     ] {
@@ -98,6 +100,7 @@ struct WorkspacePointers<Scalar: TensorScalar> {
   let rowEndTime: UnsafeMutablePointer<Scalar>
   let rowErrorSquares: UnsafeMutablePointer<Scalar>
   let rowThirdOrderErrorSquares: UnsafeMutablePointer<Scalar>
+  let rowErrorPowers: UnsafeMutablePointer<Scalar>
   let rowSample: UnsafeMutablePointer<Int>
   let rowSampleIdentifier: UnsafeMutablePointer<Int>
   let denseRows: UnsafeMutablePointer<Int>
@@ -134,6 +137,7 @@ struct WorkspacePointers<Scalar: TensorScalar> {
     rowEndTime = workspace.rowEndTime.base
     rowErrorSquares = workspace.rowErrorSquares.base
     rowThirdOrderErrorSquares = workspace.rowThirdOrderErrorSquares.base
+    rowErrorPowers = workspace.rowErrorPowers.base
     rowSample = workspace.rowSample.base
     rowSampleIdentifier = workspace.rowSampleIdentifier.base
     denseRows = workspace.denseRows.base

@@ -59,31 +59,29 @@ struct StageCombination<Scalar: TensorScalar> {
 
 /// The squared-error sums `Σ_d (h e_d / (atol + rtol · max(|y₀|, |y₁|)))²` of
 /// each row over its first `controlled` of `dimension` components, with
-/// `e = Σ_j e_j k_j` already in `errorSum`. A row whose new state is
-/// non-finite in any component, controlled or not, gets NaN.
+/// `e = Σ_j e_j k_j` already in `errorSum` (overwritten by the terms) and the
+/// row's step spread over its elements in `elementSteps`. A row whose new
+/// state is non-finite in any component, controlled or not, gets NaN.
 func scaledErrorSquares<Scalar: TensorScalar>(
-  rows: Int, dimension: Int, controlled: Int, errorSum: UnsafePointer<Scalar>,
-  steps h: UnsafePointer<Scalar>, start y0: UnsafePointer<Scalar>, end y1: UnsafePointer<Scalar>,
-  relativeTolerance rtol: Scalar, absoluteTolerance atol: Scalar,
+  rows: Int, dimension: Int, controlled: Int, errorSum: UnsafeMutablePointer<Scalar>,
+  elementSteps h: UnsafePointer<Scalar>, start y0: UnsafePointer<Scalar>,
+  end y1: UnsafePointer<Scalar>, relativeTolerance rtol: Scalar, absoluteTolerance atol: Scalar,
   into squares: UnsafeMutablePointer<Scalar>
 ) {
+  // The divisions in one vector pass over every element; the row sums in order.
+  let terms = errorSum
+  Elementwise.scaledErrorSquares(
+    count: rows * dimension, errorSum: errorSum, steps: h, start: y0, end: y1,
+    relativeTolerance: rtol, absoluteTolerance: atol, into: terms)
   for r in 0..<rows {
-    let hr = h[r]
     let base = r * dimension
     var sum: Scalar = 0
-    var finite = true
-    for d in base..<(base + controlled) {
-      let end = y1[d]
-      finite = finite && end.isFinite
-      let scale = atol + rtol * Swift.max(Swift.abs(y0[d]), Swift.abs(end))
-      let error = hr * errorSum[d]
-      let scaled = error == 0 ? 0 : error / scale
-      sum = sum + scaled * scaled
-    }
-    if controlled < dimension {
-      finite =
-        finite && Elementwise.allFinite(y1 + base + controlled, count: dimension - controlled)
-    }
+    for d in base..<(base + controlled) { sum = sum + terms[d] }
+    // A NaN term above is a non-finite controlled component (or error); the
+    // others need only be finite.
+    let finite =
+      controlled == dimension
+      || Elementwise.allFinite(y1 + base + controlled, count: dimension - controlled)
     squares[r] = finite ? sum : .nan
   }
 }
@@ -93,19 +91,4 @@ func rowIsFinite<Scalar: TensorScalar>(
   _ values: UnsafePointer<Scalar>, row r: Int, dimension: Int
 ) -> Bool {
   Elementwise.allFinite(values + r * dimension, count: dimension)
-}
-
-/// `Σ_d ((values − subtrahend) / (atol + rtol · |reference|))²` over one row.
-func sumOfScaledSquares<Scalar: TensorScalar>(
-  _ values: UnsafePointer<Scalar>, minus subtrahend: UnsafePointer<Scalar>?,
-  reference: UnsafePointer<Scalar>, dimension: Int,
-  relativeTolerance rtol: Scalar, absoluteTolerance atol: Scalar
-) -> Scalar {
-  var sum: Scalar = 0
-  for d in 0..<dimension {
-    let value = subtrahend.map { values[d] - $0[d] } ?? values[d]
-    let scaled = value == 0 ? 0 : value / (atol + rtol * Swift.abs(reference[d]))
-    sum = sum + scaled * scaled
-  }
-  return sum
 }
