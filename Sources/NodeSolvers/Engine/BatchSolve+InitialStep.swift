@@ -52,6 +52,7 @@ extension BatchSolve {
       let h0 = Swift.abs(ws.rowStep[r])
       let derivative = derivatives[r]
       var h1 = derivative <= 1e-15 ? Swift.max(Scalar(1e-6), h0 * Scalar(1e-3)) : powers[r]
+      // A derivative that overflowed keeps h₀ (its power would be a zero step).
       if !h1.isFinite || !derivative.isFinite { h1 = h0 }
       ws.rowStep[r] = direction(row: r) * Swift.min(100 * h0, h1, pi.maxStepSize)
     }
