@@ -80,9 +80,7 @@ struct BenchCommand: ParsableCommand {
 
   func validate() throws {
     // No workload has more chunks than this to share among threads.
-    guard (1...1024).contains(threads) else {
-      throw ValidationError("--threads must be in 1 ... 1024, got \(threads)")
-    }
+    try OptionBounds.check("--threads", threads, in: 1...1024)
     guard iters >= 1 else { throw ValidationError("--iters must be at least 1, got \(iters)") }
     guard warmup >= 0 else { throw ValidationError("--warmup must be at least 0, got \(warmup)") }
     // Options that the chosen workload would silently ignore.

@@ -28,9 +28,7 @@ struct DemoCommand: ParsableCommand {
   var tolerances: String = "1e-3,1e-5,1e-7"
 
   func validate() throws {
-    guard (1...1_000_000).contains(samples) else {
-      throw ValidationError("--samples must be in 1 ... 1000000, got \(samples)")
-    }
+    try OptionBounds.check("--samples", samples, in: 1...1_000_000)
     guard span > 0 && span.isFinite else {
       throw ValidationError("--span must be positive, got \(span)")
     }

@@ -54,6 +54,13 @@ struct ModelSource: ParsableArguments {
       + [("--config", config), ("--weights", weights)].compactMap { name, path in
         path.map { (name, $0) }
       }
+    // The checkpoints read: the directory itself, or a run directory's checkpoints/.
+    let checkpoints = checkpoint.map { checkpoint in
+      let given = URL(fileURLWithPath: checkpoint)
+      let isCheckpoint = FileManager.default.fileExists(
+        atPath: given.appendingPathComponent("manifest.json").path)
+      return resolved(isCheckpoint ? checkpoint : given.appendingPathComponent("checkpoints").path)
+    }
     for (k, (name, path)) in outputs.enumerated() {
       let target = resolved(path)
       for (other, otherPath) in outputs[..<k] where resolved(otherPath) == target {
@@ -62,12 +69,7 @@ struct ModelSource: ParsableArguments {
       for (input, inputPath) in read where resolved(inputPath) == target {
         throw ValidationError("\(name) \(path) would overwrite \(input), which this command reads")
       }
-      if let checkpoint {
-        let given = URL(fileURLWithPath: checkpoint)
-        let isCheckpoint = FileManager.default.fileExists(
-          atPath: given.appendingPathComponent("manifest.json").path)
-        let directory = resolved(
-          isCheckpoint ? checkpoint : given.appendingPathComponent("checkpoints").path)
+      if let checkpoint, let directory = checkpoints {
         if target == directory || target.hasPrefix(directory + "/") {
           throw ValidationError(
             "\(name) \(path) lies inside the checkpoints of --checkpoint \(checkpoint), which "

@@ -44,12 +44,8 @@ struct ReproduceMoons: ParsableCommand {
   func validate() throws {
     if iterations < 0 { throw ValidationError("--iterations must be ≥ 0, got \(iterations)") }
     if every < 1 { throw ValidationError("--every must be ≥ 1, got \(every)") }
-    if !(1...10_000_000).contains(heldOut) {
-      throw ValidationError("--held-out must be in 1 ... 10000000, got \(heldOut)")
-    }
-    if !(1...10_000_000).contains(pictureSamples) {
-      throw ValidationError("--picture-samples must be in 1 ... 10000000, got \(pictureSamples)")
-    }
+    try OptionBounds.check("--held-out", heldOut, in: 1...10_000_000)
+    try OptionBounds.check("--picture-samples", pictureSamples, in: 1...10_000_000)
     if weights != nil && initSeed != nil {
       throw ValidationError("give --weights or --init-seed, not both")
     }

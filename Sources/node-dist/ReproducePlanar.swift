@@ -52,13 +52,8 @@ struct ReproducePlanar: ParsableCommand {
     if every < 1 { throw ValidationError("--every must be ≥ 1, got \(every)") }
     try OutputPaths.checkDirectory("--output", output)
     // The config's ranges for model.units and train.batch_size.
-    for (name, value, range) in [
-      ("--units", units, ModelConfiguration.unitsRange),
-      ("--batch", batch, TrainConfiguration.batchSizeRange),
-    ] where !range.contains(value) {
-      throw ValidationError(
-        "\(name) must be in \(range.lowerBound) ... \(range.upperBound), got \(value)")
-    }
+    try OptionBounds.check("--units", units, in: ModelConfiguration.unitsRange)
+    try OptionBounds.check("--batch", batch, in: TrainConfiguration.batchSizeRange)
     if !(tolerance > 0 && tolerance < 1) {
       throw ValidationError("--tolerance must be in (0, 1), got \(tolerance)")
     }

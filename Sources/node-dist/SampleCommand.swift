@@ -33,9 +33,7 @@ struct SampleCommand: ParsableCommand {
   var picture = "density.png"
 
   func validate() throws {
-    if !(1...10_000_000).contains(count) {
-      throw ValidationError("--count must be in 1 ... 10000000, got \(count)")
-    }
+    try OptionBounds.check("--count", count, in: 1...10_000_000)
   }
 
   func run() throws {

@@ -51,9 +51,7 @@ struct TrainCommand: ParsableCommand {
   var blasThreads = 1
 
   func validate() throws {
-    if !(1...1024).contains(threads) {
-      throw ValidationError("--threads must be in 1 ... 1024, got \(threads)")
-    }
+    try OptionBounds.check("--threads", threads, in: 1...1024)
     if let runDir { try OutputPaths.checkDirectory("--run-dir", runDir) }
     if blasThreads < 1 { throw ValidationError("--blas-threads must be ≥ 1, got \(blasThreads)") }
   }

@@ -45,9 +45,7 @@ import Testing
   /// `--checkpoint` given a directory with no checkpoint in it.
   @Test(.enabled(if: MPIIntegrationTests.tool != nil, "needs the built node-dist"))
   func evalRefusesADirectoryWithoutCheckpoints() throws {
-    let url = FileManager.default.temporaryDirectory
-      .appendingPathComponent("no-checkpoints-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    let url = try makeTemporaryDirectory("no-checkpoints")
     defer { try? FileManager.default.removeItem(at: url) }
     let output = try refusal(["eval", "--checkpoint", url.path])
     #expect(output.contains("--checkpoint \(url.path): holds no checkpoint"), "\(output)")
@@ -93,9 +91,7 @@ import Testing
   /// Outputs that would overwrite an input or each other are refused, and the input stays.
   @Test(.enabled(if: MPIIntegrationTests.tool != nil, "needs the built node-dist"))
   func outputsNeverOverwriteInputs() throws {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("node-dist-outputs-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let directory = try makeTemporaryDirectory("node-dist-outputs")
     defer { try? FileManager.default.removeItem(at: directory) }
     let points = directory.appendingPathComponent("points.csv")
     try "1,2\n3,4\n".write(to: points, atomically: true, encoding: .utf8)
@@ -143,9 +139,7 @@ import Testing
   /// initial weights of a training), which may no longer exist.
   @Test(.enabled(if: MPIIntegrationTests.tool != nil, "needs the built node-dist"))
   func sampleIgnoresTheConfigsInitialWeights() throws {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("node-dist-unread-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let directory = try makeTemporaryDirectory("node-dist-unread")
     defer { try? FileManager.default.removeItem(at: directory) }
     let weights = directory.appendingPathComponent("w1.safetensors").path
     let (saved, log) = try MPIIntegrationTests.run(
@@ -192,4 +186,12 @@ import Testing
     let (status, output) = try MPIIntegrationTests.run(MPIIntegrationTests.tool!, arguments)
     #expect(status != 0 && output.contains(message), "exit \(status): \(output)")
   }
+}
+
+/// A new empty directory under the system's temporary directory; the caller removes it.
+func makeTemporaryDirectory(_ prefix: String) throws -> URL {
+  let url = FileManager.default.temporaryDirectory
+    .appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
 }

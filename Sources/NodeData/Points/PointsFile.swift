@@ -15,11 +15,11 @@ public enum PointsFile {
     guard let data = try? Data(contentsOf: url) else {
       throw DataError.invalidFile(path: path, reason: "cannot be read")
     }
-    let rows =
-      path.lowercased().hasSuffix(".npy") ? try npy(data, path: path) : try csv(data, path: path)
+    let isNpy = path.lowercased().hasSuffix(".npy")
+    let rows = isNpy ? try npy(data, path: path) : try csv(data, path: path)
     guard !rows.isEmpty else { throw DataError.invalidFile(path: path, reason: "holds no points") }
     // CSV rows were checked line by line; a .npy file's values are checked here.
-    if let bad = rows.firstIndex(where: { !$0.allSatisfy(isFiniteFloat) }) {
+    if isNpy, let bad = rows.firstIndex(where: { !$0.allSatisfy(isFiniteFloat) }) {
       throw DataError.invalidFile(
         path: path, reason: "point \(bad + 1) has a coordinate \(nonFiniteNote(rows[bad]))")
     }

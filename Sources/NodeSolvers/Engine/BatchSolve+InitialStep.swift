@@ -16,6 +16,8 @@ extension BatchSolve {
     let f0 = ws.stages[0]
     let f1 = ws.stages[1]
     let d = Scalar(errorDimension)
+    // Unit steps for the norms' error kernel (see scaledSquareSums).
+    ws.elementStep.update(repeating: 1, count: n * dimension)
     // d0, d1 per row in rowErrorSquares / rowNextStep as scratch.
     let d0 = ws.rowErrorSquares
     let d1 = ws.rowNextStep
@@ -62,17 +64,15 @@ extension BatchSolve {
   /// controlled components into `sums` (`v_d = 0` counting 0), the
   /// divisions in one vector pass (``Elementwise/scaledErrorSquares``
   /// with unit steps and `y₀` as both states, so the scale is
-  /// `atol + rtol · |y₀|`). Uses `elementStep` and `errorScratch`.
+  /// `atol + rtol · |y₀|`). Needs ones in `elementStep`; uses `errorScratch`.
   func scaledSquareSums(
     of values: UnsafePointer<Scalar>, into sums: UnsafeMutablePointer<Scalar>, rtol: Scalar,
     atol: Scalar
   ) {
     let ws = buffers
-    let count = active * dimension
-    let ones = ws.elementStep
-    ones.update(repeating: 1, count: count)
     Elementwise.scaledErrorSquares(
-      count: count, errorSum: values, steps: ones, start: ws.states, end: ws.states,
+      count: active * dimension, errorSum: values, steps: ws.elementStep, start: ws.states,
+      end: ws.states,
       relativeTolerance: rtol, absoluteTolerance: atol, into: ws.errorScratch)
     for r in 0..<active {
       let base = r * dimension
