@@ -63,6 +63,8 @@ extension Sequential {
   ///
   /// - Precondition: a backward pass with ``keepsEveryCotangent`` ran on the
   ///   current forward pass, and ``canReplayBackward``.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func keepLastBackward(in kept: KeptBackward<Scalar>) {
     precondition(
       keepsLastOutput && backwardKeptEveryCotangent,
@@ -84,6 +86,8 @@ extension Sequential {
   /// `input`, `outputCotangent` and `times` are the kept pass's own.
   ///
   /// - Precondition: `input` and `outputCotangent` have the kept pass's rows.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func replayParameterGradient(
     of kept: KeptBackward<Scalar>, input: MatrixView<Scalar>,
     outputCotangent dy: MatrixView<Scalar>, times: UnsafePointer<Scalar>,

@@ -42,6 +42,8 @@ extension Sequential {
   ///
   /// - Precondition: ``jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
   ///   with ``keepsEveryCotangent`` ran last, on the current forward pass and JVP.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func keepLastJVPBackward(in kept: KeptJVPBackward<Scalar>) {
     precondition(
       backwardKeptEveryCotangent,
@@ -60,6 +62,8 @@ extension Sequential {
   /// those rows, in that order, adds. `dy`, `dTangents` and `times` are the
   /// network's output cotangent, its tangents' and the times of those rows.
   /// `kept` stays as it was.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func replayJVPParameterGradient(
     of kept: KeptJVPBackward<Scalar>, outputCotangent dy: MatrixView<Scalar>,
     tangentCotangent dTangents: MatrixView<Scalar>, times: UnsafePointer<Scalar>,

@@ -45,6 +45,8 @@ extension Sequential {
   ///   ``jvp(times:parameters:inputTangents:directions:into:streamingFusedOutputs:)`` ran last, and
   ///   every layer differentiates its JVP (such layers' backward passes read
   ///   nothing but their operands).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func keepLastPass(in kept: KeptPass<Scalar>) {
     precondition(
       keepsLastOutput && tangentsAreCurrent,
@@ -104,6 +106,8 @@ extension Sequential {
   ///
   /// All rows take `kept`'s layer buffers back in exchange (`kept` holds no
   /// pass afterwards); chosen rows are copied, and `kept` stays as it was.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func restorePass(
     _ kept: KeptPass<Scalar>, rows chosen: UnsafePointer<Int>?, count: Int
   ) {

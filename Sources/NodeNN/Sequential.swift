@@ -149,6 +149,8 @@ public final class Sequential<Scalar: TensorScalar> {
   ///   with their tanh write their own outputs with streaming stores
   ///   (``RowGate/streamsOutput``; the same values). Leave it off when a
   ///   backward pass follows at once: it would read them from memory.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func forward(
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>, streamingFusedOutputs: Bool = false
@@ -166,6 +168,8 @@ public final class Sequential<Scalar: TensorScalar> {
   /// or JVP follows (a forward solve's stages): the last layer writes into
   /// `y` itself instead of into a kept output that would then be copied.
   /// A backward pass or JVP needs ``forward(_:times:parameters:into:streamingFusedOutputs:)`` first.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func evaluate(
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     into y: MutableMatrixView<Scalar>
@@ -177,6 +181,8 @@ public final class Sequential<Scalar: TensorScalar> {
   /// The layers in order on `x` (a concat-squash layer and its tanh as one
   /// step), each output kept, except that the last goes to `lastInto` when
   /// given; returns the last output. `streaming`: see ``forward(_:times:parameters:into:streamingFusedOutputs:)``.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   private func run(
     _ x: MatrixView<Scalar>, times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     lastInto: MutableMatrixView<Scalar>?, streaming: Bool
@@ -240,6 +246,8 @@ public final class Sequential<Scalar: TensorScalar> {
   }
 
   /// The input to layer `l` and its output in the last forward pass.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func activations(_ l: Int) -> (MatrixView<Scalar>, MatrixView<Scalar>) {
     let x =
       l == 0
@@ -250,6 +258,8 @@ public final class Sequential<Scalar: TensorScalar> {
   /// The vector-Jacobian product of the last forward pass (see ``Layer``):
   /// input cotangents into `dx`, time cotangents **added** into
   /// `timeCotangents`, weighted parameter gradients **added** into `parameterGradient`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func backward(
     times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     outputCotangent dy: MatrixView<Scalar>, inputCotangent dx: MutableMatrixView<Scalar>?,
@@ -287,6 +297,8 @@ public final class Sequential<Scalar: TensorScalar> {
   /// The Jacobian-vector product of the last forward pass in `directions`
   /// directions (row `r` of the tangents holds them one after another). Keeps
   /// every layer's tangents for ``jvpBackward(times:parameters:outputCotangent:tangentCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func jvp(
     times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     inputTangents: MatrixView<Scalar>, directions: Int, into result: MutableMatrixView<Scalar>,
@@ -329,6 +341,8 @@ public final class Sequential<Scalar: TensorScalar> {
   }
 
   /// The tangents into and out of layer `l` in the last JVP.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   private func tangentActivations(_ l: Int) -> (MatrixView<Scalar>, MatrixView<Scalar>) {
     let input =
       l == 0
@@ -348,6 +362,8 @@ public final class Sequential<Scalar: TensorScalar> {
   /// fixed (their cotangent is not returned). A concat-squash layer followed
   /// by a tanh takes the pair in one step
   /// (``ConcatSquashLinear/jvpBackward(throughTanh:_:output:times:parameters:inputTangents:outputTangents:directions:activatedCotangent:activatedTangentCotangent:inputCotangent:inputTangentCotangent:timeCotangents:parameterGradient:rowWeights:)``).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func jvpBackward(
     times: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
     outputCotangent dy: MatrixView<Scalar>, tangentCotangent dTangents: MatrixView<Scalar>,
@@ -395,6 +411,8 @@ public final class Sequential<Scalar: TensorScalar> {
   /// The first layer of the JVP backward step that ends at layer `l`: the
   /// concat-squash layer before `l` when `l` is its tanh (the pair is one
   /// step), else `l` itself.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func jvpStepStart(endingAt l: Int) -> Int {
     l > 0 && tanhFollowed[l - 1] != nil ? l - 1 : l
   }
@@ -404,6 +422,8 @@ public final class Sequential<Scalar: TensorScalar> {
   /// from the cotangents of layer `l`'s output and output tangents; input
   /// cotangents into the targets when given, time cotangents and the
   /// weighted parameter gradient (of the whole network, offset here) added.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func jvpBackwardStep(
     from first: Int, through l: Int, times: UnsafePointer<Scalar>,
     parameters: UnsafePointer<Scalar>, outputCotangent dy: MatrixView<Scalar>,

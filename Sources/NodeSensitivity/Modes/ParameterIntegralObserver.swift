@@ -117,6 +117,8 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   /// field to add the stage's weighted `−b_j h_r a_rᵀ ∂f/∂θ` of every row to
   /// ``pending`` in the same backward pass that gives `−aᵀ ∂f/∂z`, so that an
   /// accepted stage is not run through the network a second time.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func stageWillBeEvaluated(_ stage: Int, of attempt: StepAttempt<Scalar>) {
     // The next step's first stage, for the rows this attempt accepts.
     if stage == lastStage { keepNextProduct(of: attempt) }
@@ -233,6 +235,8 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
   }
 
   /// A solve's first stage: kept for its first step at once.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func initialStageWillBeEvaluated(of attempt: StepAttempt<Scalar>) {
     keepNextProduct(of: attempt)
     rotateKeptProducts()
@@ -240,6 +244,8 @@ final class ParameterIntegralObserver<Scalar: TensorScalar>: StepObserver {
 
   /// Asks a replayable field to keep its next product (an evaluation of
   /// every row of `attempt`) in the holder not in use.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   private func keepNextProduct(of attempt: StepAttempt<Scalar>) {
     guard let replayable else { return }
     replayable.keepNextProduct(in: replayable.keptProducts[1 - keptSlot])
