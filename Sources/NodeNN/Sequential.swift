@@ -6,7 +6,10 @@ import NodeCore
 /// ``backward(times:parameters:outputCotangent:inputCotangent:timeCotangents:parameterGradient:rowWeights:)``
 /// and ``jvp(times:parameters:inputTangents:directions:into:streamingFusedOutputs:)`` then run on
 /// that forward pass (call them after it, with the same times and parameters).
-/// Not thread-safe: it owns its activations.
+/// Not thread-safe: it owns its activations. Its passes are specialised for
+/// `Float` and `Double` (`@_specialize`): its callers sit in other modules,
+/// which would otherwise run the generic code, looking up type metadata and
+/// retaining through value witnesses at every call.
 public final class Sequential<Scalar: TensorScalar> {
   /// The layers, first to last.
   public let layers: [any Layer<Scalar>]

@@ -41,6 +41,9 @@ for need in "$nd" "$venvs/torch/bin/python" "$venvs/jax/bin/python"; do
     exit 1
   fi
 done
+# The rounds run from the weights' directory: make the paths absolute first.
+nd=$(realpath "$nd")
+venvs=$(realpath "$venvs")
 for file in w1-init w1-trained w2-init w2-trained w3-problem; do
   if [ ! -f "$weights/$file.safetensors" ]; then
     echo "missing $weights/$file.safetensors: set WEIGHTS to the reference weight directory" >&2
