@@ -68,6 +68,17 @@ figure() {
   printf '%.2f' "$2"
 }
 
+# One trained-weight run: its name, the JSON fields to show, then the command.
+# Prints the figures and appends `name median` to the round's `line`.
+trained_run() {
+  local name=$1 fields=$2
+  shift 2
+  local figures
+  figures=$("$@" | pick "$fields" || true)
+  echo "  $name $figures"
+  line="$line $name $(figure "$name" "$(echo "$figures" | grep -oE 'median_ms=[0-9.]+' | cut -d= -f2)")"
+}
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cd "$weights"   # the W3 scripts read w3-problem.safetensors from here
@@ -101,20 +112,36 @@ for round in $(seq 1 "$rounds"); do
       ;;
     trained)
       echo "round $round $(date -u +%H:%M:%S)"
-      echo "  diffrax-w1 $(jax_py "$peers/w1_diffrax.py" w1-trained.safetensors 20 --adjoint=recursive | pick 'median_ms|steps_mean|rejected_mean|nfe_forward_mean_6s_plus_1')"
-      echo "  torchdiffeq-w1 $(torch_py "$peers/w1_torchdiffeq.py" w1-trained.safetensors 20 | pick 'median_ms|nfe_forward_mean|nfe_backward_mean')"
-      echo "  node-dist-w1-adjoint $(node_dist bench w1 --weights w1-trained.safetensors | pick 'median_ms|nfe_mean|nfe_max|nfe_backward_mean|nfe_backward_max')"
-      echo "  node-dist-w1-backprop $(node_dist bench w1 --gradient backprop --weights w1-trained.safetensors | pick 'median_ms|nfe_mean|nfe_max|nfe_backward_mean|nfe_backward_max')"
-      echo "  torchdiffeq-w2 $(torch_py "$peers/w2_torchdiffeq.py" w2-trained.safetensors 6 --warmup 2 | pick 'median_ms|nfe_forward_mean|nfe_backward_mean')"
-      echo "  node-dist-w2 $(node_dist bench w2 --weights w2-trained.safetensors --iters 8 --warmup 2 | pick 'median_ms|nfe_mean|nfe_max|nfe_backward_mean|nfe_backward_max')"
+      line="round $round $(date -u +%H:%M:%S)"
+      trained_run diffrax-w1 'median_ms|steps_mean|rejected_mean|nfe_forward_mean_6s_plus_1' \
+        jax_py "$peers/w1_diffrax.py" w1-trained.safetensors 20 --adjoint=recursive
+      trained_run torchdiffeq-w1 'median_ms|nfe_forward_mean|nfe_backward_mean' \
+        torch_py "$peers/w1_torchdiffeq.py" w1-trained.safetensors 20
+      trained_run node-dist-w1-adjoint 'median_ms|nfe_mean|nfe_max|nfe_backward_mean|nfe_backward_max' \
+        node_dist bench w1 --weights w1-trained.safetensors
+      trained_run node-dist-w1-backprop 'median_ms|nfe_mean|nfe_max|nfe_backward_mean|nfe_backward_max' \
+        node_dist bench w1 --gradient backprop --weights w1-trained.safetensors
+      trained_run torchdiffeq-w2 'median_ms|nfe_forward_mean|nfe_backward_mean' \
+        torch_py "$peers/w2_torchdiffeq.py" w2-trained.safetensors 6 --warmup 2
+      trained_run node-dist-w2 'median_ms|nfe_mean|nfe_max|nfe_backward_mean|nfe_backward_max' \
+        node_dist bench w2 --weights w2-trained.safetensors --iters 8 --warmup 2
+      echo "$line" >>"$log"
       ;;
   esac
 done
 
 # The summary: each column's median, and each peer ÷ node-dist ratio's median
-# over the rounds (a round's two figures share its minute of machine noise).
-if [ "$workload" != trained ]; then
-  python3 - "$log" <<'PY'
+# over the rounds (a round's two figures share its minute of machine noise):
+# the first peer against every node-dist column, or for the trained weights
+# each workload's peers against node-dist on the same workload.
+case "$workload" in
+  trained)
+    pairs="diffrax-w1:node-dist-w1-adjoint diffrax-w1:node-dist-w1-backprop"
+    pairs="$pairs torchdiffeq-w1:node-dist-w1-adjoint torchdiffeq-w2:node-dist-w2"
+    ;;
+  *) pairs="" ;;
+esac
+python3 - "$log" $pairs <<'PY'
 import statistics, sys
 rows = [line.split()[3:] for line in open(sys.argv[1])]
 columns = {}
@@ -122,11 +149,11 @@ for row in rows:
     for name, value in zip(row[0::2], row[1::2]):
         columns.setdefault(name, []).append(float(value))
 print("median over %d rounds:" % len(rows), ", ".join("%s %.2f ms" % (n, statistics.median(v)) for n, v in columns.items()))
-peers = [n for n in columns if not n.startswith("node-dist")]
-ours = [n for n in columns if n.startswith("node-dist")]
-for p in peers[:1]:
-    for o in ours:
-        ratios = [a / b for a, b in zip(columns[p], columns[o])]
-        print("%s / %s: median %.2fx (%.2f-%.2fx)" % (p, o, statistics.median(ratios), min(ratios), max(ratios)))
+pairs = [tuple(p.split(":")) for p in sys.argv[2:]]
+if not pairs:
+    peers = [n for n in columns if not n.startswith("node-dist")]
+    pairs = [(peers[0], o) for o in columns if o.startswith("node-dist")]
+for p, o in pairs:
+    ratios = [a / b for a, b in zip(columns[p], columns[o])]
+    print("%s / %s: median %.2fx (%.2f-%.2fx)" % (p, o, statistics.median(ratios), min(ratios), max(ratios)))
 PY
-fi
