@@ -74,12 +74,8 @@ extension BatchSolve {
       count: active * dimension, errorSum: values, steps: ws.elementStep, start: ws.states,
       end: ws.states,
       relativeTolerance: rtol, absoluteTolerance: atol, into: ws.errorScratch)
-    for r in 0..<active {
-      let base = r * dimension
-      var sum: Scalar = 0
-      for i in base..<(base + errorDimension) { sum = sum + ws.errorScratch[i] }
-      sums[r] = sum
-    }
+    controlledRowSums(
+      ws.errorScratch, rows: active, dimension: dimension, controlled: errorDimension, into: sums)
   }
 
   /// Turns per-row sums of squares into RMS norms, per row or over the batch.

@@ -73,16 +73,26 @@ func scaledErrorSquares<Scalar: TensorScalar>(
   Elementwise.scaledErrorSquares(
     count: rows * dimension, errorSum: errorSum, steps: h, start: y0, end: y1,
     relativeTolerance: rtol, absoluteTolerance: atol, into: terms)
+  controlledRowSums(terms, rows: rows, dimension: dimension, controlled: controlled, into: squares)
+  // A NaN term is a non-finite controlled component (or error), already in
+  // the sum; the other components need only be finite.
+  guard controlled < dimension else { return }
+  for r in 0..<rows
+  where !Elementwise.allFinite(y1 + r * dimension + controlled, count: dimension - controlled) {
+    squares[r] = .nan
+  }
+}
+
+/// Each row's sum of its first `controlled` of `dimension` values, in order.
+func controlledRowSums<Scalar: TensorScalar>(
+  _ values: UnsafePointer<Scalar>, rows: Int, dimension: Int, controlled: Int,
+  into sums: UnsafeMutablePointer<Scalar>
+) {
   for r in 0..<rows {
     let base = r * dimension
     var sum: Scalar = 0
-    for d in base..<(base + controlled) { sum = sum + terms[d] }
-    // A NaN term above is a non-finite controlled component (or error); the
-    // others need only be finite.
-    let finite =
-      controlled == dimension
-      || Elementwise.allFinite(y1 + base + controlled, count: dimension - controlled)
-    squares[r] = finite ? sum : .nan
+    for d in base..<(base + controlled) { sum = sum + values[d] }
+    sums[r] = sum
   }
 }
 
